@@ -1,0 +1,328 @@
+//! The coordinator: a pool of actors that runs typed tasks in batches.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+
+use crate::dispatch::{Abort, Completion, Dispatch};
+use crate::error::Error;
+use crate::job::{Control, Job, Shape};
+use crate::results::Results;
+use crate::task::{Task, Worker};
+
+type MemoryMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
+
+/// Runs typed tasks over ranges of task ids on a pool of actors, and merges
+/// their packets into one buffer in task-id order.
+///
+/// Actors are the pool's logical workers: a dispatch cuts its task ids into
+/// batches and batch `k` runs on actor `k % actors`, whose batches run one
+/// after another. The actors share one rayon thread pool with as many threads
+/// as the machine has cores (see [`CoordinatorBuilder::threads`]), so the
+/// actor count is not the core count: as in the reference library, 64-256
+/// actors spread the work well.
+///
+/// A `Coordinator` is `Send + Sync`: share it by reference (or in an `Arc`)
+/// and dispatch from several threads at once.
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// pub struct Greeting {
+///     pub text: String,
+/// }
+///
+/// #[task(packet = (u16, FixedStr<11>), memory = Greeting)]
+/// pub struct Hello;
+///
+/// #[worker(Hello)]
+/// fn hello(task_id: usize, memory: &Greeting) -> (u16, FixedStr<11>) {
+///     ((task_id * 2) as u16, FixedStr::new(&memory.text).unwrap())
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let coordinator = Coordinator::new(256);
+/// coordinator.define(Hello, Greeting { text: "Hello World".into() });
+/// let results = coordinator.dispatch(Hello, 1024, 8)?;
+/// assert_eq!(results.get(3), Some((6, FixedStr::new("Hello World")?)));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Coordinator {
+    actors: usize,
+    pool: rayon::ThreadPool,
+    memory: RwLock<MemoryMap>,
+    /// Background dispatches, ended by `destroy`.
+    running: Mutex<Vec<Weak<dyn Abort>>>,
+}
+
+impl Coordinator {
+    /// Creates a coordinator with `actors` actors on a thread pool with one
+    /// thread per core.
+    ///
+    /// # Panics
+    ///
+    /// If `actors` is 0, or if the operating system cannot start the pool's
+    /// threads. [`Coordinator::builder`] reports both as an [`Error`] instead.
+    pub fn new(actors: usize) -> Self {
+        match Self::builder().actors(actors).build() {
+            Ok(coordinator) => coordinator,
+            Err(error) => panic!("Coordinator::new({actors}): {error}"),
+        }
+    }
+
+    /// Starts configuring a coordinator: actor count and thread count.
+    pub fn builder() -> CoordinatorBuilder {
+        CoordinatorBuilder::default()
+    }
+
+    /// The number of actors.
+    pub fn actors(&self) -> usize {
+        self.actors
+    }
+
+    /// The number of threads in the pool.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Gives a task the memory its workers read.
+    ///
+    /// A dispatch sees the memory defined when it was called, for its whole
+    /// run. Defining it again replaces it, as [`set_memory`](Self::set_memory)
+    /// does.
+    pub fn define<T: Task>(&self, task: T, memory: T::Memory) {
+        self.set_memory(task, memory);
+    }
+
+    /// Replaces a task's memory. Dispatches already running keep the memory
+    /// they started with; later dispatches see the new one.
+    pub fn set_memory<T: Task>(&self, _task: T, memory: T::Memory) {
+        self.memory
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(TypeId::of::<T>(), Arc::new(memory));
+    }
+
+    /// Runs task ids `0..threads` in batches of `batch` and returns their
+    /// results in task-id order.
+    ///
+    /// Batch `k` holds ids `k * batch .. min((k + 1) * batch, threads)` and
+    /// runs on actor `k % actors`. The calling thread waits; the work runs on
+    /// the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroBatchSize`] if `batch` is 0, [`Error::MemoryNotDefined`]
+    /// if the task declares memory that was never defined,
+    /// [`Error::ResultsTooLarge`] or [`Error::AllocationFailed`] if the
+    /// results do not fit in memory, [`Error::WorkerPanicked`] if a worker
+    /// panicked.
+    pub fn dispatch<T: Worker<Args = ()>>(
+        &self,
+        task: T,
+        threads: usize,
+        batch: usize,
+    ) -> Result<Results<T>, Error> {
+        self.dispatch_with(task, threads, batch, ())
+    }
+
+    /// [`dispatch`](Self::dispatch) with the batch size that deals the task
+    /// ids equally to the actors: `ceil(threads / actors)`, at least 1.
+    ///
+    /// # Errors
+    ///
+    /// As [`dispatch`](Self::dispatch).
+    pub fn dispatch_equally<T: Worker<Args = ()>>(
+        &self,
+        task: T,
+        threads: usize,
+    ) -> Result<Results<T>, Error> {
+        self.dispatch(task, threads, self.equal_batch(threads))
+    }
+
+    /// [`dispatch`](Self::dispatch) for a task that declares `args`: every
+    /// worker call of this dispatch gets `&args`.
+    ///
+    /// # Errors
+    ///
+    /// As [`dispatch`](Self::dispatch).
+    pub fn dispatch_with<T: Worker>(
+        &self,
+        _task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+    ) -> Result<Results<T>, Error> {
+        let job = self.job::<T>(threads, batch, args, Arc::default())?;
+        self.pool.install(|| job.run())
+    }
+
+    /// Starts a dispatch in the background and returns its handle at once.
+    ///
+    /// None of the job runs on the calling thread. Errors that
+    /// [`dispatch`](Self::dispatch) would return come out of
+    /// [`Dispatch::wait`] (or the callback of [`Dispatch::on_complete`]).
+    pub fn spawn<T: Worker<Args = ()>>(
+        &self,
+        task: T,
+        threads: usize,
+        batch: usize,
+    ) -> Dispatch<T> {
+        self.spawn_with(task, threads, batch, ())
+    }
+
+    /// [`spawn`](Self::spawn) for a task that declares `args`.
+    pub fn spawn_with<T: Worker>(
+        &self,
+        _task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+    ) -> Dispatch<T> {
+        let control = Arc::new(Control::default());
+        let completion = Arc::new(Completion::<T>::new(Arc::clone(&control)));
+        match self.job::<T>(threads, batch, args, control) {
+            Err(error) => completion.complete(Err(error)),
+            Ok(job) => {
+                self.track(&completion);
+                let delivery = Arc::clone(&completion);
+                self.pool.spawn(move || delivery.complete(job.run()));
+            }
+        }
+        Dispatch::new(completion)
+    }
+
+    /// Shuts the coordinator down.
+    ///
+    /// Background dispatches still running stop at their next batch boundary,
+    /// and their handles resolve at once to
+    /// [`Error::CoordinatorDestroyed`]. Nothing waits for a whole job.
+    /// Dropping the coordinator does the same.
+    pub fn destroy(self) {}
+
+    fn equal_batch(&self, threads: usize) -> usize {
+        threads.div_ceil(self.actors).max(1)
+    }
+
+    /// Checks a request and snapshots the memory it will see.
+    fn job<T: Worker>(
+        &self,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+        control: Arc<Control>,
+    ) -> Result<Job<T>, Error> {
+        let shape = Shape::new::<T>(threads, batch, self.actors)?;
+        Ok(Job {
+            shape,
+            memory: self.memory_of::<T>()?,
+            args,
+            control,
+        })
+    }
+
+    fn memory_of<T: Task>(&self) -> Result<Arc<T::Memory>, Error> {
+        let defined = self
+            .memory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&TypeId::of::<T>())
+            .cloned();
+        match defined.map(Arc::downcast::<T::Memory>) {
+            Some(Ok(memory)) => Ok(memory),
+            // Keyed by the task's TypeId, so the type always matches.
+            Some(Err(_)) => unreachable!("memory stored under a task's TypeId has its type"),
+            None if T::HAS_MEMORY => Err(Error::MemoryNotDefined { task: T::NAME }),
+            None => memory_not_declared::<T>(),
+        }
+    }
+
+    fn track<T: Task>(&self, completion: &Arc<Completion<T>>) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.retain(|job| job.strong_count() > 0);
+        let completion: Arc<dyn Abort> = completion.clone();
+        running.push(Arc::downgrade(&completion));
+    }
+}
+
+/// The memory of a task that declares none: its type is `()`.
+fn memory_not_declared<T: Task>() -> Result<Arc<T::Memory>, Error> {
+    let unit: Arc<dyn Any + Send + Sync> = Arc::new(());
+    unit.downcast::<T::Memory>()
+        .map_err(|_| Error::MemoryNotDefined { task: T::NAME })
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        let running = std::mem::take(
+            self.running
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for job in running.iter().filter_map(Weak::upgrade) {
+            job.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coordinator")
+            .field("actors", &self.actors)
+            .field("threads", &self.threads())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Coordinator`]: `Coordinator::builder().actors(64).threads(2).build()`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct CoordinatorBuilder {
+    actors: Option<usize>,
+    threads: Option<usize>,
+}
+
+impl CoordinatorBuilder {
+    /// The number of actors (default 256).
+    pub fn actors(mut self, actors: usize) -> Self {
+        self.actors = Some(actors);
+        self
+    }
+
+    /// The number of pool threads (default: the machine's available
+    /// parallelism).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Starts the coordinator's thread pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoActors`] for 0 actors, [`Error::ThreadPool`] if the threads
+    /// cannot be started.
+    pub fn build(self) -> Result<Coordinator, Error> {
+        let actors = self.actors.unwrap_or(DEFAULT_ACTORS);
+        if actors == 0 {
+            return Err(Error::NoActors);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads.unwrap_or(0))
+            .thread_name(|index| format!("parallelizer-{index}"))
+            .build()
+            .map_err(|error| Error::ThreadPool {
+                message: error.to_string(),
+            })?;
+        Ok(Coordinator {
+            actors,
+            pool,
+            memory: RwLock::default(),
+            running: Mutex::default(),
+        })
+    }
+}
+
+const DEFAULT_ACTORS: usize = 256;

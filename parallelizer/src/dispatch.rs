@@ -1,0 +1,186 @@
+//! The handle of a dispatch running in the background.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use crate::error::Error;
+use crate::job::Control;
+use crate::results::Results;
+use crate::task::Task;
+
+/// The outcome of a dispatch.
+pub type Outcome<T> = Result<Results<T>, Error>;
+
+type Callback<T> = Box<dyn FnOnce(Outcome<T>) + Send>;
+
+/// A dispatch running in the background, returned by
+/// [`Coordinator::spawn`](crate::Coordinator::spawn).
+///
+/// The handle is `Send + 'static`: it can move to another thread and outlive
+/// its coordinator (if the coordinator is destroyed first, the dispatch ends
+/// with [`Error::CoordinatorDestroyed`]). Dropping the handle detaches the
+/// dispatch: it runs to the end and its results are dropped.
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[task(packet = (u64,))]
+/// pub struct Square;
+///
+/// #[worker(Square)]
+/// fn square(task_id: usize) -> (u64,) {
+///     ((task_id * task_id) as u64,)
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let coordinator = Coordinator::new(8);
+/// let pending = coordinator.spawn(Square, 1000, 50);
+/// // ... the caller's thread is free here ...
+/// let results = pending.wait()?;
+/// assert_eq!(results.get(999), Some((998_001,)));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Dispatch<T: Task> {
+    shared: Arc<Completion<T>>,
+}
+
+impl<T: Task> Dispatch<T> {
+    pub(crate) fn new(shared: Arc<Completion<T>>) -> Self {
+        Dispatch { shared }
+    }
+
+    /// Blocks until the dispatch ends and returns its outcome.
+    ///
+    /// # Errors
+    ///
+    /// Whatever ended the dispatch: a worker panic
+    /// ([`Error::WorkerPanicked`]), the coordinator's destruction
+    /// ([`Error::CoordinatorDestroyed`]), or a bad request (such as
+    /// [`Error::ZeroBatchSize`]).
+    pub fn wait(self) -> Outcome<T> {
+        let mut state = self.shared.lock();
+        loop {
+            match std::mem::replace(&mut *state, State::Taken) {
+                State::Finished(outcome) => return outcome,
+                running @ State::Running => {
+                    *state = running;
+                    state = self
+                        .shared
+                        .ready
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                // `wait` and `on_complete` take the only handle by value.
+                State::Waiting(_) | State::Taken => {
+                    unreachable!("a dispatch's outcome is taken once")
+                }
+            }
+        }
+    }
+
+    /// Calls `callback` once with the outcome, as the reference library's
+    /// dispatch callback does, and returns at once.
+    ///
+    /// If the dispatch has already ended, `callback` runs now on this thread;
+    /// otherwise it runs on the pool thread that ends the dispatch. A panic in
+    /// a callback on a pool thread is caught there (after the panic hook has
+    /// reported it), so the pool goes on working.
+    pub fn on_complete<F>(self, callback: F)
+    where
+        F: FnOnce(Outcome<T>) + Send + 'static,
+    {
+        let mut state = self.shared.lock();
+        match std::mem::replace(&mut *state, State::Taken) {
+            State::Finished(outcome) => {
+                drop(state);
+                callback(outcome);
+            }
+            State::Running => *state = State::Waiting(Box::new(callback)),
+            State::Waiting(_) | State::Taken => unreachable!("a dispatch's outcome is taken once"),
+        }
+    }
+
+    /// Whether the dispatch has ended, so that [`wait`](Self::wait) would
+    /// return at once.
+    pub fn is_finished(&self) -> bool {
+        matches!(*self.shared.lock(), State::Finished(_))
+    }
+
+    /// How many task ids have finished so far.
+    pub fn tasks_done(&self) -> usize {
+        self.shared.control.done()
+    }
+}
+
+impl<T: Task> fmt::Debug for Dispatch<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("task", &T::NAME)
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+enum State<T: Task> {
+    Running,
+    Waiting(Callback<T>),
+    Finished(Outcome<T>),
+    Taken,
+}
+
+/// Where a background dispatch delivers its outcome: once, to whichever of
+/// `wait` or a callback asks for it.
+pub(crate) struct Completion<T: Task> {
+    pub control: Arc<Control>,
+    state: Mutex<State<T>>,
+    ready: Condvar,
+}
+
+impl<T: Task> Completion<T> {
+    pub fn new(control: Arc<Control>) -> Self {
+        Completion {
+            control,
+            state: Mutex::new(State::Running),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Delivers the outcome; the first one wins and later ones are dropped.
+    pub fn complete(&self, outcome: Outcome<T>) {
+        let mut state = self.lock();
+        match std::mem::replace(&mut *state, State::Taken) {
+            State::Running => {
+                *state = State::Finished(outcome);
+                self.ready.notify_all();
+            }
+            State::Waiting(callback) => {
+                drop(state);
+                // The panic hook has reported it; unwinding further would
+                // take down a pool thread.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| callback(outcome)));
+            }
+            done @ (State::Finished(_) | State::Taken) => *state = done,
+        }
+    }
+}
+
+/// A background dispatch that a coordinator can end when it is destroyed.
+pub(crate) trait Abort: Send + Sync {
+    /// Stops the job at its next batch boundary and resolves its handle with
+    /// [`Error::CoordinatorDestroyed`] now.
+    fn abort(&self);
+}
+
+impl<T: Task> Abort for Completion<T> {
+    fn abort(&self) {
+        let error = Error::CoordinatorDestroyed { task: T::NAME };
+        self.control.stop(error.clone());
+        self.complete(Err(error));
+    }
+}

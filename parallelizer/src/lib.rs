@@ -1,0 +1,160 @@
+//! Typed, batched, data-parallel tasks whose results land in one compact,
+//! fixed-size, little-endian buffer.
+//!
+//! Write one plain function, run it over millions of task ids on every core,
+//! and read the results in place: no deserialization, ready to write to disk
+//! or send over a network as they are. The design ports the Roblox Luau
+//! library Parallelizer to Rust, with its schemas checked at compile time.
+//!
+//! - [`#[task]`](task) on a unit struct declares a task: its packet (the
+//!   ordered [wire types](wire) each task id returns), and optionally the
+//!   `memory` every worker call reads and the `args` of each dispatch.
+//! - [`#[worker(Task)]`](worker) on a plain function makes it the task's
+//!   worker. A worker that does not match its task's packet is a compile error.
+//! - A [`Coordinator`] owns a pool of actors on a rayon thread pool and
+//!   dispatches task ids in batches; workers write their packets straight
+//!   into one merged buffer, in task-id order, viewed by [`Results`].
+//!
+//! ```
+//! use parallelizer::prelude::*;
+//!
+//! pub struct Greeting {
+//!     pub text: String,
+//! }
+//!
+//! #[task(packet = (u16, FixedStr<11>), memory = Greeting)]
+//! pub struct Hello;
+//!
+//! #[worker(Hello)]
+//! fn hello(task_id: usize, memory: &Greeting) -> (u16, FixedStr<11>) {
+//!     ((task_id * 2) as u16, FixedStr::new(&memory.text).unwrap())
+//! }
+//!
+//! # fn main() -> Result<(), parallelizer::Error> {
+//! let coordinator = Coordinator::new(256); // 256 actors
+//! coordinator.define(Hello, Greeting { text: "Hello World".into() });
+//! let results = coordinator.dispatch(Hello, 1024, 8)?; // ids 0..1024, batches of 8
+//! assert_eq!(results.get(3), Some((6, FixedStr::new("Hello World")?)));
+//!
+//! // The merged buffer: 1024 packets of 2 + (4 + 11) bytes, little-endian.
+//! assert_eq!(results.as_bytes().len(), 1024 * 17);
+//! assert_eq!(&results.as_bytes()[17 * 3..17 * 3 + 6], &[6, 0, 11, 0, 0, 0]);
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod coordinator;
+mod dispatch;
+mod error;
+mod job;
+mod results;
+mod task;
+pub mod wire;
+
+pub use coordinator::{Coordinator, CoordinatorBuilder};
+pub use dispatch::{Dispatch, Outcome};
+pub use error::Error;
+pub use results::{Iter, Results};
+pub use task::{FieldError, Task, Worker};
+pub use wire::{
+    CFrame, CFrame18, CFrameF32, Color3, Color3b16, FixedBytes, FixedStr, InvalidValue, Vec2,
+    Vec2i16, Vec3, Vec3i16, WireType,
+};
+
+/// Declares a task on a unit struct: its packet, and optionally its memory
+/// and per-dispatch arguments.
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// pub struct Terrain {
+///     pub seed: u64,
+/// }
+///
+/// #[task(packet = (u16, FixedStr<11>))]
+/// pub struct Plain;
+///
+/// #[task(packet = (f32, Vec3, bool), memory = Terrain, args = f64)]
+/// pub struct Scatter;
+///
+/// assert_eq!(Plain::PACKET_SIZE, 17);
+/// assert_eq!(Scatter::PACKET_SIZE, 4 + 24 + 1);
+/// ```
+///
+/// - `packet = (T1, ..., Tn)`: the tuple each worker call returns; every `Ti`
+///   is a [`WireType`]. One field is written `(T,)`.
+/// - `memory = Type`: read-only data every worker call sees as `&Type`; set
+///   with [`Coordinator::define`].
+/// - `args = Type`: a value passed as `&Type` to every worker call of one
+///   dispatch, given to [`Coordinator::dispatch_with`].
+///
+/// The macro implements [`Task`] for the struct and generates its packet
+/// struct, named after the task (`HelloPacket` for `Hello`): a tuple struct of
+/// the fields' wire forms with the zerocopy traits, so
+/// [`Results::packets`] can be read in place.
+pub use parallelizer_macros::task;
+
+/// Makes a plain function the worker of a task.
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[task(packet = (u32, u32), args = u32)]
+/// pub struct Grid;
+///
+/// #[worker(Grid)]
+/// fn cell(task_id: usize, width: &u32) -> (u32, u32) {
+///     (task_id as u32 % width, task_id as u32 / width)
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let coordinator = Coordinator::new(16);
+/// let results = coordinator.dispatch_with(Grid, 12, 4, 4)?;
+/// assert_eq!(results.get(6), Some((2, 1)));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The function takes `task_id: usize`, then `&Memory` exactly when the task
+/// declares `memory`, then `&Args` exactly when it declares `args`, and
+/// returns the packet's tuple. It must be a free function (not a method), and
+/// each task has one worker. Any mismatch is a compile error on the offending
+/// parameter or return type.
+pub use parallelizer_macros::worker;
+
+/// Everything a user of the crate needs, in one import.
+pub mod prelude {
+    pub use crate::{task, worker};
+    pub use crate::{
+        CFrame, CFrame18, CFrameF32, Color3, Color3b16, Coordinator, Dispatch, Error, FixedBytes,
+        FixedStr, Results, Task, Vec2, Vec2i16, Vec3, Vec3i16, Worker,
+    };
+}
+
+/// Items that the code generated by `#[task]` and `#[worker]` names. Not a
+/// public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::task::{FieldError, Task, Worker};
+    pub use crate::wire::WireType;
+    pub use core;
+    pub use zerocopy;
+
+    /// The parameters a task's worker takes after `task_id`, for a worker of
+    /// `N` parameters in all. Implemented by `#[task]` for its one `N`.
+    #[diagnostic::on_unimplemented(
+        message = "this worker of task `{Self}` has the wrong number of parameters",
+        label = "`{Self}`'s worker does not take this many parameters ({N})",
+        note = "a worker takes `task_id: usize`, then `&Memory` if the task declares \
+                `memory = ...`, then `&Args` if it declares `args = ...`"
+    )]
+    pub trait WorkerParams<const N: usize>: Task {
+        /// References to the parameters after `task_id`, in order.
+        type Params<'a>;
+
+        /// Picks the parameters a worker of `N` parameters takes.
+        fn params<'a>(memory: &'a Self::Memory, args: &'a Self::Args) -> Self::Params<'a>;
+    }
+}

@@ -1,0 +1,198 @@
+//! The merged result buffer of a dispatch, viewed without copying.
+
+use std::fmt;
+use std::iter::FusedIterator;
+use std::marker::PhantomData;
+
+use zerocopy::FromBytes;
+
+use crate::error::Error;
+use crate::task::Task;
+
+/// The results of one dispatch: one packet per task id, in task-id order, in
+/// one contiguous little-endian buffer.
+///
+/// The buffer is the wire format: [`as_bytes`](Self::as_bytes) can be written
+/// to a file or a socket as it is, and [`from_bytes`](Self::from_bytes) reads
+/// it back after validating every packet.
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[task(packet = (u32, bool))]
+/// pub struct Parity;
+///
+/// #[worker(Parity)]
+/// fn parity(task_id: usize) -> (u32, bool) {
+///     (task_id as u32, task_id % 2 == 0)
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let coordinator = Coordinator::new(4);
+/// let results = coordinator.dispatch(Parity, 10, 3)?;
+/// assert_eq!(results.len(), 10);
+/// assert_eq!(results.get(4), Some((4, true)));
+/// assert_eq!(results.as_bytes().len(), 10 * Parity::PACKET_SIZE);
+///
+/// let copy = Results::<Parity>::from_bytes(results.as_bytes().to_vec())?;
+/// assert_eq!(copy, results);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Results<T: Task> {
+    bytes: Vec<u8>,
+    // `fn() -> T`: results are Send + Sync whatever the task struct is.
+    task: PhantomData<fn() -> T>,
+}
+
+impl<T: Task> Results<T> {
+    /// Wraps a buffer that the coordinator filled with valid packets.
+    pub(crate) fn from_filled(bytes: Vec<u8>) -> Self {
+        debug_assert_eq!(bytes.len() % T::PACKET_SIZE, 0);
+        Results {
+            bytes,
+            task: PhantomData,
+        }
+    }
+
+    /// Reads results back from a raw buffer, such as one written from
+    /// [`as_bytes`](Self::as_bytes) or [`into_bytes`](Self::into_bytes).
+    ///
+    /// Everything is validated up front, so the results are then read without
+    /// further checks: the length must be a whole number of packets, and every
+    /// field must hold a value of its type (string and buffer lengths within
+    /// their slots, zero padding, UTF-8 strings, bools 0 or 1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BufferLength`] or [`Error::InvalidPacket`], naming the first
+    /// bad packet and field.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, Error> {
+        if bytes.len() % T::PACKET_SIZE != 0 {
+            return Err(Error::BufferLength {
+                task: T::NAME,
+                len: bytes.len(),
+                packet_size: T::PACKET_SIZE,
+            });
+        }
+        for (index, packet) in packets_of::<T>(&bytes).iter().enumerate() {
+            T::validate(packet).map_err(|error| Error::InvalidPacket {
+                task: T::NAME,
+                index,
+                field: error.field,
+                field_type: T::FIELD_TYPES[error.field],
+                reason: error.reason,
+            })?;
+        }
+        Ok(Self::from_filled(bytes))
+    }
+
+    /// The number of packets: the number of task ids dispatched.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / T::PACKET_SIZE
+    }
+
+    /// Whether there are no results (a dispatch of 0 task ids).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The output of task id `index`, decoded from its packet, or `None` past
+    /// the end.
+    pub fn get(&self, index: usize) -> Option<T::Output> {
+        self.packets().get(index).map(T::decode)
+    }
+
+    /// The outputs in task-id order.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            packets: self.packets().iter(),
+        }
+    }
+
+    /// The packets, viewed in place: no copy, no decoding.
+    pub fn packets(&self) -> &[T::Packet] {
+        packets_of::<T>(&self.bytes)
+    }
+
+    /// The merged raw buffer: `len() * PACKET_SIZE` bytes, packets in task-id
+    /// order, each field little-endian.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Gives up the raw buffer without copying it.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+fn packets_of<T: Task>(bytes: &[u8]) -> &[T::Packet] {
+    // Packets are unaligned and the length is a whole number of packets (both
+    // checked when the buffer was made), so the view always succeeds.
+    <[T::Packet]>::ref_from_bytes(bytes).unwrap_or_default()
+}
+
+impl<T: Task> Clone for Results<T> {
+    fn clone(&self) -> Self {
+        Self::from_filled(self.bytes.clone())
+    }
+}
+
+impl<T: Task> PartialEq for Results<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl<T: Task> Eq for Results<T> {}
+
+impl<T: Task> fmt::Debug for Results<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Results")
+            .field("task", &T::NAME)
+            .field("len", &self.len())
+            .field("packet_size", &T::PACKET_SIZE)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T: Task> IntoIterator for &'a Results<T> {
+    type Item = T::Output;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+/// Iterator over the outputs of [`Results`], in task-id order.
+pub struct Iter<'a, T: Task> {
+    packets: std::slice::Iter<'a, T::Packet>,
+}
+
+impl<T: Task> Iterator for Iter<'_, T> {
+    type Item = T::Output;
+
+    fn next(&mut self) -> Option<T::Output> {
+        self.packets.next().map(T::decode)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.packets.size_hint()
+    }
+
+    fn nth(&mut self, n: usize) -> Option<T::Output> {
+        self.packets.nth(n).map(T::decode)
+    }
+}
+
+impl<T: Task> DoubleEndedIterator for Iter<'_, T> {
+    fn next_back(&mut self) -> Option<T::Output> {
+        self.packets.next_back().map(T::decode)
+    }
+}
+
+impl<T: Task> ExactSizeIterator for Iter<'_, T> {}
+
+impl<T: Task> FusedIterator for Iter<'_, T> {}

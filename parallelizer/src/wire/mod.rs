@@ -1,0 +1,134 @@
+//! Wire types: the values a packet can hold, and their fixed-size,
+//! little-endian byte forms.
+//!
+//! Every value type `T` implements [`WireType`], which names its wire form
+//! `T::Wire`: a plain struct of bytes (zerocopy `FromBytes + IntoBytes +
+//! Unaligned`, no padding) whose size is the reference library's wire size.
+//! A task's packet is a `#[repr(C)]` struct of these wire forms, so a packet's
+//! bytes are exactly the concatenation of its fields' bytes.
+//!
+//! | type | bytes | layout |
+//! |---|---|---|
+//! | `u8`, `i8`, `bool` | 1 | `bool` is 1 or 0 |
+//! | `u16`, `i16` | 2 | little-endian |
+//! | `u32`, `i32`, `f32` | 4 | little-endian |
+//! | `u64`, `i64`, `f64` | 8 | little-endian |
+//! | [`FixedStr<N>`] | N + 4 | u32 byte length, then the UTF-8 bytes, zero-padded |
+//! | [`FixedBytes<N>`] | N + 2 | u16 byte length, then the bytes, zero-padded |
+//! | [`Vec3`] | 24 | x, y, z as f64 |
+//! | [`Vec3i16`] | 6 | x, y, z as i16 |
+//! | [`Vec2`] | 16 | x, y as f64 |
+//! | [`Vec2i16`] | 4 | x, y as i16 |
+//! | [`CFrame`] | 48 | position x, y, z, then XYZ Euler angles (radians), as f64 |
+//! | [`CFrameF32`] | 24 | the same six numbers as f32 |
+//! | [`CFrame18`] | 18 | position as three f32, then each angle as an unsigned 16-bit code |
+//! | [`Color3`] | 3 | r, g, b as `floor(v * 255)` |
+//! | [`Color3b16`] | 2 | RGB565 in a u16 |
+
+use std::fmt;
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+mod cframe;
+mod color;
+mod fixed;
+mod scalar;
+mod vector;
+
+pub use cframe::{CFrame, CFrame18, CFrame18Wire, CFrameF32, CFrameF32Wire, CFrameWire};
+pub use color::{Color3, Color3Wire, Color3b16};
+pub use fixed::{FixedBytes, FixedBytesWire, FixedStr, FixedStrWire};
+pub use vector::{Vec2, Vec2Wire, Vec2i16, Vec2i16Wire, Vec3, Vec3Wire, Vec3i16, Vec3i16Wire};
+
+/// A value with a fixed-size, little-endian wire form: anything that can be a
+/// field of a task's packet.
+///
+/// Implemented for every value type of the crate. You can implement it for
+/// your own types too: derive the zerocopy traits on a `#[repr(C)]` struct of
+/// byte-order-aware fields (such as [`zerocopy::little_endian::U32`]) and
+/// convert to and from it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a wire type, so it cannot be a packet field",
+    label = "not a fixed-size wire type",
+    note = "packet fields have a fixed size: u8, u16, u32, u64, i8, i16, i32, i64, f32, f64, \
+            bool, FixedStr<N>, FixedBytes<N>, Vec2, Vec2i16, Vec3, Vec3i16, CFrame, CFrameF32, \
+            CFrame18, Color3 or Color3b16"
+)]
+pub trait WireType: Copy + 'static {
+    /// The wire form: exactly the bytes this value occupies in a packet.
+    type Wire: FromBytes
+        + IntoBytes
+        + KnownLayout
+        + Immutable
+        + Unaligned
+        + Copy
+        + fmt::Debug
+        + Send
+        + Sync
+        + 'static;
+
+    /// Writes the value in its wire form.
+    fn to_wire(&self) -> Self::Wire;
+
+    /// Reads a value back from its wire form.
+    ///
+    /// Total: it never panics. On a wire value that [`validate`](Self::validate)
+    /// rejects it returns some value of the type; buffers from workers and from
+    /// [`Results::from_bytes`](crate::Results::from_bytes) are always valid.
+    fn from_wire(wire: &Self::Wire) -> Self;
+
+    /// Checks that a wire value read from outside holds a value of this type.
+    fn validate(wire: &Self::Wire) -> Result<(), InvalidValue>;
+}
+
+/// Why a wire value read from a raw buffer is not a valid value of its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidValue {
+    /// A string or byte buffer's length prefix is larger than its slot.
+    LengthExceedsSlot {
+        /// The length the prefix claims.
+        len: u64,
+        /// The slot's capacity in bytes.
+        capacity: usize,
+    },
+    /// A string's bytes are not UTF-8.
+    InvalidUtf8 {
+        /// How many leading bytes are valid UTF-8.
+        valid_up_to: usize,
+    },
+    /// The bytes after a string or byte buffer's length are not zero.
+    NonZeroPadding {
+        /// The first nonzero byte's offset in the slot's data bytes.
+        offset: usize,
+    },
+    /// A `bool` byte is neither 0 nor 1.
+    InvalidBool {
+        /// The byte found.
+        byte: u8,
+    },
+}
+
+impl fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidValue::LengthExceedsSlot { len, capacity } => write!(
+                f,
+                "length prefix says {len} bytes but the slot holds at most {capacity}"
+            ),
+            InvalidValue::InvalidUtf8 { valid_up_to } => write!(
+                f,
+                "string bytes are not UTF-8 (valid up to byte {valid_up_to})"
+            ),
+            InvalidValue::NonZeroPadding { offset } => write!(
+                f,
+                "padding after the value is not zero (first nonzero byte at offset {offset})"
+            ),
+            InvalidValue::InvalidBool { byte } => {
+                write!(f, "a bool must be 0 or 1, found {byte}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InvalidValue {}

@@ -1,0 +1,6 @@
+use parallelizer::prelude::*;
+
+#[task(packet = (u16, String))]
+pub struct Named;
+
+fn main() {}

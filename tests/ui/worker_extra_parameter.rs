@@ -1,0 +1,11 @@
+use parallelizer::prelude::*;
+
+#[task(packet = (u16,))]
+pub struct Hello;
+
+#[worker(Hello)]
+fn hello(task_id: usize, memory: &u32) -> (u16,) {
+    (task_id as u16 + *memory as u16,)
+}
+
+fn main() {}
