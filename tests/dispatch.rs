@@ -330,7 +330,7 @@ fn destroy_ends_running_dispatches_with_an_error() {
     // About 50 s of work on 2 threads: only destroy can end it in time.
     let long = coordinator.spawn(Slow, 500_000, 100);
     let other = coordinator.spawn(Slow, 500_000, 100);
-    while long.tasks_done() == 0 {
+    while long.progress().done == 0 {
         thread::sleep(Duration::from_millis(1));
     }
     coordinator.destroy();
@@ -347,20 +347,20 @@ fn destroy_ends_running_dispatches_with_an_error() {
 fn dropping_the_coordinator_stops_its_jobs_at_a_batch_boundary() {
     let coordinator = Coordinator::builder().actors(2).threads(2).build().unwrap();
     let long = coordinator.spawn(Slow, 500_000, 10);
-    while long.tasks_done() == 0 {
+    while long.progress().done == 0 {
         thread::sleep(Duration::from_millis(1));
     }
     drop(coordinator);
     thread::sleep(Duration::from_millis(50));
-    let stopped_at = long.tasks_done();
+    let stopped_at = long.progress().done;
     thread::sleep(Duration::from_millis(200));
     // Each running batch may finish (at most 10 ids per thread), no more.
     assert!(
-        long.tasks_done() <= stopped_at + 20,
+        long.progress().done <= stopped_at + 20,
         "{} > {stopped_at}",
-        long.tasks_done()
+        long.progress().done
     );
-    assert!(long.tasks_done() < 500_000);
+    assert!(long.progress().done < 500_000);
     assert!(wait_within(long, Duration::from_secs(10)).is_err());
 }
 
@@ -518,4 +518,60 @@ fn zero_actors_is_an_error_from_the_builder() {
     );
     let coordinator = Coordinator::builder().actors(3).threads(1).build().unwrap();
     assert_eq!((coordinator.actors(), coordinator.threads()), (3, 1));
+}
+
+#[test]
+fn dispatch_into_reuses_the_results_buffer() -> Result<(), Error> {
+    let coordinator = Coordinator::new(16);
+    let mut results = Results::new();
+    assert!(results.is_empty());
+    coordinator.dispatch_into(Identity, 5000, 64, &mut results)?;
+    assert_identity(&results, 5000);
+    let address = results.as_bytes().as_ptr();
+    for threads in [5000, 4000, 1, 4999] {
+        coordinator.dispatch_into(Identity, threads, 7, &mut results)?;
+        assert_identity(&results, threads);
+        assert_eq!(
+            results.as_bytes().as_ptr(),
+            address,
+            "the buffer was reallocated"
+        );
+    }
+    // A failed dispatch leaves the results empty, never half written.
+    let error = coordinator
+        .dispatch_into(Identity, 100, 0, &mut results)
+        .unwrap_err();
+    assert_eq!(error, Error::ZeroBatchSize { task: "Identity" });
+    assert!(results.is_empty());
+    let mut fragile = Results::new();
+    assert!(coordinator
+        .dispatch_into(Fragile, 100, 10, &mut fragile)
+        .is_err());
+    assert!(fragile.is_empty());
+    Ok(())
+}
+
+#[test]
+fn dropped_results_hand_their_buffer_to_the_next_dispatch() -> Result<(), Error> {
+    let coordinator = Coordinator::new(16);
+    let first = coordinator.dispatch(Identity, 100_000, 1024)?;
+    let address = first.as_bytes().as_ptr();
+    drop(first);
+    let second = coordinator.dispatch(Identity, 100_000, 1024)?;
+    assert_eq!(
+        second.as_bytes().as_ptr(),
+        address,
+        "the dropped buffer was not reused"
+    );
+    assert_identity(&second, 100_000);
+    // A smaller job reuses it too, and still sees only its own packets.
+    drop(second);
+    let third = coordinator.dispatch(Identity, 10, 3)?;
+    assert_eq!(third.as_bytes().as_ptr(), address);
+    assert_identity(&third, 10);
+    // Results given away with into_bytes are not recycled.
+    let bytes = third.into_bytes();
+    let fourth = coordinator.dispatch(Identity, 10, 3)?;
+    assert_ne!(fourth.as_bytes().as_ptr(), bytes.as_ptr());
+    Ok(())
 }

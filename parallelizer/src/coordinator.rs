@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
+use crate::buffers::BufferPool;
 use crate::dispatch::{Abort, Completion, Dispatch};
 use crate::error::Error;
 use crate::job::{Control, Job, Shape};
@@ -53,6 +54,8 @@ pub struct Coordinator {
     actors: usize,
     pool: rayon::ThreadPool,
     memory: RwLock<MemoryMap>,
+    /// Result buffers handed back by dropped results, for reuse.
+    buffers: Arc<BufferPool>,
     /// Background dispatches, ended by `destroy`.
     running: Mutex<Vec<Weak<dyn Abort>>>,
 }
@@ -155,8 +158,77 @@ impl Coordinator {
         batch: usize,
         args: T::Args,
     ) -> Result<Results<T>, Error> {
-        let job = self.job::<T>(threads, batch, args, Arc::default())?;
-        self.pool.install(|| job.run())
+        let job = self.job::<T>(
+            threads,
+            batch,
+            args,
+            Arc::new(Control::new(T::NAME, threads)),
+        )?;
+        self.pool.install(|| job.run(&self.buffers))
+    }
+
+    /// [`dispatch`](Self::dispatch) into existing results, reusing their
+    /// buffer: a loop that dispatches every frame allocates nothing once the
+    /// buffer has grown to the job's size.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[task(packet = (f32,))]
+    /// pub struct Wave;
+    ///
+    /// #[worker(Wave)]
+    /// fn wave(task_id: usize) -> (f32,) {
+    ///     ((task_id as f32 * 0.1).sin(),)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let coordinator = Coordinator::new(64);
+    /// let mut results = Results::new();
+    /// for _frame in 0..3 {
+    ///     coordinator.dispatch_into(Wave, 4096, 64, &mut results)?;
+    ///     assert_eq!(results.len(), 4096);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`dispatch`](Self::dispatch); on error `results` is left empty.
+    pub fn dispatch_into<T: Worker<Args = ()>>(
+        &self,
+        task: T,
+        threads: usize,
+        batch: usize,
+        results: &mut Results<T>,
+    ) -> Result<(), Error> {
+        self.dispatch_with_into(task, threads, batch, (), results)
+    }
+
+    /// [`dispatch_with`](Self::dispatch_with) into existing results, reusing
+    /// their buffer, as [`dispatch_into`](Self::dispatch_into) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`dispatch`](Self::dispatch); on error `results` is left empty.
+    pub fn dispatch_with_into<T: Worker>(
+        &self,
+        _task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+        results: &mut Results<T>,
+    ) -> Result<(), Error> {
+        let control = Arc::new(Control::new(T::NAME, threads));
+        let job = match self.job::<T>(threads, batch, args, control) {
+            Ok(job) => job,
+            Err(error) => {
+                results.buffer_mut().clear();
+                return Err(error);
+            }
+        };
+        self.pool.install(|| job.run_into(results))
     }
 
     /// Starts a dispatch in the background and returns its handle at once.
@@ -181,14 +253,16 @@ impl Coordinator {
         batch: usize,
         args: T::Args,
     ) -> Dispatch<T> {
-        let control = Arc::new(Control::default());
+        let control = Arc::new(Control::new(T::NAME, threads));
         let completion = Arc::new(Completion::<T>::new(Arc::clone(&control)));
         match self.job::<T>(threads, batch, args, control) {
             Err(error) => completion.complete(Err(error)),
             Ok(job) => {
                 self.track(&completion);
                 let delivery = Arc::clone(&completion);
-                self.pool.spawn(move || delivery.complete(job.run()));
+                let buffers = Arc::clone(&self.buffers);
+                self.pool
+                    .spawn(move || delivery.complete(job.run(&buffers)));
             }
         }
         Dispatch::new(completion)
@@ -198,8 +272,9 @@ impl Coordinator {
     ///
     /// Background dispatches still running stop at their next batch boundary,
     /// and their handles resolve at once to
-    /// [`Error::CoordinatorDestroyed`]. Nothing waits for a whole job.
-    /// Dropping the coordinator does the same.
+    /// [`Error::CoordinatorDestroyed`]. Nothing waits for a whole job. The
+    /// result buffers kept for reuse are freed. Dropping the coordinator does
+    /// the same.
     pub fn destroy(self) {}
 
     fn equal_batch(&self, threads: usize) -> usize {
@@ -320,6 +395,7 @@ impl CoordinatorBuilder {
             actors,
             pool,
             memory: RwLock::default(),
+            buffers: Arc::default(),
             running: Mutex::default(),
         })
     }

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use crate::error::Error;
-use crate::job::Control;
+use crate::job::{Control, Progress};
 use crate::results::Results;
 use crate::task::Task;
 
@@ -108,9 +109,24 @@ impl<T: Task> Dispatch<T> {
         matches!(*self.shared.lock(), State::Finished(_))
     }
 
-    /// How many task ids have finished so far.
-    pub fn tasks_done(&self) -> usize {
-        self.shared.control.done()
+    /// How far the dispatch has come: task ids finished out of the total.
+    pub fn progress(&self) -> Progress {
+        self.shared.control.progress()
+    }
+
+    /// Cancels the dispatch: it stops at its next batch boundary and ends
+    /// with [`Error::Cancelled`]. Cancelling a dispatch that has already
+    /// ended changes nothing.
+    pub fn cancel(&self) {
+        self.shared.control.stop(Error::Cancelled { task: T::NAME });
+    }
+
+    /// Gives the dispatch a deadline: if it has not finished by then, it
+    /// stops at its next batch boundary and ends with [`Error::TimedOut`].
+    #[must_use]
+    pub fn with_deadline(self, deadline: Instant) -> Self {
+        self.shared.control.set_deadline(deadline);
+        self
     }
 }
 

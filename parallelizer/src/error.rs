@@ -1,6 +1,7 @@
 //! The one error type of the crate.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::wire::InvalidValue;
 
@@ -61,6 +62,18 @@ pub enum Error {
     CoordinatorDestroyed {
         /// The task's name.
         task: &'static str,
+    },
+    /// The dispatch was cancelled through its handle.
+    Cancelled {
+        /// The task's name.
+        task: &'static str,
+    },
+    /// The dispatch passed its deadline before it finished.
+    TimedOut {
+        /// The task's name.
+        task: &'static str,
+        /// How long after its start the deadline fell.
+        after: Duration,
     },
     /// A coordinator was asked for zero actors.
     NoActors,
@@ -141,6 +154,15 @@ impl fmt::Display for Error {
                 f,
                 "the coordinator was destroyed before the dispatch of task `{task}` \
                  finished: keep the coordinator alive until its dispatches complete"
+            ),
+            Error::Cancelled { task } => write!(
+                f,
+                "the dispatch of task `{task}` was cancelled before it finished"
+            ),
+            Error::TimedOut { task, after } => write!(
+                f,
+                "the dispatch of task `{task}` passed its deadline ({after:?} after it \
+                 started) before it finished: allow more time or dispatch fewer task ids"
             ),
             Error::NoActors => write!(f, "a coordinator needs at least 1 actor, got 0"),
             Error::ThreadPool { message } => {

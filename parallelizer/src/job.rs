@@ -3,12 +3,14 @@
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use zerocopy::{FromBytes, FromZeros};
+use zerocopy::FromBytes;
 
+use crate::buffers::{resize, BufferPool};
 use crate::error::Error;
 use crate::results::Results;
 use crate::task::{Task, Worker};
@@ -22,7 +24,7 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
-    /// Checks the batch size and that the result buffer's size fits `usize`.
+    /// Checks the batch size.
     pub fn new<T: Task>(threads: usize, batch: usize, actors: usize) -> Result<Self, Error> {
         if batch == 0 {
             return Err(Error::ZeroBatchSize { task: T::NAME });
@@ -34,6 +36,7 @@ impl Shape {
         })
     }
 
+    /// The result buffer's size, if it fits in memory's address space.
     fn buffer_len<T: Task>(&self) -> Result<usize, Error> {
         self.threads
             .checked_mul(T::PACKET_SIZE)
@@ -48,14 +51,35 @@ impl Shape {
 
 /// Shared between a running job, its handle and its coordinator: asks the
 /// job to stop at the next batch boundary, and counts finished tasks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Control {
+    task: &'static str,
+    total: usize,
     stop: AtomicBool,
     done: AtomicUsize,
     failure: Mutex<Option<Error>>,
+    started: Instant,
+    /// Nanoseconds after `started` at which the job times out; `NO_DEADLINE`
+    /// if it never does. Read once per batch, so the clock is read only by
+    /// jobs that have a deadline.
+    deadline: AtomicU64,
 }
 
+const NO_DEADLINE: u64 = u64::MAX;
+
 impl Control {
+    pub fn new(task: &'static str, total: usize) -> Self {
+        Control {
+            task,
+            total,
+            stop: AtomicBool::new(false),
+            done: AtomicUsize::new(0),
+            failure: Mutex::new(None),
+            started: Instant::now(),
+            deadline: AtomicU64::new(NO_DEADLINE),
+        }
+    }
+
     /// Stops the job at its next batch boundary; the first reason wins.
     pub fn stop(&self, reason: Error) {
         let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
@@ -63,8 +87,29 @@ impl Control {
         self.stop.store(true, Ordering::Release);
     }
 
+    /// Makes the job time out at `deadline` (checked at batch boundaries).
+    pub fn set_deadline(&self, deadline: Instant) {
+        let nanos = deadline.saturating_duration_since(self.started).as_nanos();
+        self.deadline.store(
+            u64::try_from(nanos).unwrap_or(NO_DEADLINE - 1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Whether the job must stop before its next batch.
     fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+        if self.stop.load(Ordering::Acquire) {
+            return true;
+        }
+        let deadline = self.deadline.load(Ordering::Relaxed);
+        if deadline != NO_DEADLINE && self.started.elapsed().as_nanos() >= u128::from(deadline) {
+            self.stop(Error::TimedOut {
+                task: self.task,
+                after: Duration::from_nanos(deadline),
+            });
+            return true;
+        }
+        false
     }
 
     fn take_failure(&self) -> Option<Error> {
@@ -74,9 +119,32 @@ impl Control {
             .take()
     }
 
-    /// How many task ids have finished.
-    pub fn done(&self) -> usize {
-        self.done.load(Ordering::Relaxed)
+    /// How far the job has come.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            done: self.done.load(Ordering::Relaxed),
+            total: self.total,
+        }
+    }
+}
+
+/// How far a dispatch has come: task ids finished out of the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Task ids finished so far (counted a batch at a time).
+    pub done: usize,
+    /// Task ids in the dispatch.
+    pub total: usize,
+}
+
+impl Progress {
+    /// The finished share, from 0.0 to 1.0 (1.0 for an empty dispatch).
+    pub fn fraction(&self) -> f64 {
+        if self.total == 0 {
+            1.0
+        } else {
+            self.done as f64 / self.total as f64
+        }
     }
 }
 
@@ -89,33 +157,62 @@ pub(crate) struct Job<T: Worker> {
 }
 
 impl<T: Worker> Job<T> {
-    /// Runs the whole job on the current rayon pool and returns its results.
-    pub fn run(self) -> Result<Results<T>, Error> {
+    /// Runs the whole job on the current rayon pool and returns its results,
+    /// in a buffer recycled through `buffers` when possible.
+    pub fn run(self, buffers: &Arc<BufferPool>) -> Result<Results<T>, Error> {
         let len = self.shape.buffer_len::<T>()?;
-        let mut bytes = u8::new_vec_zeroed(len).map_err(|_| Error::AllocationFailed {
+        let bytes = buffers.take(len).ok_or(Error::AllocationFailed {
             task: T::NAME,
             bytes: len,
         })?;
-        self.fill(&mut bytes);
-        match self.control.take_failure() {
-            Some(error) => Err(error),
-            None => Ok(Results::from_filled(bytes)),
+        // Built first, so that a failed job's buffer is recycled too.
+        let mut results = Results::from_filled(bytes, Arc::downgrade(buffers));
+        self.fill(results.buffer_mut())?;
+        Ok(results)
+    }
+
+    /// Runs the whole job into `results`, reusing its buffer. On error the
+    /// results are left empty.
+    pub fn run_into(self, results: &mut Results<T>) -> Result<(), Error> {
+        let buffer = results.buffer_mut();
+        let outcome = self.shape.buffer_len::<T>().and_then(|len| {
+            resize(buffer, len).ok_or(Error::AllocationFailed {
+                task: T::NAME,
+                bytes: len,
+            })?;
+            self.fill(buffer)
+        });
+        if outcome.is_err() {
+            buffer.clear();
         }
+        outcome
     }
 
     /// Runs every batch, writing each packet into its slot of `bytes`.
-    fn fill(&self, bytes: &mut [u8]) {
+    fn fill(&self, bytes: &mut [u8]) -> Result<(), Error> {
         let Shape {
             threads,
             batch,
             actors,
         } = self.shape;
-        if threads == 0 {
-            return;
-        }
         let Ok(slots) = <[T::Packet]>::mut_from_bytes(bytes) else {
             unreachable!("the buffer holds `threads` unaligned packets")
         };
+        debug_assert_eq!(slots.len(), threads);
+
+        if slots.len().div_ceil(batch) <= actors {
+            // Each actor runs one batch at most, so no order between batches
+            // is to be kept: rayon splits them as it likes, allocating nothing.
+            slots
+                .par_chunks_mut(batch)
+                .enumerate()
+                .for_each(|(k, slots)| {
+                    if !self.control.stopped() {
+                        self.run_batch(k * batch, slots);
+                    }
+                });
+            return self.control.take_failure().map_or(Ok(()), Err);
+        }
 
         // Batch k holds ids k*batch.. and runs on actor k % actors. Sorting
         // the batches by actor makes each actor's batches one contiguous
@@ -144,6 +241,7 @@ impl<T: Worker> Job<T> {
                 self.run_batch(*k * batch, slots);
             }
         });
+        self.control.take_failure().map_or(Ok(()), Err)
     }
 
     /// Runs one batch; a panicking worker stops the job with an error that

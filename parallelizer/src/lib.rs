@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod buffers;
 mod coordinator;
 mod dispatch;
 mod error;
@@ -56,6 +57,7 @@ pub mod wire;
 pub use coordinator::{Coordinator, CoordinatorBuilder};
 pub use dispatch::{Dispatch, Outcome};
 pub use error::Error;
+pub use job::Progress;
 pub use results::{Iter, Results};
 pub use task::{FieldError, Task, Worker};
 pub use wire::{

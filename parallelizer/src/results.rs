@@ -3,9 +3,11 @@
 use std::fmt;
 use std::iter::FusedIterator;
 use std::marker::PhantomData;
+use std::sync::Weak;
 
 use zerocopy::FromBytes;
 
+use crate::buffers::BufferPool;
 use crate::error::Error;
 use crate::task::Task;
 
@@ -41,18 +43,35 @@ use crate::task::Task;
 /// ```
 pub struct Results<T: Task> {
     bytes: Vec<u8>,
+    /// Where the buffer goes when the results are dropped, so the next
+    /// dispatch of the coordinator that made it can reuse it.
+    recycle: Weak<BufferPool>,
     // `fn() -> T`: results are Send + Sync whatever the task struct is.
     task: PhantomData<fn() -> T>,
 }
 
 impl<T: Task> Results<T> {
-    /// Wraps a buffer that the coordinator filled with valid packets.
-    pub(crate) fn from_filled(bytes: Vec<u8>) -> Self {
+    /// Wraps a buffer of whole packets that the coordinator fills.
+    pub(crate) fn from_filled(bytes: Vec<u8>, recycle: Weak<BufferPool>) -> Self {
         debug_assert_eq!(bytes.len() % T::PACKET_SIZE, 0);
         Results {
             bytes,
+            recycle,
             task: PhantomData,
         }
+    }
+
+    /// The buffer, for a job to refill.
+    pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// Empty results, whose buffer [`Coordinator::dispatch_into`] fills and
+    /// then reuses dispatch after dispatch.
+    ///
+    /// [`Coordinator::dispatch_into`]: crate::Coordinator::dispatch_into
+    pub fn new() -> Self {
+        Self::from_filled(Vec::new(), Weak::new())
     }
 
     /// Reads results back from a raw buffer, such as one written from
@@ -84,7 +103,7 @@ impl<T: Task> Results<T> {
                 reason: error.reason,
             })?;
         }
-        Ok(Self::from_filled(bytes))
+        Ok(Self::from_filled(bytes, Weak::new()))
     }
 
     /// The number of packets: the number of task ids dispatched.
@@ -122,8 +141,8 @@ impl<T: Task> Results<T> {
     }
 
     /// Gives up the raw buffer without copying it.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.bytes)
     }
 }
 
@@ -135,7 +154,21 @@ fn packets_of<T: Task>(bytes: &[u8]) -> &[T::Packet] {
 
 impl<T: Task> Clone for Results<T> {
     fn clone(&self) -> Self {
-        Self::from_filled(self.bytes.clone())
+        Self::from_filled(self.bytes.clone(), self.recycle.clone())
+    }
+}
+
+impl<T: Task> Default for Results<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Task> Drop for Results<T> {
+    fn drop(&mut self) {
+        if let Some(buffers) = self.recycle.upgrade() {
+            buffers.give(std::mem::take(&mut self.bytes));
+        }
     }
 }
 

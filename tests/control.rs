@@ -1,0 +1,123 @@
+//! Watching and steering a running dispatch: progress, cancellation and
+//! deadlines.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parallelizer::prelude::*;
+use parallelizer::Progress;
+
+#[task(packet = (u32,))]
+pub struct Slow;
+
+#[worker(Slow)]
+fn slow(task_id: usize) -> (u32,) {
+    thread::sleep(Duration::from_micros(100));
+    (task_id as u32,)
+}
+
+/// Waits on another thread, so a hang fails the test instead of stalling it.
+fn wait_within<T: Task>(dispatch: Dispatch<T>, limit: Duration) -> Result<Results<T>, Error> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || sender.send(dispatch.wait()));
+    receiver.recv_timeout(limit).expect("the dispatch hung")
+}
+
+fn coordinator() -> Coordinator {
+    Coordinator::builder().actors(8).threads(2).build().unwrap()
+}
+
+#[test]
+fn progress_counts_finished_tasks_up_to_the_total() {
+    let coordinator = coordinator();
+    let dispatch = coordinator.spawn(Slow, 2_000, 10);
+    let mut seen = Vec::new();
+    while !dispatch.is_finished() {
+        seen.push(dispatch.progress());
+        thread::sleep(Duration::from_millis(5));
+    }
+    let last = dispatch.progress();
+    assert_eq!(
+        last,
+        Progress {
+            done: 2_000,
+            total: 2_000
+        }
+    );
+    assert_eq!(last.fraction(), 1.0);
+    assert!(
+        seen.windows(2).all(|pair| pair[0].done <= pair[1].done),
+        "progress went back"
+    );
+    assert!(seen
+        .iter()
+        .all(|progress| progress.total == 2_000 && progress.done % 10 == 0));
+    assert!(dispatch.wait().is_ok());
+}
+
+#[test]
+fn a_cancelled_dispatch_ends_soon_with_an_error_that_says_so() {
+    let coordinator = coordinator();
+    // About 5 s of work on 2 threads.
+    let dispatch = coordinator.spawn(Slow, 100_000, 10);
+    while dispatch.progress().done == 0 {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let cancelled_at = Instant::now();
+    dispatch.cancel();
+    let error = wait_within(dispatch, Duration::from_secs(10)).unwrap_err();
+    assert_eq!(error, Error::Cancelled { task: "Slow" });
+    assert!(error.to_string().contains("cancelled"), "{error}");
+    // At the next batch boundary: a batch of 10 takes about 1 ms.
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        cancelled_at.elapsed()
+    );
+    // The coordinator goes on working.
+    assert_eq!(
+        coordinator.dispatch(Slow, 20, 5).unwrap().get(19),
+        Some((19,))
+    );
+}
+
+#[test]
+fn cancelling_a_finished_dispatch_changes_nothing() {
+    let coordinator = coordinator();
+    let dispatch = coordinator.spawn(Slow, 20, 5);
+    while !dispatch.is_finished() {
+        thread::sleep(Duration::from_millis(1));
+    }
+    dispatch.cancel();
+    assert_eq!(dispatch.wait().unwrap().len(), 20);
+}
+
+#[test]
+fn a_dispatch_past_its_deadline_times_out() {
+    let coordinator = coordinator();
+    let started = Instant::now();
+    let dispatch = coordinator
+        .spawn(Slow, 100_000, 10)
+        .with_deadline(started + Duration::from_millis(100));
+    let error = wait_within(dispatch, Duration::from_secs(10)).unwrap_err();
+    match error {
+        Error::TimedOut { task, after } => {
+            assert_eq!(task, "Slow");
+            assert!(after <= Duration::from_millis(100), "{after:?}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A deadline that the job meets changes nothing.
+    let dispatch = coordinator
+        .spawn(Slow, 100, 10)
+        .with_deadline(Instant::now() + Duration::from_secs(60));
+    assert_eq!(dispatch.wait().unwrap().len(), 100);
+}
