@@ -32,18 +32,19 @@ impl Parse for TaskAttr {
         let mut attr = TaskAttr::default();
         let pairs = Punctuated::<KeyValue, Token![,]>::parse_terminated(input)?;
         for KeyValue { key, value } in pairs {
-            let slot =
-                match key.to_string().as_str() {
-                    "packet" => &mut attr.packet,
-                    "memory" => &mut attr.memory,
-                    "args" => &mut attr.args,
-                    other => return Err(syn::Error::new(
+            let slot = match key.to_string().as_str() {
+                "packet" => &mut attr.packet,
+                "memory" => &mut attr.memory,
+                "args" => &mut attr.args,
+                other => {
+                    return Err(syn::Error::new(
                         key.span(),
                         format!(
                             "unknown key `{other}`: #[task] takes `packet`, `memory` and `args`"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             if slot.is_some() {
                 return Err(syn::Error::new(
                     key.span(),
