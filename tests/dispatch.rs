@@ -457,6 +457,8 @@ fn args_reach_every_worker_call_of_their_dispatch() -> Result<(), Error> {
     assert_eq!(cells.get(11), Some((3, 2)));
     let wider = coordinator.spawn_with(Grid, 12, 5, 6).wait()?;
     assert_eq!(wider.get(6), Some((0, 1)));
+    let equal = coordinator.dispatch_equally_with(Grid, 12, 4)?;
+    assert_eq!(equal, cells);
 
     coordinator.define(Affine, Scale { factor: 2.0 });
     let line = coordinator.dispatch_with(Affine, 10, 3, 0.5)?;

@@ -227,3 +227,15 @@ fn packets_of_more_than_twelve_fields_work() -> Result<(), Error> {
     assert_eq!(copy, results);
     Ok(())
 }
+
+#[test]
+fn packets_compare_and_give_their_bytes() {
+    use parallelizer::zerocopy::IntoBytes;
+
+    let results = hello_results(4);
+    let packets = results.packets();
+    assert_eq!(packets[1], packets[1]);
+    assert_ne!(packets[1], packets[2]);
+    assert_eq!(packets[2].as_bytes(), &results.as_bytes()[2 * 17..3 * 17]);
+    assert_eq!(Hello::encode(results.get(2).unwrap()), packets[2]);
+}

@@ -161,6 +161,9 @@ fn task_impl(task: &TaskDef) -> TokenStream {
             ::core::clone::Clone,
             ::core::marker::Copy,
             ::core::fmt::Debug,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
         )]
         #[zerocopy(crate = "::parallelizer::__private::zerocopy")]
         #[repr(C)]

@@ -145,6 +145,21 @@ impl Coordinator {
         self.dispatch(task, threads, self.equal_batch(threads))
     }
 
+    /// [`dispatch_equally`](Self::dispatch_equally) for a task that declares
+    /// `args`.
+    ///
+    /// # Errors
+    ///
+    /// As [`dispatch`](Self::dispatch).
+    pub fn dispatch_equally_with<T: Worker>(
+        &self,
+        task: T,
+        threads: usize,
+        args: T::Args,
+    ) -> Result<Results<T>, Error> {
+        self.dispatch_with(task, threads, self.equal_batch(threads), args)
+    }
+
     /// [`dispatch`](Self::dispatch) for a task that declares `args`: every
     /// worker call of this dispatch gets `&args`.
     ///

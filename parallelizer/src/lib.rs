@@ -60,6 +60,11 @@ pub use error::Error;
 pub use job::Progress;
 pub use results::{Iter, Results};
 pub use task::{FieldError, Task, Worker};
+/// The zerocopy crate, whose traits packets implement: with
+/// [`IntoBytes`](zerocopy::IntoBytes) in scope, `packet.as_bytes()` gives one
+/// packet's bytes.
+pub use zerocopy;
+
 pub use wire::{
     CFrame, CFrame18, CFrameF32, Color3, Color3b16, FixedBytes, FixedStr, InvalidValue, Vec2,
     Vec2i16, Vec3, Vec3i16, WireType,
