@@ -121,3 +121,20 @@ fn a_dispatch_past_its_deadline_times_out() {
         .with_deadline(Instant::now() + Duration::from_secs(60));
     assert_eq!(dispatch.wait().unwrap().len(), 100);
 }
+
+#[test]
+fn waiting_with_a_progress_bar_gives_the_same_outcome() {
+    // Not a terminal here, so the bar is not drawn; the outcome is the same.
+    let coordinator = coordinator();
+    let results = coordinator
+        .spawn(Slow, 500, 10)
+        .wait_with_progress()
+        .unwrap();
+    assert_eq!(results.len(), 500);
+    assert_eq!(results.get(499), Some((499,)));
+    let error = coordinator
+        .spawn(Slow, 500, 0)
+        .wait_with_progress()
+        .unwrap_err();
+    assert_eq!(error, Error::ZeroBatchSize { task: "Slow" });
+}

@@ -81,6 +81,47 @@ impl<T: Task> Dispatch<T> {
         }
     }
 
+    /// [`wait`](Self::wait), drawing a progress bar on the terminal
+    /// meanwhile: task ids done, rate and time left.
+    ///
+    /// The bar goes to standard error and is drawn only when that is a
+    /// terminal, so logs and CI output stay clean. Needs the `progress`
+    /// feature.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    #[cfg(feature = "progress")]
+    pub fn wait_with_progress(self) -> Outcome<T> {
+        use indicatif::{ProgressBar, ProgressStyle};
+
+        let bar = ProgressBar::new(self.progress().total as u64);
+        let style = ProgressStyle::with_template(
+            "{msg} [{wide_bar}] {human_pos}/{human_len} tasks, {per_sec}, {eta} left",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style.progress_chars("=> "));
+        bar.set_message(T::NAME);
+        while !self.finished_within(std::time::Duration::from_millis(100)) {
+            bar.set_position(self.progress().done as u64);
+        }
+        bar.set_position(self.progress().done as u64);
+        bar.finish_and_clear();
+        self.wait()
+    }
+
+    /// Whether the dispatch ends within `timeout`.
+    #[cfg(feature = "progress")]
+    fn finished_within(&self, timeout: std::time::Duration) -> bool {
+        let state = self.shared.lock();
+        let (state, _) = self
+            .shared
+            .ready
+            .wait_timeout_while(state, timeout, |state| matches!(state, State::Running))
+            .unwrap_or_else(PoisonError::into_inner);
+        !matches!(*state, State::Running)
+    }
+
     /// Calls `callback` once with the outcome, as the reference library's
     /// dispatch callback does, and returns at once.
     ///

@@ -14,6 +14,7 @@ use crate::buffers::{resize, BufferPool};
 use crate::error::Error;
 use crate::results::Results;
 use crate::task::{Task, Worker};
+use crate::trace;
 
 /// The shape of a job, checked before anything runs.
 #[derive(Debug, Clone, Copy)]
@@ -199,6 +200,8 @@ impl<T: Worker> Job<T> {
             unreachable!("the buffer holds `threads` unaligned packets")
         };
         debug_assert_eq!(slots.len(), threads);
+        let span = trace::dispatch(T::NAME, threads, batch, actors);
+        let _entered = trace::enter(&span);
 
         if slots.len().div_ceil(batch) <= actors {
             // Each actor runs one batch at most, so no order between batches
@@ -208,6 +211,7 @@ impl<T: Worker> Job<T> {
                 .enumerate()
                 .for_each(|(k, slots)| {
                     if !self.control.stopped() {
+                        let _batch = trace::batch(&span, T::NAME, k * batch, slots.len(), k);
                         self.run_batch(k * batch, slots);
                     }
                 });
@@ -238,6 +242,7 @@ impl<T: Worker> Job<T> {
                 if self.control.stopped() {
                     return;
                 }
+                let _batch = trace::batch(&span, T::NAME, *k * batch, slots.len(), *k % actors);
                 self.run_batch(*k * batch, slots);
             }
         });

@@ -52,6 +52,7 @@ mod error;
 mod job;
 mod results;
 mod task;
+mod trace;
 pub mod wire;
 
 pub use coordinator::{Coordinator, CoordinatorBuilder};
