@@ -98,6 +98,11 @@ fn task_impl(task: &TaskDef) -> TokenStream {
     let decode = fields.iter().zip(&index).map(|(ty, i)| {
         quote_spanned!(ty.span()=> <#ty as ::parallelizer::__private::WireType>::from_wire(&packet.#i))
     });
+    // Each field's size, spanned on its type like the other per-field uses,
+    // so a type that is not a wire type adds no error of its own.
+    let sizes = fields.iter().map(|ty| {
+        quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>())
+    });
     let validate = fields.iter().zip(&index).map(|(ty, i)| {
         quote_spanned! {ty.span()=>
             <#ty as ::parallelizer::__private::WireType>::validate(&packet.#i)
@@ -180,6 +185,7 @@ fn task_impl(task: &TaskDef) -> TokenStream {
             const PACKET_SIZE: usize = #packet_size;
             const HAS_MEMORY: bool = #has_memory;
             const FIELD_TYPES: &'static [&'static str] = &[#(#field_names),*];
+            const FIELD_SIZES: &'static [usize] = &[#(#sizes),*];
 
             #codec
         }

@@ -10,6 +10,7 @@ use crate::dispatch::{Abort, Completion, Dispatch};
 use crate::error::Error;
 use crate::job::{Control, Job, Shape};
 use crate::results::Results;
+use crate::stream::Stream;
 use crate::task::{Task, Worker};
 
 type MemoryMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
@@ -52,11 +53,12 @@ type MemoryMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
 /// ```
 pub struct Coordinator {
     actors: usize,
-    pool: rayon::ThreadPool,
+    /// Shared with streams, which hold it weakly.
+    pool: Arc<rayon::ThreadPool>,
     memory: RwLock<MemoryMap>,
     /// Result buffers handed back by dropped results, for reuse.
     buffers: Arc<BufferPool>,
-    /// Background dispatches, ended by `destroy`.
+    /// Background dispatches and streams, ended by `destroy`.
     running: Mutex<Vec<Weak<dyn Abort>>>,
 }
 
@@ -273,7 +275,7 @@ impl Coordinator {
         match self.job::<T>(threads, batch, args, control) {
             Err(error) => completion.complete(Err(error)),
             Ok(job) => {
-                self.track(&completion);
+                self.track(Arc::<Completion<T>>::downgrade(&completion));
                 let delivery = Arc::clone(&completion);
                 let buffers = Arc::clone(&self.buffers);
                 self.pool
@@ -283,13 +285,87 @@ impl Coordinator {
         Dispatch::new(completion)
     }
 
+    /// Runs task ids `0..threads` in batches of `batch` and streams the
+    /// batches back in task-id order, each as soon as it and every batch
+    /// before it are done, in memory bounded by the stream's
+    /// [window](Stream::window) however large the job.
+    ///
+    /// Nothing runs until the first batch is asked for; the batches then run
+    /// on the pool, at most the window's worth ahead of the consumer. The
+    /// task's memory is the one defined at this call, as for
+    /// [`dispatch`](Self::dispatch).
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[task(packet = (u64,))]
+    /// pub struct Square;
+    ///
+    /// #[worker(Square)]
+    /// fn square(task_id: usize) -> (u64,) {
+    ///     ((task_id * task_id) as u64,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let coordinator = Coordinator::new(8);
+    /// let mut next_id = 0;
+    /// for batch in coordinator.stream(Square, 1000, 64) {
+    ///     let batch = batch?;
+    ///     // In task-id order; the last batch holds the 1000 % 64 ids left.
+    ///     assert_eq!(batch.first_id(), next_id);
+    ///     assert_eq!(batch.len(), if next_id == 960 { 40 } else { 64 });
+    ///     assert_eq!(batch.get(1), Some((((next_id + 1) * (next_id + 1)) as u64,)));
+    ///     assert_eq!(batch.as_bytes().len(), batch.len() * 8);
+    ///     next_id += batch.len();
+    /// }
+    /// assert_eq!(next_id, 1000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The stream's items are errors where [`dispatch`](Self::dispatch)
+    /// would fail: a bad request ([`Error::ZeroBatchSize`],
+    /// [`Error::MemoryNotDefined`], or [`Error::ResultsTooLarge`] for a batch
+    /// too large for memory's address space) is the first and only item; a
+    /// batch that fails ([`Error::WorkerPanicked`],
+    /// [`Error::AllocationFailed`]) comes in its place, after every batch
+    /// before it; [`Error::CoordinatorDestroyed`] comes at once if the
+    /// coordinator is destroyed. The stream ends after an error.
+    pub fn stream<T: Worker<Args = ()>>(&self, task: T, threads: usize, batch: usize) -> Stream<T> {
+        self.stream_with(task, threads, batch, ())
+    }
+
+    /// [`stream`](Self::stream) for a task that declares `args`.
+    pub fn stream_with<T: Worker>(
+        &self,
+        _task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+    ) -> Stream<T> {
+        let request = Shape::new::<T>(threads, batch, self.actors)
+            .and_then(|shape| Ok((shape, self.memory_of::<T>()?)));
+        let (shape, memory) = match request {
+            Ok(request) => request,
+            Err(error) => return Stream::failed(error),
+        };
+        let lanes = self.actors.min(self.threads());
+        let stream = Stream::new(shape, memory, args, Arc::downgrade(&self.pool), lanes);
+        if let Some(stream) = stream.abort_handle() {
+            self.track(stream);
+        }
+        stream
+    }
+
     /// Shuts the coordinator down.
     ///
     /// Background dispatches still running stop at their next batch boundary,
     /// and their handles resolve at once to
-    /// [`Error::CoordinatorDestroyed`]. Nothing waits for a whole job. The
-    /// result buffers kept for reuse are freed. Dropping the coordinator does
-    /// the same.
+    /// [`Error::CoordinatorDestroyed`]; so do streams, at their next item.
+    /// Nothing waits for a whole job. The result buffers kept for reuse are
+    /// freed. Dropping the coordinator does the same.
     pub fn destroy(self) {}
 
     fn equal_batch(&self, threads: usize) -> usize {
@@ -329,11 +405,10 @@ impl Coordinator {
         }
     }
 
-    fn track<T: Task>(&self, completion: &Arc<Completion<T>>) {
+    fn track(&self, job: Weak<dyn Abort>) {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         running.retain(|job| job.strong_count() > 0);
-        let completion: Arc<dyn Abort> = completion.clone();
-        running.push(Arc::downgrade(&completion));
+        running.push(job);
     }
 }
 
@@ -408,7 +483,7 @@ impl CoordinatorBuilder {
             })?;
         Ok(Coordinator {
             actors,
-            pool,
+            pool: Arc::new(pool),
             memory: RwLock::default(),
             buffers: Arc::default(),
             running: Mutex::default(),

@@ -1,8 +1,10 @@
 //! The one error type of the crate.
 
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
+use crate::persist::HEADER_SIZE;
 use crate::wire::InvalidValue;
 
 /// Everything that can go wrong in parallelizer.
@@ -104,6 +106,108 @@ pub enum Error {
         /// What is wrong with the value.
         reason: InvalidValue,
     },
+    /// The reader of a [results file](crate::persist) failed.
+    ReadFailed {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The kind of the I/O error.
+        kind: io::ErrorKind,
+        /// The I/O error's message.
+        message: String,
+    },
+    /// The writer of a [results file](crate::persist) failed. A
+    /// [`PacketWriter`](crate::PacketWriter) that saw this error refuses
+    /// further packets with the same error: the file is incomplete.
+    WriteFailed {
+        /// The task whose results were being written.
+        task: &'static str,
+        /// The kind of the I/O error.
+        kind: io::ErrorKind,
+        /// The I/O error's message.
+        message: String,
+    },
+    /// The data does not start with the results file magic `PRLZ`.
+    NotAResultsFile {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The first bytes found (at most 4).
+        found: Vec<u8>,
+    },
+    /// The results file is in a format version this release cannot read.
+    UnsupportedFormatVersion {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The file's format version.
+        found: u16,
+        /// The version this release reads and writes.
+        supported: u16,
+    },
+    /// The reserved field of a results file header is not zero.
+    ReservedHeaderBits {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The reserved field's value.
+        found: u16,
+    },
+    /// The results file was written by a task of a different schema: its
+    /// [fingerprint](crate::Schema::fingerprint) is not the task's.
+    SchemaMismatch {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The fingerprint of the task's schema.
+        expected: u64,
+        /// The fingerprint in the file's header.
+        found: u64,
+    },
+    /// The packet size in a results file header is not the task's, although
+    /// the schema fingerprints match: the header is corrupt.
+    PacketSizeMismatch {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The task's packet size in bytes.
+        expected: usize,
+        /// The packet size in the file's header.
+        found: u32,
+    },
+    /// A results file's packets would not fit in `u64` or in memory's address
+    /// space (or its packet size in the header's `u32`).
+    FileTooLarge {
+        /// The task whose results were being read or written.
+        task: &'static str,
+        /// The number of packets.
+        count: u64,
+        /// The task's packet size in bytes.
+        packet_size: usize,
+    },
+    /// A results file ends inside its header.
+    TruncatedHeader {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// How many bytes the file holds.
+        found: usize,
+    },
+    /// A results file ends before the last of the packets its header declares.
+    TruncatedPackets {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The bytes of packets the header declares.
+        expected_bytes: u64,
+        /// The bytes of packets the file holds.
+        found_bytes: u64,
+        /// The task's packet size in bytes.
+        packet_size: usize,
+    },
+    /// A [`PacketWriter`](crate::PacketWriter) was given more packets than it
+    /// declared, or finished with fewer.
+    PacketCount {
+        /// The task whose results were being written.
+        task: &'static str,
+        /// The number of packets declared when the writer was created.
+        declared: usize,
+        /// The number of packets written, or that the refused write would
+        /// have made.
+        written: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -192,6 +296,118 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "packet {index} of task `{task}`, field {field} ({field_type}): {reason}"
+            ),
+            Error::ReadFailed {
+                task,
+                kind,
+                message,
+            } => write!(
+                f,
+                "could not read the results file of task `{task}`: {message} ({kind:?})"
+            ),
+            Error::WriteFailed {
+                task,
+                kind,
+                message,
+            } => write!(
+                f,
+                "could not write the results file of task `{task}`: {message} ({kind:?}); \
+                 the file is incomplete, write it again"
+            ),
+            Error::NotAResultsFile { task, found } => write!(
+                f,
+                "this is not a parallelizer results file: it starts with b\"{}\", not \
+                 b\"PRLZ\"; read results of task `{task}` only from what \
+                 `Results::write_to` or `PacketWriter` wrote",
+                found.escape_ascii()
+            ),
+            Error::UnsupportedFormatVersion {
+                task,
+                found,
+                supported,
+            } => write!(
+                f,
+                "the results file of task `{task}` is in format version {found}, but this \
+                 release of parallelizer reads only version {supported}: read it with a \
+                 release that supports version {found}"
+            ),
+            Error::ReservedHeaderBits { task, found } => write!(
+                f,
+                "the reserved field of the results file header is {found:#06x}, not 0, \
+                 reading task `{task}`: the file is corrupt, or uses a feature of a newer \
+                 release of parallelizer"
+            ),
+            Error::SchemaMismatch {
+                task,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the results file was written by a different schema: its schema fingerprint \
+                 is {found:#018x}, but task `{task}`'s is {expected:#018x}; read it as a task \
+                 with the packet that wrote it (the same field types in the same order)"
+            ),
+            Error::PacketSizeMismatch {
+                task,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the results file header says packets of {found} bytes, but task `{task}`'s \
+                 packets are {expected} bytes although the schema fingerprints match: \
+                 the header is corrupt"
+            ),
+            Error::FileTooLarge {
+                task,
+                count,
+                packet_size,
+            } => write!(
+                f,
+                "a results file of {count} packets of {packet_size} bytes (task `{task}`) is \
+                 too large: its size must fit in u64 and in memory, its packet size in u32; \
+                 the header is corrupt, or the file comes from a machine with more memory"
+            ),
+            Error::TruncatedHeader { task, found: 0 } => write!(
+                f,
+                "the results file of task `{task}` is empty: expected at least the \
+                 {HEADER_SIZE}-byte header",
+            ),
+            Error::TruncatedHeader { task, found } => write!(
+                f,
+                "the results file of task `{task}` ends after {found} bytes, inside its \
+                 {HEADER_SIZE}-byte header: the file is truncated, write it again",
+            ),
+            Error::TruncatedPackets {
+                task,
+                expected_bytes,
+                found_bytes,
+                packet_size,
+            } => write!(
+                f,
+                "the results file of task `{task}` declares {} packets ({expected_bytes} \
+                 bytes) but ends after {found_bytes} bytes of packets ({} whole packets): \
+                 the file is truncated, write it again",
+                expected_bytes / (*packet_size).max(1) as u64,
+                found_bytes / (*packet_size).max(1) as u64,
+            ),
+            Error::PacketCount {
+                task,
+                declared,
+                written,
+            } if written > declared => write!(
+                f,
+                "a PacketWriter of task `{task}` declared {declared} packets, and this write \
+                 would make {written}: declare the right count when creating the writer"
+            ),
+            Error::PacketCount {
+                task,
+                declared,
+                written,
+            } => write!(
+                f,
+                "a PacketWriter of task `{task}` was finished after {written} of its \
+                 {declared} declared packets: write them all before finishing, or the file \
+                 reads as truncated"
             ),
         }
     }

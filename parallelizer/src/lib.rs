@@ -50,7 +50,9 @@ mod coordinator;
 mod dispatch;
 mod error;
 mod job;
+pub mod persist;
 mod results;
+mod stream;
 mod task;
 mod trace;
 pub mod wire;
@@ -59,8 +61,10 @@ pub use coordinator::{Coordinator, CoordinatorBuilder};
 pub use dispatch::{Dispatch, Outcome};
 pub use error::Error;
 pub use job::Progress;
+pub use persist::PacketWriter;
 pub use results::{Iter, Results};
-pub use task::{FieldError, Task, Worker};
+pub use stream::{Batch, Stream};
+pub use task::{FieldError, Schema, SchemaField, Task, Worker};
 /// The zerocopy crate, whose traits packets implement: with
 /// [`IntoBytes`](zerocopy::IntoBytes) in scope, `packet.as_bytes()` gives one
 /// packet's bytes.

@@ -1,0 +1,629 @@
+//! Results files: round trips, schema fingerprints, and every way a file can
+//! be refused (another schema, truncation, corrupt headers and packets).
+
+use std::io::{self, Read, Write};
+
+use parallelizer::persist::{FORMAT_VERSION, HEADER_SIZE, MAGIC};
+use parallelizer::prelude::*;
+use parallelizer::{InvalidValue, PacketWriter, Schema};
+
+#[task(packet = (u16, FixedStr<11>))]
+pub struct Hello;
+
+#[worker(Hello)]
+fn hello(task_id: usize) -> (u16, FixedStr<11>) {
+    let text = format!("id {task_id}");
+    ((task_id * 3) as u16, FixedStr::new(&text).unwrap())
+}
+
+/// Hello's packet under another name.
+#[task(packet = (u16, FixedStr<11>))]
+pub struct Renamed;
+
+/// Hello's packet, its types named by their paths.
+#[task(packet = (::core::primitive::u16, parallelizer::FixedStr<11>))]
+pub struct Qualified;
+
+/// Hello's fields in the other order.
+#[task(packet = (FixedStr<11>, u16))]
+pub struct Flipped;
+
+/// Hello with a longer string.
+#[task(packet = (u16, FixedStr<12>))]
+pub struct Longer;
+
+/// Same size as Hello's first field, another type.
+#[task(packet = (i16, FixedStr<11>))]
+pub struct Signed;
+
+const PACKET: usize = 17;
+
+fn hello_results(threads: usize) -> Results<Hello> {
+    Coordinator::new(4).dispatch(Hello, threads, 7).unwrap()
+}
+
+fn hello_file(threads: usize) -> Vec<u8> {
+    let mut file = Vec::new();
+    hello_results(threads).write_to(&mut file).unwrap();
+    file
+}
+
+fn read_hello(file: &[u8]) -> Result<Results<Hello>, Error> {
+    Results::<Hello>::read_from(file)
+}
+
+// Round trips.
+
+#[test]
+fn results_round_trip_through_a_vec() -> Result<(), Error> {
+    let results = hello_results(100);
+    let mut file = Vec::new();
+    results.write_to(&mut file)?;
+    assert_eq!(file.len(), HEADER_SIZE + 100 * PACKET);
+    assert_eq!(&file[HEADER_SIZE..], results.as_bytes());
+    let read = read_hello(&file)?;
+    assert_eq!(read, results);
+    assert_eq!(read.get(42), Some((126, FixedStr::new("id 42")?)));
+    Ok(())
+}
+
+#[test]
+fn results_round_trip_through_a_file() -> Result<(), Box<dyn std::error::Error>> {
+    let results = hello_results(1000);
+    let path = std::env::temp_dir().join(format!(
+        "parallelizer-persist-{}-round-trip.prlz",
+        std::process::id()
+    ));
+    let written = (|| {
+        results.write_to(io::BufWriter::new(std::fs::File::create(&path)?))?;
+        let read = Results::<Hello>::read_from(io::BufReader::new(std::fs::File::open(&path)?))?;
+        let len = std::fs::metadata(&path)?.len();
+        Ok::<_, Box<dyn std::error::Error>>((read, len))
+    })();
+    std::fs::remove_file(&path)?;
+    let (read, len) = written?;
+    assert_eq!(len, (HEADER_SIZE + 1000 * PACKET) as u64);
+    assert_eq!(read, results);
+    Ok(())
+}
+
+#[test]
+fn empty_results_round_trip() -> Result<(), Error> {
+    let mut file = Vec::new();
+    Results::<Hello>::new().write_to(&mut file)?;
+    assert_eq!(file.len(), HEADER_SIZE);
+    assert!(read_hello(&file)?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn the_header_is_laid_out_as_documented() {
+    let file = hello_file(3);
+    let fingerprint = Hello::schema().fingerprint();
+    let mut expected = Vec::new();
+    expected.extend_from_slice(b"PRLZ");
+    expected.extend_from_slice(&[1, 0]); // format version
+    expected.extend_from_slice(&[0, 0]); // reserved
+    expected.extend_from_slice(&fingerprint.to_le_bytes());
+    expected.extend_from_slice(&[17, 0, 0, 0]); // packet size
+    expected.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0]); // count
+    assert_eq!(&file[..HEADER_SIZE], expected.as_slice());
+    assert_eq!((MAGIC, FORMAT_VERSION, HEADER_SIZE), (*b"PRLZ", 1, 28));
+}
+
+#[test]
+fn files_can_follow_each_other_in_one_stream() -> Result<(), Error> {
+    let mut stream = hello_file(5);
+    stream.extend_from_slice(&hello_file(9));
+    let mut reader = stream.as_slice();
+    assert_eq!(Results::<Hello>::read_from(&mut reader)?.len(), 5);
+    assert_eq!(Results::<Hello>::read_from(&mut reader)?.len(), 9);
+    assert!(reader.is_empty());
+    Ok(())
+}
+
+/// Reads one byte at a time and is interrupted before every read.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    interrupt: bool,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.interrupt = !self.interrupt;
+        if self.interrupt {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let len = buffer.len().min(self.bytes.len()).min(1);
+        buffer[..len].copy_from_slice(&self.bytes[..len]);
+        self.bytes = &self.bytes[len..];
+        Ok(len)
+    }
+}
+
+#[test]
+fn short_and_interrupted_reads_are_retried() -> Result<(), Error> {
+    let file = hello_file(20);
+    let read = Results::<Hello>::read_from(Trickle {
+        bytes: &file,
+        interrupt: false,
+    })?;
+    assert_eq!(read, hello_results(20));
+    Ok(())
+}
+
+// Schemas and fingerprints.
+
+#[test]
+fn a_schema_lists_names_types_offsets_and_sizes() {
+    let schema = Hello::schema();
+    assert_eq!(schema.task(), "Hello");
+    assert_eq!(schema.packet_size(), 17);
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name(), f.type_name(), f.offset(), f.size()))
+        .collect::<Vec<_>>();
+    assert_eq!(fields, [("0", "u16", 0, 2), ("1", "FixedStr<11>", 2, 15)]);
+    assert_eq!(Hello::FIELD_SIZES, &[2, 15]);
+    assert_eq!(Schema::of::<Hello>(), schema);
+}
+
+#[task(packet = (bool, Vec3, CFrame18, Color3, FixedBytes<4>, f64))]
+pub struct Mixed;
+
+#[test]
+fn offsets_are_the_sums_of_the_sizes_before() {
+    let schema = Mixed::schema();
+    let layout = schema
+        .fields()
+        .iter()
+        .map(|f| (f.offset(), f.size()))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        layout,
+        [(0, 1), (1, 24), (25, 18), (43, 3), (46, 6), (52, 8)]
+    );
+    assert_eq!(schema.packet_size(), 60);
+    assert_eq!(Mixed::PACKET_SIZE, 60);
+}
+
+#[test]
+fn fingerprints_are_stable() {
+    // Computed once from the definition in docs/FORMAT.md: a change here
+    // means files written before can no longer be read.
+    assert_eq!(Hello::schema().fingerprint(), 0x0338_4ab8_37a7_1ea4);
+    assert_eq!(Flipped::schema().fingerprint(), 0x7e7c_c84a_59d1_f8e0);
+    assert_eq!(Mixed::schema().fingerprint(), 0x35a6_abd2_5606_cb98);
+}
+
+#[test]
+fn task_names_and_paths_do_not_change_the_fingerprint() {
+    let hello = Hello::schema().fingerprint();
+    assert_eq!(Renamed::schema().fingerprint(), hello);
+    assert_eq!(Qualified::schema().fingerprint(), hello);
+    assert_eq!(
+        Qualified::schema().fields()[1].type_name(),
+        "parallelizer::FixedStr<11>",
+        "the schema shows the type as written"
+    );
+}
+
+#[test]
+fn field_order_types_and_sizes_change_the_fingerprint() {
+    let fingerprints = [
+        Hello::schema().fingerprint(),
+        Flipped::schema().fingerprint(),
+        Longer::schema().fingerprint(),
+        Signed::schema().fingerprint(),
+        Mixed::schema().fingerprint(),
+    ];
+    for (i, a) in fingerprints.iter().enumerate() {
+        for b in &fingerprints[i + 1..] {
+            assert_ne!(a, b, "{fingerprints:x?}");
+        }
+    }
+}
+
+// Files of another schema.
+
+#[test]
+fn a_file_of_another_schema_is_refused() {
+    let file = hello_file(4);
+    let error = Results::<Flipped>::read_from(file.as_slice()).unwrap_err();
+    let (expected, found) = (
+        Flipped::schema().fingerprint(),
+        Hello::schema().fingerprint(),
+    );
+    assert_eq!(
+        error,
+        Error::SchemaMismatch {
+            task: "Flipped",
+            expected,
+            found
+        }
+    );
+    let message = error.to_string();
+    assert!(message.contains("different schema"), "{message}");
+    assert!(message.contains("`Flipped`"), "{message}");
+    assert!(message.contains(&format!("{expected:#018x}")), "{message}");
+    assert!(message.contains(&format!("{found:#018x}")), "{message}");
+
+    for error in [
+        Results::<Longer>::read_from(file.as_slice()).unwrap_err(),
+        Results::<Signed>::read_from(file.as_slice()).unwrap_err(),
+    ] {
+        assert!(matches!(error, Error::SchemaMismatch { .. }), "{error:?}");
+    }
+}
+
+#[test]
+fn the_same_packet_under_another_name_is_accepted() -> Result<(), Error> {
+    let results = hello_results(10);
+    let mut file = Vec::new();
+    results.write_to(&mut file)?;
+    let renamed = Results::<Renamed>::read_from(file.as_slice())?;
+    assert_eq!(renamed.as_bytes(), results.as_bytes());
+    let qualified = Results::<Qualified>::read_from(file.as_slice())?;
+    assert_eq!(qualified.get(9), results.get(9));
+    Ok(())
+}
+
+// Truncated and corrupt files.
+
+#[test]
+fn a_truncated_header_is_refused() {
+    let file = hello_file(2);
+    for cut in [0, 1, 3, 4, 8, 16, 27] {
+        let error = read_hello(&file[..cut]).unwrap_err();
+        assert_eq!(
+            error,
+            Error::TruncatedHeader {
+                task: "Hello",
+                found: cut
+            },
+            "cut at {cut}"
+        );
+    }
+    let message = read_hello(&file[..0]).unwrap_err().to_string();
+    assert!(message.contains("empty"), "{message}");
+    let message = read_hello(&file[..10]).unwrap_err().to_string();
+    assert!(message.contains("ends after 10 bytes"), "{message}");
+    assert!(message.contains("truncated"), "{message}");
+}
+
+#[test]
+fn truncated_packets_are_refused() {
+    let file = hello_file(10);
+    for cut in [
+        HEADER_SIZE,
+        HEADER_SIZE + 1,
+        HEADER_SIZE + PACKET,
+        file.len() - 1,
+    ] {
+        let error = read_hello(&file[..cut]).unwrap_err();
+        assert_eq!(
+            error,
+            Error::TruncatedPackets {
+                task: "Hello",
+                expected_bytes: 170,
+                found_bytes: (cut - HEADER_SIZE) as u64,
+                packet_size: PACKET,
+            },
+            "cut at {cut}"
+        );
+    }
+    let message = read_hello(&file[..file.len() - 1]).unwrap_err().to_string();
+    assert!(
+        message.contains("declares 10 packets (170 bytes) but ends after 169 bytes"),
+        "{message}"
+    );
+    assert!(message.contains("9 whole packets"), "{message}");
+}
+
+fn patched(at: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut file = hello_file(3);
+    file[at..at + bytes.len()].copy_from_slice(bytes);
+    file
+}
+
+#[test]
+fn a_bad_magic_is_refused() {
+    let error = read_hello(&patched(0, b"PK\x03\x04")).unwrap_err();
+    assert_eq!(
+        error,
+        Error::NotAResultsFile {
+            task: "Hello",
+            found: b"PK\x03\x04".to_vec()
+        }
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("not a parallelizer results file"),
+        "{message}"
+    );
+    assert!(message.contains(r#"b"PK\x03\x04""#), "{message}");
+    // Even when there is less than a magic.
+    assert!(matches!(
+        read_hello(b"{\n"),
+        Err(Error::NotAResultsFile { .. })
+    ));
+}
+
+#[test]
+fn an_unknown_version_is_refused() {
+    let error = read_hello(&patched(4, &2u16.to_le_bytes())).unwrap_err();
+    assert_eq!(
+        error,
+        Error::UnsupportedFormatVersion {
+            task: "Hello",
+            found: 2,
+            supported: 1
+        }
+    );
+    assert!(error.to_string().contains("version 2"), "{error}");
+    let error = read_hello(&patched(4, &[0, 0])).unwrap_err();
+    assert!(matches!(
+        error,
+        Error::UnsupportedFormatVersion { found: 0, .. }
+    ));
+}
+
+#[test]
+fn nonzero_reserved_bits_are_refused() {
+    for reserved in [[1, 0], [0, 0x80]] {
+        let error = read_hello(&patched(6, &reserved)).unwrap_err();
+        assert_eq!(
+            error,
+            Error::ReservedHeaderBits {
+                task: "Hello",
+                found: u16::from_le_bytes(reserved)
+            }
+        );
+    }
+}
+
+#[test]
+fn a_wrong_packet_size_is_refused() {
+    let error = read_hello(&patched(16, &18u32.to_le_bytes())).unwrap_err();
+    assert_eq!(
+        error,
+        Error::PacketSizeMismatch {
+            task: "Hello",
+            expected: 17,
+            found: 18
+        }
+    );
+    assert!(error.to_string().contains("corrupt"), "{error}");
+}
+
+#[test]
+fn a_count_that_overflows_is_refused() {
+    let error = read_hello(&patched(20, &u64::MAX.to_le_bytes())).unwrap_err();
+    assert_eq!(
+        error,
+        Error::FileTooLarge {
+            task: "Hello",
+            count: u64::MAX,
+            packet_size: 17
+        }
+    );
+    let error = read_hello(&patched(20, &(u64::MAX / 17 + 1).to_le_bytes())).unwrap_err();
+    assert!(matches!(error, Error::FileTooLarge { .. }), "{error:?}");
+}
+
+#[test]
+fn a_huge_count_is_not_trusted_for_allocation() {
+    // 2^40 packets of 17 bytes (17 TiB) fit in u64 (and a 64-bit usize), but
+    // the file holds 3: the reader reads what is there and reports the rest.
+    let count = 1u64 << 40;
+    let error = read_hello(&patched(20, &count.to_le_bytes())).unwrap_err();
+    if cfg!(target_pointer_width = "64") {
+        assert_eq!(
+            error,
+            Error::TruncatedPackets {
+                task: "Hello",
+                expected_bytes: count * 17,
+                found_bytes: 3 * 17,
+                packet_size: 17,
+            }
+        );
+    } else {
+        assert!(matches!(error, Error::FileTooLarge { .. }), "{error:?}");
+    }
+}
+
+#[test]
+fn corrupt_packets_are_refused_by_validation() {
+    // Packet 1's string length (at offset 2 of the packet) beyond its slot.
+    let error = read_hello(&patched(HEADER_SIZE + PACKET + 2, &[12])).unwrap_err();
+    assert_eq!(
+        error,
+        Error::InvalidPacket {
+            task: "Hello",
+            index: 1,
+            field: 1,
+            field_type: "FixedStr<11>",
+            reason: InvalidValue::LengthExceedsSlot {
+                len: 12,
+                capacity: 11
+            },
+        }
+    );
+    // Packet 2's string bytes not UTF-8.
+    let error = read_hello(&patched(HEADER_SIZE + 2 * PACKET + 6, &[0xff])).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::InvalidPacket {
+                index: 2,
+                reason: InvalidValue::InvalidUtf8 { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+// PacketWriter.
+
+#[test]
+fn chunked_writes_give_the_same_file_as_write_to() -> Result<(), Error> {
+    let results = hello_results(50);
+    let mut writer = PacketWriter::<Hello, _>::new(Vec::new(), 50)?;
+    for chunk in results.packets().chunks(7) {
+        writer.write(chunk)?;
+    }
+    writer.write(&[])?;
+    assert_eq!((writer.written(), writer.declared()), (50, 50));
+    let file = writer.finish()?;
+    assert_eq!(file, hello_file(50));
+    Ok(())
+}
+
+#[test]
+fn writing_more_than_declared_is_refused() -> Result<(), Error> {
+    let results = hello_results(5);
+    let mut writer = PacketWriter::<Hello, _>::new(Vec::new(), 4)?;
+    writer.write(&results.packets()[..3])?;
+    let error = writer.write(&results.packets()[3..]).unwrap_err();
+    assert_eq!(
+        error,
+        Error::PacketCount {
+            task: "Hello",
+            declared: 4,
+            written: 5
+        }
+    );
+    assert!(error.to_string().contains("would make 5"), "{error}");
+    // Nothing was written: the writer goes on.
+    assert_eq!(writer.written(), 3);
+    writer.write(&results.packets()[3..4])?;
+    let file = writer.finish()?;
+    assert_eq!(
+        read_hello(&file)?.as_bytes(),
+        &results.as_bytes()[..4 * PACKET]
+    );
+    Ok(())
+}
+
+#[test]
+fn finishing_short_is_refused() -> Result<(), Error> {
+    let results = hello_results(5);
+    let mut writer = PacketWriter::<Hello, _>::new(Vec::new(), 5)?;
+    writer.write(&results.packets()[..2])?;
+    let error = writer.finish().unwrap_err();
+    assert_eq!(
+        error,
+        Error::PacketCount {
+            task: "Hello",
+            declared: 5,
+            written: 2
+        }
+    );
+    assert!(error.to_string().contains("after 2 of its 5"), "{error}");
+    Ok(())
+}
+
+/// Accepts `room` bytes, then fails.
+#[derive(Debug)]
+struct Full {
+    room: usize,
+}
+
+impl Write for Full {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        if self.room == 0 {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "disk full"));
+        }
+        let len = buffer.len().min(self.room);
+        self.room -= len;
+        Ok(len)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_writer_stays_failed() -> Result<(), Error> {
+    let error = hello_results(3).write_to(Full { room: 10 }).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::WriteFailed { task: "Hello", kind: io::ErrorKind::WriteZero, message }
+                if message == "disk full"
+        ),
+        "{error:?}"
+    );
+
+    let results = hello_results(3);
+    let mut writer = PacketWriter::<Hello, _>::new(Full { room: 40 }, 3)?;
+    let first = writer.write(results.packets()).unwrap_err();
+    assert!(matches!(first, Error::WriteFailed { .. }), "{first:?}");
+    assert_eq!(writer.write(&[]).unwrap_err(), first);
+    assert_eq!(writer.written(), 0);
+    assert_eq!(writer.finish().unwrap_err(), first);
+    Ok(())
+}
+
+/// Gives `good` bytes, then fails.
+struct Broken<'a> {
+    good: &'a [u8],
+}
+
+impl Read for Broken<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.good.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        }
+        self.good.read(buffer)
+    }
+}
+
+#[test]
+fn reader_errors_are_reported() {
+    let file = hello_file(3);
+    for good in [0, 20, HEADER_SIZE + 5] {
+        let error = Results::<Hello>::read_from(Broken {
+            good: &file[..good],
+        })
+        .unwrap_err();
+        assert_eq!(
+            error,
+            Error::ReadFailed {
+                task: "Hello",
+                kind: io::ErrorKind::ConnectionReset,
+                message: "reset".into()
+            }
+        );
+        assert!(error.to_string().contains("could not read"), "{error}");
+    }
+}
+
+/// The example file of docs/FORMAT.md.
+#[task(packet = (u16, bool, FixedStr<3>))]
+pub struct Tiny;
+
+#[test]
+fn the_format_doc_example_is_exact() -> Result<(), Error> {
+    assert_eq!(Tiny::schema().fingerprint(), 0x3ec8_af0d_bae8_af92);
+    let packets = [
+        Tiny::encode((7, true, FixedStr::new("hi")?)),
+        Tiny::encode((513, false, FixedStr::new("abc")?)),
+    ];
+    let mut writer = PacketWriter::<Tiny, _>::new(Vec::new(), 2)?;
+    writer.write(&packets)?;
+    let file = writer.finish()?;
+    #[rustfmt::skip]
+    let expected: [u8; 48] = [
+        0x50, 0x52, 0x4c, 0x5a, 0x01, 0x00, 0x00, 0x00, 0x92, 0xaf, 0xe8, 0xba, 0x0d, 0xaf, 0xc8, 0x3e,
+        0x0a, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x01, 0x02,
+        0x00, 0x00, 0x00, 0x68, 0x69, 0x00, 0x01, 0x02, 0x00, 0x03, 0x00, 0x00, 0x00, 0x61, 0x62, 0x63,
+    ];
+    assert_eq!(file, expected);
+    let results = Results::<Tiny>::read_from(file.as_slice())?;
+    assert_eq!(results.get(1), Some((513, false, FixedStr::new("abc")?)));
+    Ok(())
+}
