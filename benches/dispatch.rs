@@ -5,7 +5,8 @@
 //! - `small`: 1024 task ids in batches of 8 on 256 actors, as a game loop
 //!   dispatches every frame.
 //! - `leave`: the large job's results written to a `Vec<u8>` and read back
-//!   validated, against serde + bincode on `Vec<(u16, String)>`.
+//!   validated, against serde + bincode on `Vec<(u16, String)>`; into a fresh
+//!   `Vec` each time, and into one that is kept.
 //! - `scaling`: the large job on pools of 1 and 2 threads.
 
 use std::hint::black_box;
@@ -144,7 +145,8 @@ fn leave(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("leave");
     group.sample_size(20);
-    group.bench_function("as_bytes_from_bytes", |b| {
+    // Each side writes into a fresh Vec<u8> and reads it back, validated.
+    group.bench_function("ours", |b| {
         b.iter(|| {
             let written = results.as_bytes().to_vec();
             black_box(Results::<Mix>::from_bytes(written).unwrap())
@@ -154,6 +156,26 @@ fn leave(c: &mut Criterion) {
         b.iter(|| {
             let written = bincode::serialize(&values).unwrap();
             black_box(bincode::deserialize::<Vec<(u16, String)>>(&written).unwrap())
+        })
+    });
+    // Each side writes into a Vec<u8> it keeps, as a writer to a socket or
+    // file buffer would; ours gets the Vec back from the results it read.
+    let mut kept = Vec::new();
+    group.bench_function("ours_reused", |b| {
+        b.iter(|| {
+            kept.clear();
+            kept.extend_from_slice(results.as_bytes());
+            let read = Results::<Mix>::from_bytes(std::mem::take(&mut kept)).unwrap();
+            black_box(read.len());
+            kept = read.into_bytes();
+        })
+    });
+    let mut kept = Vec::new();
+    group.bench_function("bincode_reused", |b| {
+        b.iter(|| {
+            kept.clear();
+            bincode::serialize_into(&mut kept, &values).unwrap();
+            black_box(bincode::deserialize::<Vec<(u16, String)>>(&kept).unwrap())
         })
     });
     group.finish();

@@ -138,3 +138,19 @@ fn waiting_with_a_progress_bar_gives_the_same_outcome() {
         .unwrap_err();
     assert_eq!(error, Error::ZeroBatchSize { task: "Slow" });
 }
+
+#[test]
+fn a_stream_with_a_progress_bar_yields_the_same_batches() {
+    let coordinator = coordinator();
+    let plain: Vec<u8> = coordinator
+        .stream(Slow, 300, 16)
+        .flat_map(|batch| batch.unwrap().as_bytes().to_vec())
+        .collect();
+    let with_bar: Vec<u8> = coordinator
+        .stream(Slow, 300, 16)
+        .progress_bar()
+        .flat_map(|batch| batch.unwrap().as_bytes().to_vec())
+        .collect();
+    assert_eq!(plain.len(), 300 * Slow::PACKET_SIZE);
+    assert_eq!(plain, with_bar);
+}

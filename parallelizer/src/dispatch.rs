@@ -93,15 +93,7 @@ impl<T: Task> Dispatch<T> {
     /// As [`wait`](Self::wait).
     #[cfg(feature = "progress")]
     pub fn wait_with_progress(self) -> Outcome<T> {
-        use indicatif::{ProgressBar, ProgressStyle};
-
-        let bar = ProgressBar::new(self.progress().total as u64);
-        let style = ProgressStyle::with_template(
-            "{msg} [{wide_bar}] {human_pos}/{human_len} tasks, {per_sec}, {eta} left",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style.progress_chars("=> "));
-        bar.set_message(T::NAME);
+        let bar = crate::progress::bar(T::NAME, self.progress().total);
         while !self.finished_within(std::time::Duration::from_millis(100)) {
             bar.set_position(self.progress().done as u64);
         }

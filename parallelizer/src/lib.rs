@@ -51,6 +51,8 @@ mod dispatch;
 mod error;
 mod job;
 pub mod persist;
+#[cfg(feature = "progress")]
+mod progress;
 mod results;
 mod stream;
 mod task;

@@ -71,6 +71,9 @@ pub struct Stream<T: Task> {
     lanes: usize,
     /// Batches not yet yielded.
     remaining: usize,
+    /// The terminal progress bar, if asked for.
+    #[cfg(feature = "progress")]
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl<T: Task> Stream<T> {
@@ -128,6 +131,8 @@ impl<T: Task> Stream<T> {
             pool,
             lanes,
             remaining: batches,
+            #[cfg(feature = "progress")]
+            bar: None,
         }
     }
 
@@ -139,6 +144,8 @@ impl<T: Task> Stream<T> {
             pool: Weak::new(),
             lanes: 1,
             remaining: 0,
+            #[cfg(feature = "progress")]
+            bar: None,
         }
     }
 
@@ -193,6 +200,17 @@ impl<T: Task> Stream<T> {
         self
     }
 
+    /// Draws a progress bar on the terminal as batches are taken: task ids
+    /// done, rate and time left. The bar goes to standard error and is drawn
+    /// only when that is a terminal. Needs the `progress` feature.
+    #[cfg(feature = "progress")]
+    pub fn progress_bar(mut self) -> Self {
+        if let Some(shared) = &self.shared {
+            self.bar = Some(crate::progress::bar(T::NAME, shared.threads));
+        }
+        self
+    }
+
     /// Ends the stream: no further batch starts, and the spare buffers are
     /// freed now rather than when the last lane lets go.
     fn finish(&mut self) {
@@ -201,6 +219,10 @@ impl<T: Task> Stream<T> {
             shared.spare.close();
         }
         self.remaining = 0;
+        #[cfg(feature = "progress")]
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -215,8 +237,14 @@ impl<T: Worker> Iterator for Stream<T> {
         }
         let shared = self.shared.as_ref()?;
         let item = shared.next_batch(&self.pool, self.lanes);
-        match item {
-            Some(Ok(_)) => self.remaining -= 1,
+        match &item {
+            Some(Ok(_batch)) => {
+                self.remaining -= 1;
+                #[cfg(feature = "progress")]
+                if let Some(bar) = &self.bar {
+                    bar.inc(_batch.len() as u64);
+                }
+            }
             _ => self.finish(),
         }
         item
