@@ -127,6 +127,8 @@ pub struct Logged;
 
 #[worker(Logged)]
 fn logged(task_id: usize, log: &Log) -> (u8,) {
+    // Costly enough that the dispatch goes to the pool, not the caller's thread.
+    thread::sleep(Duration::from_micros(20));
     log.order.lock().unwrap().push(task_id);
     (0,)
 }
@@ -575,5 +577,52 @@ fn dropped_results_hand_their_buffer_to_the_next_dispatch() -> Result<(), Error>
     let bytes = third.into_bytes();
     let fourth = coordinator.dispatch(Identity, 10, 3)?;
     assert_ne!(fourth.as_bytes().as_ptr(), bytes.as_ptr());
+    Ok(())
+}
+
+/// Records the thread each task id ran on; costly or cheap on demand.
+#[task(packet = (u64,), args = Duration)]
+pub struct Where;
+
+#[worker(Where)]
+fn where_(task_id: usize, cost: &Duration) -> (u64,) {
+    if !cost.is_zero() {
+        thread::sleep(*cost);
+    }
+    let on_pool = thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with("parallelizer-"));
+    (task_id as u64 * 2 + u64::from(on_pool),)
+}
+
+#[test]
+fn a_cheap_dispatch_runs_on_the_calling_thread_a_costly_one_on_the_pool() -> Result<(), Error> {
+    let coordinator = Coordinator::new(64);
+    // A few cheap tasks cost less than handing them to the pool. The choice
+    // is timed, so a machine busy elsewhere may hand off now and then; one
+    // of several tries suffices.
+    let all_here = (0..50).any(|_| {
+        let cheap = coordinator
+            .dispatch_with(Where, 6, 2, Duration::ZERO)
+            .unwrap();
+        assert_eq!(cheap.len(), 6);
+        cheap
+            .iter()
+            .enumerate()
+            .all(|(id, (value,))| value == id as u64 * 2)
+    });
+    assert!(all_here, "a cheap dispatch never ran on the calling thread");
+    // Costly tasks: the first runs here while it is timed, the rest of its
+    // batch and every other batch on the pool, each in its own slot.
+    let costly = coordinator.dispatch_with(Where, 200, 8, Duration::from_micros(300))?;
+    for (id, (value,)) in costly.iter().enumerate() {
+        assert_eq!(value / 2, id as u64, "slot {id}");
+        assert_eq!(value % 2 == 1, id > 0, "task {id} ran on the wrong side");
+    }
+    // A spawned dispatch never runs on the calling thread, however cheap.
+    let spawned = coordinator
+        .spawn_with(Where, 64, 8, Duration::ZERO)
+        .wait()?;
+    assert!(spawned.iter().all(|(value,)| value % 2 == 1));
     Ok(())
 }

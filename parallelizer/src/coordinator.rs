@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use crate::buffers::BufferPool;
 use crate::dispatch::{Abort, Completion, Dispatch};
 use crate::error::Error;
-use crate::job::{Control, Job, Shape};
+use crate::job::{Control, Job, Runner, Shape};
 use crate::results::Results;
 use crate::stream::Stream;
 use crate::task::{Task, Worker};
@@ -181,7 +181,7 @@ impl Coordinator {
             args,
             Arc::new(Control::new(T::NAME, threads)),
         )?;
-        self.pool.install(|| job.run(&self.buffers))
+        job.run(&self.buffers, Runner::Caller(&self.pool))
     }
 
     /// [`dispatch`](Self::dispatch) into existing results, reusing their
@@ -245,7 +245,7 @@ impl Coordinator {
                 return Err(error);
             }
         };
-        self.pool.install(|| job.run_into(results))
+        job.run_into(results, Runner::Caller(&self.pool))
     }
 
     /// Starts a dispatch in the background and returns its handle at once.
@@ -279,7 +279,7 @@ impl Coordinator {
                 let delivery = Arc::clone(&completion);
                 let buffers = Arc::clone(&self.buffers);
                 self.pool
-                    .spawn(move || delivery.complete(job.run(&buffers)));
+                    .spawn(move || delivery.complete(job.run(&buffers, Runner::Pool)));
             }
         }
         Dispatch::new(completion)

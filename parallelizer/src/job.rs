@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
+use rayon::ThreadPool;
 use zerocopy::FromBytes;
 
 use crate::buffers::{resize, BufferPool};
@@ -157,10 +158,28 @@ pub(crate) struct Job<T: Worker> {
     pub control: Arc<Control>,
 }
 
+/// Where a job's batches run.
+#[derive(Clone, Copy)]
+pub(crate) enum Runner<'a> {
+    /// The caller waits for the job: what is too cheap to be worth a hand-off
+    /// runs on its thread, the rest on this pool.
+    Caller(&'a ThreadPool),
+    /// The job already runs on its pool (a spawned dispatch).
+    Pool,
+}
+
+/// About what handing a job to the pool and joining it costs: a job whose
+/// work is estimated below this runs on the caller's thread.
+const HANDOFF: Duration = Duration::from_micros(20);
+
+/// Timings shorter than this say little: reading the clock alone takes tens
+/// of nanoseconds.
+const CLOCK_RESOLUTION: Duration = Duration::from_nanos(500);
+
 impl<T: Worker> Job<T> {
-    /// Runs the whole job on the current rayon pool and returns its results,
-    /// in a buffer recycled through `buffers` when possible.
-    pub fn run(self, buffers: &Arc<BufferPool>) -> Result<Results<T>, Error> {
+    /// Runs the whole job and returns its results, in a buffer recycled
+    /// through `buffers` when possible.
+    pub fn run(self, buffers: &Arc<BufferPool>, runner: Runner<'_>) -> Result<Results<T>, Error> {
         let len = self.shape.buffer_len::<T>()?;
         let bytes = buffers.take(len).ok_or(Error::AllocationFailed {
             task: T::NAME,
@@ -168,20 +187,20 @@ impl<T: Worker> Job<T> {
         })?;
         // Built first, so that a failed job's buffer is recycled too.
         let mut results = Results::from_filled(bytes, Arc::downgrade(buffers));
-        self.fill(results.buffer_mut())?;
+        self.fill(results.buffer_mut(), runner)?;
         Ok(results)
     }
 
     /// Runs the whole job into `results`, reusing its buffer. On error the
     /// results are left empty.
-    pub fn run_into(self, results: &mut Results<T>) -> Result<(), Error> {
+    pub fn run_into(self, results: &mut Results<T>, runner: Runner<'_>) -> Result<(), Error> {
         let buffer = results.buffer_mut();
         let outcome = self.shape.buffer_len::<T>().and_then(|len| {
             resize(buffer, len).ok_or(Error::AllocationFailed {
                 task: T::NAME,
                 bytes: len,
             })?;
-            self.fill(buffer)
+            self.fill(buffer, runner)
         });
         if outcome.is_err() {
             buffer.clear();
@@ -190,7 +209,7 @@ impl<T: Worker> Job<T> {
     }
 
     /// Runs every batch, writing each packet into its slot of `bytes`.
-    fn fill(&self, bytes: &mut [u8]) -> Result<(), Error> {
+    fn fill(&self, bytes: &mut [u8], runner: Runner<'_>) -> Result<(), Error> {
         let Shape {
             threads,
             batch,
@@ -203,50 +222,105 @@ impl<T: Worker> Job<T> {
         let span = trace::dispatch(T::NAME, threads, batch, actors);
         let _entered = trace::enter(&span);
 
-        if slots.len().div_ceil(batch) <= actors {
-            // Each actor runs one batch at most, so no order between batches
-            // is to be kept: rayon splits them as it likes, allocating nothing.
-            slots
-                .par_chunks_mut(batch)
-                .enumerate()
-                .for_each(|(k, slots)| {
-                    if !self.control.stopped() {
-                        let _batch = trace::batch(&span, T::NAME, k * batch, slots.len(), k);
-                        self.run_batch(k * batch, slots);
-                    }
-                });
-            return self.control.take_failure().map_or(Ok(()), Err);
+        match runner {
+            Runner::Caller(pool) => {
+                let done_here = self.run_if_cheap(&span, slots);
+                if done_here < slots.len() && !self.control.stopped() {
+                    pool.install(|| self.run_on_pool(&span, slots, done_here));
+                }
+            }
+            Runner::Pool => self.run_on_pool(&span, slots, 0),
         }
+        self.control.take_failure().map_or(Ok(()), Err)
+    }
 
-        // Batch k holds ids k*batch.. and runs on actor k % actors. Sorting
-        // the batches by actor makes each actor's batches one contiguous
-        // lane, which runs its batches in order on one thread at a time.
-        let mut batches: Vec<(usize, &mut [T::Packet])> =
-            slots.chunks_mut(batch).enumerate().collect();
-        let batch_count = batches.len();
-        if batch_count > actors {
-            batches.sort_unstable_by_key(|&(k, _)| (k % actors, k));
+    /// Runs the job's first task ids on this thread, in task-id order,
+    /// doubling their number each step, for as long as the time they took
+    /// says the whole job costs less than a hand-off to the pool; a cheap job
+    /// thus runs here entirely. Returns how many task ids ran here: a costly
+    /// job loses about twice the time of the tasks that showed it costly.
+    fn run_if_cheap(&self, span: &trace::Span, slots: &mut [T::Packet]) -> usize {
+        let started = Instant::now();
+        let mut ran = 0;
+        while ran < slots.len() && !self.control.stopped() {
+            let step = ran.max(1).min(slots.len() - ran);
+            self.run_here(span, ran, &mut slots[ran..ran + step]);
+            ran += step;
+            let elapsed = started.elapsed();
+            let estimate = elapsed.as_nanos() * slots.len() as u128 / ran as u128;
+            if elapsed >= CLOCK_RESOLUTION && estimate > HANDOFF.as_nanos() {
+                break;
+            }
         }
-        let busy = actors.min(batch_count);
-        let (per_actor, extra) = (batch_count / busy, batch_count % busy);
-        let mut lanes = Vec::with_capacity(busy);
-        let mut rest = batches.as_mut_slice();
-        for actor in 0..busy {
-            let (lane, tail) = rest.split_at_mut(per_actor + usize::from(actor < extra));
-            lanes.push(lane);
-            rest = tail;
-        }
+        ran
+    }
 
+    /// Runs task ids `first_id..` on this thread, batch piece by batch piece
+    /// (task ids are taken in order, so each actor's batches still run one
+    /// after another).
+    fn run_here(&self, span: &trace::Span, first_id: usize, slots: &mut [T::Packet]) {
+        let batch = self.shape.batch;
+        let head = (first_id.next_multiple_of(batch) - first_id).min(slots.len());
+        let head = if head == 0 {
+            batch.min(slots.len())
+        } else {
+            head
+        };
+        let (first, rest) = slots.split_at_mut(head);
+        self.traced_batch(span, first_id, first);
+        for (i, slots) in rest.chunks_mut(batch).enumerate() {
+            self.traced_batch(span, first_id + head + i * batch, slots);
+        }
+    }
+
+    /// Runs task ids `start..` on the current pool: batch k on actor
+    /// k % actors. Batch 0 may have begun on the caller's thread.
+    fn run_on_pool(&self, span: &trace::Span, slots: &mut [T::Packet], start: usize) {
+        let Shape { batch, actors, .. } = self.shape;
+        let boundary = start.next_multiple_of(batch).min(slots.len());
+        let (head, tail) = slots[start..].split_at_mut(boundary - start);
+        let mut batches: Vec<(usize, &mut [T::Packet])> = (!head.is_empty())
+            .then_some((start, head))
+            .into_iter()
+            .chain(
+                tail.chunks_mut(batch)
+                    .enumerate()
+                    .map(|(i, slots)| (boundary + i * batch, slots)),
+            )
+            .collect();
+
+        let actor = |first_id: usize| (first_id / batch) % actors;
+        if start.div_ceil(batch) + batches.len() <= actors {
+            // Each actor runs one batch at most: no order to keep.
+            batches.par_iter_mut().for_each(|(first_id, slots)| {
+                if !self.control.stopped() {
+                    self.traced_batch(span, *first_id, slots);
+                }
+            });
+            return;
+        }
+        // Sorting the batches by actor makes each actor's batches one
+        // contiguous lane, which runs them in order on one thread at a time.
+        batches.sort_unstable_by_key(|&(first_id, _)| (actor(first_id), first_id));
+        let lanes: Vec<_> = batches
+            .chunk_by_mut(|a, b| actor(a.0) == actor(b.0))
+            .collect();
         lanes.into_par_iter().for_each(|lane| {
-            for (k, slots) in lane.iter_mut() {
+            for (first_id, slots) in lane.iter_mut() {
                 if self.control.stopped() {
                     return;
                 }
-                let _batch = trace::batch(&span, T::NAME, *k * batch, slots.len(), *k % actors);
-                self.run_batch(*k * batch, slots);
+                self.traced_batch(span, *first_id, slots);
             }
         });
-        self.control.take_failure().map_or(Ok(()), Err)
+    }
+
+    /// Runs the batch (or the rest of the batch) that starts at `first_id`,
+    /// inside a span naming its actor.
+    fn traced_batch(&self, span: &trace::Span, first_id: usize, slots: &mut [T::Packet]) {
+        let actor = (first_id / self.shape.batch) % self.shape.actors;
+        let _batch = trace::batch(span, T::NAME, first_id, slots.len(), actor);
+        self.run_batch(first_id, slots);
     }
 
     /// Runs one batch; a panicking worker stops the job with an error that
