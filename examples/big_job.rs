@@ -47,10 +47,9 @@ fn unit(state: &mut u64) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let tasks: usize = args.next().map_or(Ok(10_000_000), |tasks| tasks.parse())?;
-    let output = args
-        .next()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("parallelizer-big-job.prlz"));
+    let output = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("parallelizer-big-job-{}.prlz", std::process::id()))
+    });
 
     let coordinator = Coordinator::new(256);
     let started = Instant::now();

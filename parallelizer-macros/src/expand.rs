@@ -81,10 +81,11 @@ fn task_impl(task: &TaskDef) -> TokenStream {
         })
         .collect::<Vec<_>>();
     let field_names = fields.iter().map(type_name);
-    // The packet struct is generic, its parameters defaulting to the fields'
-    // wire forms, so its derived impls never name a field type. Every use of
-    // a field's `WireType` impl is spanned on the user's type: a type that is
-    // not a wire type is reported there, and only there.
+    // The packet struct is generic over its fields' types, so its derived
+    // impls never name a field type; the task's `Packet` is that struct at
+    // the fields' wire forms. Every use of a field's `WireType` impl is
+    // spanned on the user's type (and the packet as a whole on the packet
+    // tuple): a type that is not a wire type is reported there.
     let generics = (0..fields.len())
         .map(|i| format_ident!("F{}", i))
         .collect::<Vec<_>>();

@@ -21,7 +21,8 @@ type MemoryMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
 /// Actors are the pool's logical workers: a dispatch cuts its task ids into
 /// batches and batch `k` runs on actor `k % actors`, whose batches run one
 /// after another. The actors share one rayon thread pool with as many threads
-/// as the machine has cores (see [`CoordinatorBuilder::threads`]), so the
+/// as the machine has cores, or `RAYON_NUM_THREADS` if it is set (see
+/// [`CoordinatorBuilder::threads`]), so the
 /// actor count is not the core count: as in the reference library, 64-256
 /// actors spread the work well.
 ///
