@@ -1,11 +1,13 @@
 //! Watching and steering a running dispatch: progress, cancellation and
 //! deadlines.
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use parallelizer::prelude::*;
+
+mod common;
+use common::wait_within;
 use parallelizer::Progress;
 
 #[task(packet = (u32,))]
@@ -15,13 +17,6 @@ pub struct Slow;
 fn slow(task_id: usize) -> (u32,) {
     thread::sleep(Duration::from_micros(100));
     (task_id as u32,)
-}
-
-/// Waits on another thread, so a hang fails the test instead of stalling it.
-fn wait_within<T: Task>(dispatch: Dispatch<T>, limit: Duration) -> Result<Results<T>, Error> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || sender.send(dispatch.wait()));
-    receiver.recv_timeout(limit).expect("the dispatch hung")
 }
 
 fn coordinator() -> Coordinator {

@@ -2,11 +2,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use parallelizer::prelude::*;
+
+mod common;
+use common::{wait_within, Gate};
 
 pub struct Greeting {
     pub text: String,
@@ -204,27 +207,6 @@ fn a_dispatch_keeps_the_memory_it_started_with() -> Result<(), Error> {
     Ok(())
 }
 
-/// Holds workers back until the test opens it.
-#[derive(Default)]
-pub struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-
-    fn pass(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-}
-
 pub struct Versioned {
     version: u32,
     gate: Arc<Gate>,
@@ -316,14 +298,6 @@ pub struct Slow;
 fn slow(task_id: usize) -> (u32,) {
     thread::sleep(Duration::from_micros(200));
     (task_id as u32,)
-}
-
-/// Waits for a dispatch on another thread, so a hang fails the test instead
-/// of stalling it.
-fn wait_within<T: Task>(dispatch: Dispatch<T>, limit: Duration) -> Result<Results<T>, Error> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || sender.send(dispatch.wait()));
-    receiver.recv_timeout(limit).expect("the dispatch hung")
 }
 
 #[test]

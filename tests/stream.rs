@@ -3,12 +3,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use parallelizer::prelude::*;
 use parallelizer::{Batch, Stream};
+
+mod common;
+use common::Gate;
 
 /// Returns its own id, so every slot shows which task wrote it.
 #[task(packet = (u64,))]
@@ -436,27 +439,6 @@ fn destroying_the_coordinator_ends_its_streams() {
 
     let stopped_at = settled(&started);
     assert!(stopped_at <= (1 + 8) * 10, "{stopped_at} tasks started");
-}
-
-/// Holds workers back until the test opens it.
-#[derive(Default)]
-pub struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-
-    fn pass(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
 }
 
 #[task(packet = (u32,), memory = Arc<Gate>)]

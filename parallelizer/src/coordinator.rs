@@ -115,8 +115,14 @@ impl Coordinator {
     /// results in task-id order.
     ///
     /// Batch `k` holds ids `k * batch .. min((k + 1) * batch, threads)` and
-    /// runs on actor `k % actors`. The calling thread waits; the work runs on
-    /// the pool.
+    /// runs on actor `k % actors`. The calling thread waits. A job too cheap
+    /// to be worth handing to the pool (judged by timing its first task ids,
+    /// against the tens of microseconds a hand-off costs) runs on the calling
+    /// thread instead, in task-id order; any other job runs on the pool.
+    ///
+    /// The results' buffer comes from the coordinator's recycled buffers
+    /// when one is free: results it made hand their buffer back when dropped,
+    /// and it keeps a few for later dispatches.
     ///
     /// # Errors
     ///

@@ -246,7 +246,7 @@ impl<T: Task> Results<T> {
     }
 }
 
-fn packets_of<T: Task>(bytes: &[u8]) -> &[T::Packet] {
+pub(crate) fn packets_of<T: Task>(bytes: &[u8]) -> &[T::Packet] {
     // Packets are unaligned and the length is a whole number of packets (both
     // checked when the buffer was made), so the view always succeeds.
     <[T::Packet]>::ref_from_bytes(bytes).unwrap_or_default()

@@ -22,7 +22,7 @@ use crate::buffers::resize;
 use crate::dispatch::Abort;
 use crate::error::Error;
 use crate::job::{panic_message, Shape};
-use crate::results::Iter;
+use crate::results::{packets_of, Iter};
 use crate::task::{Task, Worker};
 
 /// The batches of a job in task-id order, each handed out as soon as it and
@@ -358,8 +358,7 @@ impl<T: Task> Batch<T> {
 
     /// The packets, viewed in place: no copy, no decoding.
     pub fn packets(&self) -> &[T::Packet] {
-        // The buffer holds whole unaligned packets, so the view succeeds.
-        <[T::Packet]>::ref_from_bytes(&self.bytes).unwrap_or_default()
+        packets_of::<T>(&self.bytes)
     }
 
     /// The batch's raw buffer: `len() * PACKET_SIZE` bytes, packets in

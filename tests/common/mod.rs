@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test file uses its own share of them
+
+use std::sync::mpsc;
+use std::sync::{Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use parallelizer::prelude::*;
+
+/// Holds workers back until the test opens it.
+#[derive(Default)]
+pub struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+
+    pub fn pass(&self) {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+}
+
+/// Waits for a dispatch on another thread, so a hang fails the test instead
+/// of stalling it.
+pub fn wait_within<T: Task>(dispatch: Dispatch<T>, limit: Duration) -> Result<Results<T>, Error> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || sender.send(dispatch.wait()));
+    receiver.recv_timeout(limit).expect("the dispatch hung")
+}
