@@ -396,7 +396,7 @@ impl Coordinator {
         })
     }
 
-    fn memory_of<T: Task>(&self) -> Result<Arc<T::Memory>, Error> {
+    pub(crate) fn memory_of<T: Task>(&self) -> Result<Arc<T::Memory>, Error> {
         let defined = self
             .memory
             .read()

@@ -208,6 +208,52 @@ pub enum Error {
         /// have made.
         written: usize,
     },
+    /// MPI could not be initialized for a cluster (feature `mpi`): it was
+    /// already initialized in this process, or it cannot give the threading
+    /// level a cluster needs.
+    ClusterInit {
+        /// What went wrong.
+        message: String,
+    },
+    /// A worker panicked on one rank of a cluster dispatch (feature `mpi`).
+    /// Every rank's dispatch fails with this same error.
+    ClusterWorkerPanicked {
+        /// The task's name.
+        task: &'static str,
+        /// The rank whose worker panicked.
+        rank: usize,
+        /// The id of the task whose worker call panicked.
+        task_id: usize,
+        /// The panic message.
+        message: String,
+    },
+    /// One rank of a cluster dispatch could not take part in it, or failed
+    /// for a reason other than a worker panic, such as a task whose memory
+    /// that rank never defined (feature `mpi`). Every rank's dispatch fails
+    /// with this same error.
+    ClusterRankFailed {
+        /// The task's name.
+        task: &'static str,
+        /// The lowest rank that failed.
+        rank: usize,
+        /// That rank's error message.
+        message: String,
+    },
+    /// The ranks of a cluster dispatch were not all making the same call
+    /// (feature `mpi`). Every rank's dispatch fails with this same error.
+    ClusterMismatch {
+        /// The task's name, on this rank.
+        task: &'static str,
+        /// The lowest rank whose call differs from rank 0's.
+        rank: usize,
+        /// What differs: `"task"` (the task's name or packet), `"threads"` or
+        /// `"batch"`.
+        what: &'static str,
+        /// Rank 0's value (for `"task"`, a hash of its name and schema).
+        expected: u64,
+        /// That rank's value.
+        found: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -408,6 +454,51 @@ impl fmt::Display for Error {
                 "a PacketWriter of task `{task}` was finished after {written} of its \
                  {declared} declared packets: write them all before finishing, or the file \
                  reads as truncated"
+            ),
+            Error::ClusterInit { message } => {
+                write!(f, "could not initialize MPI for a cluster: {message}")
+            }
+            Error::ClusterWorkerPanicked {
+                task,
+                rank,
+                task_id,
+                message,
+            } => write!(
+                f,
+                "the worker of task `{task}` panicked on rank {rank}, on task id {task_id}: \
+                 {message}; the cluster dispatch failed on every rank"
+            ),
+            Error::ClusterRankFailed {
+                task,
+                rank,
+                message,
+            } => write!(
+                f,
+                "rank {rank} failed in the cluster dispatch of task `{task}`: {message}; \
+                 the cluster dispatch failed on every rank"
+            ),
+            Error::ClusterMismatch {
+                task,
+                rank,
+                what: "task",
+                ..
+            } => write!(
+                f,
+                "rank {rank} dispatched task `{task}` while rank 0 dispatched another task \
+                 (their names or packets differ): every rank must make the same cluster \
+                 dispatches, in the same order"
+            ),
+            Error::ClusterMismatch {
+                task,
+                rank,
+                what,
+                expected,
+                found,
+            } => write!(
+                f,
+                "rank {rank} dispatched task `{task}` with {what} = {found} while rank 0 \
+                 dispatched it with {what} = {expected}: every rank must make the same \
+                 cluster dispatches, in the same order"
             ),
         }
     }

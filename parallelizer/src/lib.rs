@@ -46,6 +46,8 @@
 #![warn(missing_docs)]
 
 mod buffers;
+#[cfg(feature = "mpi")]
+mod cluster;
 mod coordinator;
 mod dispatch;
 mod error;
@@ -59,10 +61,16 @@ mod task;
 mod trace;
 pub mod wire;
 
+#[cfg(feature = "mpi")]
+pub use cluster::Cluster;
 pub use coordinator::{Coordinator, CoordinatorBuilder};
 pub use dispatch::{Dispatch, Outcome};
 pub use error::Error;
 pub use job::Progress;
+/// The rsmpi crate (feature `mpi`), which [`Cluster`] runs on: the version to
+/// use for the program's own MPI calls on [`Cluster::world`].
+#[cfg(feature = "mpi")]
+pub use mpi;
 pub use persist::PacketWriter;
 pub use results::{Iter, Results};
 pub use stream::{Batch, Stream};
