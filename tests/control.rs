@@ -149,3 +149,91 @@ fn a_stream_with_a_progress_bar_yields_the_same_batches() {
     assert_eq!(plain.len(), 300 * Slow::PACKET_SIZE);
     assert_eq!(plain, with_bar);
 }
+
+/// A worker that spawns a dispatch on its own coordinator and waits for it.
+pub struct Inner {
+    coordinator: std::sync::Mutex<Option<std::sync::Arc<Coordinator>>>,
+}
+
+#[task(packet = (u64,), memory = Inner)]
+pub struct Outer;
+
+#[worker(Outer)]
+fn outer(task_id: usize, inner: &Inner) -> (u64,) {
+    let coordinator = inner.coordinator.lock().unwrap().clone().unwrap();
+    let results = coordinator.spawn(Slow, 4, 1).wait().unwrap();
+    (task_id as u64 + results.iter().map(|(id,)| u64::from(id)).sum::<u64>(),)
+}
+
+#[test]
+fn waiting_on_a_dispatch_from_a_pool_thread_does_not_hang() {
+    // One pool thread: a worker that blocked in `wait` would leave none to
+    // run the dispatch it waits for.
+    let coordinator =
+        std::sync::Arc::new(Coordinator::builder().actors(4).threads(1).build().unwrap());
+    coordinator.define(
+        Outer,
+        Inner {
+            coordinator: std::sync::Mutex::new(Some(std::sync::Arc::clone(&coordinator))),
+        },
+    );
+    let results = wait_within(coordinator.spawn(Outer, 8, 1), Duration::from_secs(30)).unwrap();
+    assert_eq!(results.get(5), Some((5 + 6,)));
+
+    // A callback, which runs on the pool thread, may wait on another dispatch.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let again = std::sync::Arc::clone(&coordinator);
+    coordinator.spawn(Slow, 4, 1).on_complete(move |first| {
+        let second = again.spawn(Slow, 4, 1).wait();
+        sender
+            .send((first.is_ok(), second.map(|results| results.len())))
+            .unwrap();
+    });
+    let (first_ok, second) = receiver.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(first_ok);
+    assert_eq!(second, Ok(4));
+    // Break the cycle coordinator -> memory -> coordinator.
+    coordinator.define(
+        Outer,
+        Inner {
+            coordinator: std::sync::Mutex::new(None),
+        },
+    );
+}
+
+#[task(packet = (u32, bool))]
+pub struct Steep;
+
+#[worker(Steep)]
+fn steep(task_id: usize) -> (u32, bool) {
+    // Cheap at first, then costly: a job whose cost shows late.
+    if task_id >= 8 {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let on_pool = thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with("parallelizer-"));
+    (task_id as u32, on_pool)
+}
+
+#[test]
+fn a_job_that_turns_costly_leaves_the_calling_thread_at_once() {
+    let coordinator = coordinator();
+    let results = coordinator.dispatch(Steep, 16, 1).unwrap();
+    // Task 8 shows the job costly: every later task runs on the pool.
+    for (id, (task_id, on_pool)) in results.iter().enumerate() {
+        assert_eq!(task_id as usize, id);
+        assert!(on_pool || id <= 8, "task {id} ran on the calling thread");
+    }
+}
+
+#[test]
+fn a_huge_window_is_fine() {
+    let coordinator = coordinator();
+    let batches: usize = coordinator
+        .stream(Slow, 40, 8)
+        .window(usize::MAX)
+        .map(|batch| batch.unwrap().len())
+        .sum();
+    assert_eq!(batches, 40);
+}

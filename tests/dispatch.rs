@@ -136,23 +136,44 @@ fn logged(task_id: usize, log: &Log) -> (u8,) {
     (0,)
 }
 
-fn run_order(actors: usize, threads: usize, batch: usize) -> Result<Vec<usize>, Error> {
+/// The same, with packets large enough that the coordinator lists its
+/// batches per actor instead of running rounds of tiny batches.
+#[task(packet = (u8, FixedBytes<200>), memory = Log)]
+pub struct LoggedWide;
+
+#[worker(LoggedWide)]
+fn logged_wide(task_id: usize, log: &Log) -> (u8, FixedBytes<200>) {
+    (logged(task_id, log).0, FixedBytes::default())
+}
+
+/// The order task ids ran in, for both ways of dealing batches to actors.
+fn run_orders(actors: usize, threads: usize, batch: usize) -> Result<[Vec<usize>; 2], Error> {
     let coordinator = Coordinator::builder().actors(actors).threads(2).build()?;
-    let order = Arc::new(Mutex::new(Vec::new()));
+    let tiny = Arc::new(Mutex::new(Vec::new()));
+    let wide = Arc::new(Mutex::new(Vec::new()));
     coordinator.define(
         Logged,
         Log {
-            order: Arc::clone(&order),
+            order: Arc::clone(&tiny),
+        },
+    );
+    coordinator.define(
+        LoggedWide,
+        Log {
+            order: Arc::clone(&wide),
         },
     );
     coordinator.dispatch(Logged, threads, batch)?;
-    let order = order.lock().unwrap().clone();
-    Ok(order)
+    coordinator.dispatch(LoggedWide, threads, batch)?;
+    let orders = [tiny.lock().unwrap().clone(), wide.lock().unwrap().clone()];
+    Ok(orders)
 }
 
 #[test]
 fn one_actor_runs_every_batch_in_order() -> Result<(), Error> {
-    assert_eq!(run_order(1, 1000, 7)?, (0..1000).collect::<Vec<_>>());
+    for order in run_orders(1, 1000, 7)? {
+        assert_eq!(order, (0..1000).collect::<Vec<_>>());
+    }
     Ok(())
 }
 
@@ -161,20 +182,21 @@ fn batch_k_runs_on_actor_k_mod_actors() -> Result<(), Error> {
     // With 3 actors and batches of 10, actor a runs batches a, a+3, a+6, ...
     // one after another: the ids of each actor's batches appear in order.
     let (actors, batch) = (3, 10);
-    let order = run_order(actors, 995, batch)?;
-    let mut sorted = order.clone();
-    sorted.sort_unstable();
-    assert_eq!(sorted, (0..995).collect::<Vec<_>>());
-    for actor in 0..actors {
-        let lane: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|id| (id / batch) % actors == actor)
-            .collect();
-        assert!(
-            lane.windows(2).all(|pair| pair[0] < pair[1]),
-            "actor {actor} ran its batches out of order: {lane:?}"
-        );
+    for order in run_orders(actors, 995, batch)? {
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..995).collect::<Vec<_>>());
+        for actor in 0..actors {
+            let lane: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|id| (id / batch) % actors == actor)
+                .collect();
+            assert!(
+                lane.windows(2).all(|pair| pair[0] < pair[1]),
+                "actor {actor} ran its batches out of order: {lane:?}"
+            );
+        }
     }
     Ok(())
 }

@@ -463,8 +463,8 @@ impl CoordinatorBuilder {
         self
     }
 
-    /// The number of pool threads (default: the machine's available
-    /// parallelism).
+    /// The number of pool threads (default, and for 0: the machine's
+    /// available parallelism, or `RAYON_NUM_THREADS` if it is set).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self

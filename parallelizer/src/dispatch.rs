@@ -54,6 +54,10 @@ impl<T: Task> Dispatch<T> {
 
     /// Blocks until the dispatch ends and returns its outcome.
     ///
+    /// Called on a pool thread (from a worker, or from a callback), it runs
+    /// pending pool work while it waits instead of blocking the thread, so a
+    /// worker may wait on a dispatch of its own coordinator.
+    ///
     /// # Errors
     ///
     /// Whatever ended the dispatch: a worker panic
@@ -67,6 +71,17 @@ impl<T: Task> Dispatch<T> {
                 State::Finished(outcome) => return outcome,
                 running @ State::Running => {
                     *state = running;
+                    if rayon::current_thread_index().is_some() {
+                        // On a pool thread (a worker or a callback that waits
+                        // on another dispatch), blocking could leave no thread
+                        // to run that dispatch: run pending pool work instead.
+                        drop(state);
+                        if let Some(rayon::Yield::Idle) = rayon::yield_now() {
+                            std::thread::sleep(std::time::Duration::from_micros(50));
+                        }
+                        state = self.shared.lock();
+                        continue;
+                    }
                     state = self
                         .shared
                         .ready
@@ -118,7 +133,10 @@ impl<T: Task> Dispatch<T> {
     /// dispatch callback does, and returns at once.
     ///
     /// If the dispatch has already ended, `callback` runs now on this thread;
-    /// otherwise it runs on the pool thread that ends the dispatch. A panic in
+    /// otherwise it runs on the pool thread that ends the dispatch (or, if
+    /// the coordinator is destroyed first, on the thread that destroys it).
+    /// A callback may wait on another dispatch: on a pool thread, waiting
+    /// runs pending pool work rather than blocking the thread. A panic in
     /// a callback on a pool thread is caught there (after the panic hook has
     /// reported it), so the pool goes on working.
     pub fn on_complete<F>(self, callback: F)
@@ -149,7 +167,8 @@ impl<T: Task> Dispatch<T> {
 
     /// Cancels the dispatch: it stops at its next batch boundary and ends
     /// with [`Error::Cancelled`]. Cancelling a dispatch that has already
-    /// ended changes nothing.
+    /// ended changes nothing; one that races with the dispatch's last batch
+    /// may end it either way.
     pub fn cancel(&self) {
         self.shared.control.stop(Error::Cancelled { task: T::NAME });
     }

@@ -234,18 +234,22 @@ impl<T: Worker> Job<T> {
         self.control.take_failure().map_or(Ok(()), Err)
     }
 
-    /// Runs the job's first task ids on this thread, in task-id order,
-    /// doubling their number each step, for as long as the time they took
-    /// says the whole job costs less than a hand-off to the pool; a cheap job
-    /// thus runs here entirely. Returns how many task ids ran here: a costly
-    /// job loses about twice the time of the tasks that showed it costly.
+    /// Runs the job's first task ids on this thread, in task-id order (so
+    /// each actor's batches still run one after another), for as long as the
+    /// time they took says the whole job costs less than a hand-off to the
+    /// pool; a cheap job thus runs here entirely. Pieces double in size but
+    /// never cross a batch boundary, and the clock is read after each, so a
+    /// job that turns out costly loses at most one piece's time past the
+    /// point where it showed so. Returns how many task ids ran here.
     fn run_if_cheap(&self, span: &trace::Span, slots: &mut [T::Packet]) -> usize {
+        let batch = self.shape.batch;
         let started = Instant::now();
         let mut ran = 0;
         while ran < slots.len() && !self.control.stopped() {
-            let step = ran.max(1).min(slots.len() - ran);
-            self.run_here(span, ran, &mut slots[ran..ran + step]);
-            ran += step;
+            let boundary = (ran + 1).next_multiple_of(batch).min(slots.len());
+            let piece = ran.max(1).min(boundary - ran);
+            self.traced_batch(span, ran, &mut slots[ran..ran + piece]);
+            ran += piece;
             let elapsed = started.elapsed();
             let estimate = elapsed.as_nanos() * slots.len() as u128 / ran as u128;
             if elapsed >= CLOCK_RESOLUTION && estimate > HANDOFF.as_nanos() {
@@ -255,30 +259,38 @@ impl<T: Worker> Job<T> {
         ran
     }
 
-    /// Runs task ids `first_id..` on this thread, batch piece by batch piece
-    /// (task ids are taken in order, so each actor's batches still run one
-    /// after another).
-    fn run_here(&self, span: &trace::Span, first_id: usize, slots: &mut [T::Packet]) {
-        let batch = self.shape.batch;
-        let head = (first_id.next_multiple_of(batch) - first_id).min(slots.len());
-        let head = if head == 0 {
-            batch.min(slots.len())
-        } else {
-            head
-        };
-        let (first, rest) = slots.split_at_mut(head);
-        self.traced_batch(span, first_id, first);
-        for (i, slots) in rest.chunks_mut(batch).enumerate() {
-            self.traced_batch(span, first_id + head + i * batch, slots);
-        }
-    }
-
     /// Runs task ids `start..` on the current pool: batch k on actor
-    /// k % actors. Batch 0 may have begun on the caller's thread.
+    /// k % actors, each actor's batches in order. Batch 0 may have begun on the caller's thread.
     fn run_on_pool(&self, span: &trace::Span, slots: &mut [T::Packet], start: usize) {
         let Shape { batch, actors, .. } = self.shape;
         let boundary = start.next_multiple_of(batch).min(slots.len());
+        let packet_bytes = slots.len() * T::PACKET_SIZE;
         let (head, tail) = slots[start..].split_at_mut(boundary - start);
+        let listed = tail.len().div_ceil(batch) + 1;
+        if listed.saturating_mul(size_of::<(usize, &mut [T::Packet])>()) > packet_bytes / 20 {
+            // Tiny batches: listing them would cost more than 5% of the
+            // packets. Run rounds of `actors` consecutive batches instead, one
+            // per actor, round after round, so each actor's batches still run
+            // in order; nothing is allocated. Batch 0's rest runs first.
+            if !head.is_empty() {
+                self.traced_batch(span, start, head);
+            }
+            for (r, round) in tail.chunks_mut(batch.saturating_mul(actors)).enumerate() {
+                if self.control.stopped() {
+                    return;
+                }
+                let first_id = boundary + r * batch * actors;
+                round
+                    .par_chunks_mut(batch)
+                    .enumerate()
+                    .for_each(|(i, slots)| {
+                        if !self.control.stopped() {
+                            self.traced_batch(span, first_id + i * batch, slots);
+                        }
+                    });
+            }
+            return;
+        }
         let mut batches: Vec<(usize, &mut [T::Packet])> = (!head.is_empty())
             .then_some((start, head))
             .into_iter()

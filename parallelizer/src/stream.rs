@@ -195,7 +195,10 @@ impl<T: Task> Stream<T> {
         if let Some(shared) = &self.shared {
             let window = batches.max(1);
             shared.lock().window = window;
-            shared.spare.keep.store(window + 1, Ordering::Relaxed);
+            shared
+                .spare
+                .keep
+                .store(window.saturating_add(1), Ordering::Relaxed);
         }
         self
     }

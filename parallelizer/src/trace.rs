@@ -1,6 +1,8 @@
 //! Spans for profilers, with the `tracing` feature: one `dispatch` span per
-//! job and one `batch` span per batch (task name, task ids, actor). Without
-//! the feature these are no-ops that compile away.
+//! job and one `batch` span per batch run (task name, task ids, actor); the
+//! first batches of a dispatch timed on the calling thread come as several
+//! smaller pieces. Streams emit no spans. Without the feature these are
+//! no-ops that compile away.
 
 #[cfg(feature = "tracing")]
 mod imp {

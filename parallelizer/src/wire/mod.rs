@@ -55,7 +55,8 @@ pub use vector::{Vec2, Vec2Wire, Vec2i16, Vec2i16Wire, Vec3, Vec3Wire, Vec3i16, 
             CFrame18, Color3 or Color3b16"
 )]
 pub trait WireType: Copy + 'static {
-    /// The wire form: exactly the bytes this value occupies in a packet.
+    /// The wire form: exactly the bytes this value occupies in a packet. It
+    /// must not be empty: a packet has at least one byte.
     type Wire: FromBytes
         + IntoBytes
         + KnownLayout
