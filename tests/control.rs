@@ -220,11 +220,18 @@ fn steep(task_id: usize) -> (u32, bool) {
 fn a_job_that_turns_costly_leaves_the_calling_thread_at_once() {
     let coordinator = coordinator();
     let results = coordinator.dispatch(Steep, 16, 1).unwrap();
-    // Task 8 shows the job costly: every later task runs on the pool.
+    // Tasks 8.. are costly: the calling thread reads the clock after a
+    // quarter more tasks than it has run (8 -> 10), so at most 2 of them run
+    // there; the rest go to the pool.
+    let mut costly_here = 0;
     for (id, (task_id, on_pool)) in results.iter().enumerate() {
         assert_eq!(task_id as usize, id);
-        assert!(on_pool || id <= 8, "task {id} ran on the calling thread");
+        costly_here += usize::from(id >= 8 && !on_pool);
     }
+    assert!(
+        costly_here <= 2,
+        "{costly_here} costly tasks ran on the calling thread"
+    );
 }
 
 #[test]

@@ -118,7 +118,8 @@ impl Coordinator {
     /// runs on actor `k % actors`. The calling thread waits. A job too cheap
     /// to be worth handing to the pool (judged by timing its first task ids,
     /// against the tens of microseconds a hand-off costs) runs on the calling
-    /// thread instead, in task-id order; any other job runs on the pool.
+    /// thread instead, in task-id order, and so does every blocking dispatch
+    /// of a one-thread pool; any other job runs on the pool.
     ///
     /// The results' buffer comes from the coordinator's recycled buffers
     /// when one is free: results it made hand their buffer back when dropped,

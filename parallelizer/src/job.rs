@@ -168,8 +168,8 @@ pub(crate) enum Runner<'a> {
     Pool,
 }
 
-/// About what handing a job to the pool and joining it costs: a job whose
-/// work is estimated below this runs on the caller's thread.
+/// About what handing a job to the pool and joining it costs: a blocking
+/// job runs on the caller's thread unless the pool would save more than this.
 const HANDOFF: Duration = Duration::from_micros(20);
 
 /// Timings shorter than this say little: reading the clock alone takes tens
@@ -224,7 +224,7 @@ impl<T: Worker> Job<T> {
 
         match runner {
             Runner::Caller(pool) => {
-                let done_here = self.run_if_cheap(&span, slots);
+                let done_here = self.run_if_cheap(&span, slots, pool.current_num_threads());
                 if done_here < slots.len() && !self.control.stopped() {
                     pool.install(|| self.run_on_pool(&span, slots, done_here));
                 }
@@ -235,24 +235,32 @@ impl<T: Worker> Job<T> {
     }
 
     /// Runs the job's first task ids on this thread, in task-id order (so
-    /// each actor's batches still run one after another), for as long as the
-    /// time they took says the whole job costs less than a hand-off to the
-    /// pool; a cheap job thus runs here entirely. Pieces double in size but
-    /// never cross a batch boundary, and the clock is read after each, so a
-    /// job that turns out costly loses at most one piece's time past the
-    /// point where it showed so. Returns how many task ids ran here.
-    fn run_if_cheap(&self, span: &trace::Span, slots: &mut [T::Packet]) -> usize {
-        let batch = self.shape.batch;
+    /// each actor's batches still run one after another), for as long as
+    /// finishing here looks cheaper than handing the rest to the pool's
+    /// `threads` threads: a cheap job thus runs here entirely. Pieces double
+    /// in size without crossing a batch boundary, and the clock is read once
+    /// the tasks run since the last reading reach a quarter of all run so
+    /// far, so a job that turns out costly loses about a quarter of its
+    /// first tasks' time. Returns how many task ids ran here.
+    fn run_if_cheap(&self, span: &trace::Span, slots: &mut [T::Packet], threads: usize) -> usize {
+        let (batch, len) = (self.shape.batch, slots.len());
         let started = Instant::now();
-        let mut ran = 0;
-        while ran < slots.len() && !self.control.stopped() {
-            let boundary = (ran + 1).next_multiple_of(batch).min(slots.len());
+        let (mut ran, mut next_check) = (0, 1);
+        while ran < len && !self.control.stopped() {
+            let boundary = (ran + 1).next_multiple_of(batch).min(len);
             let piece = ran.max(1).min(boundary - ran);
             self.traced_batch(span, ran, &mut slots[ran..ran + piece]);
             ran += piece;
+            if ran < next_check || ran == len {
+                continue;
+            }
+            next_check = ran + (ran / 4).max(1);
             let elapsed = started.elapsed();
-            let estimate = elapsed.as_nanos() * slots.len() as u128 / ran as u128;
-            if elapsed >= CLOCK_RESOLUTION && estimate > HANDOFF.as_nanos() {
+            // Time the pool would save on the rest: (threads - 1) / threads
+            // of it, at the pace so far.
+            let rest = elapsed.as_nanos() * (len - ran) as u128 / ran as u128;
+            let saved = rest * (threads.max(1) - 1) as u128 / threads.max(1) as u128;
+            if elapsed >= CLOCK_RESOLUTION && saved > HANDOFF.as_nanos() {
                 break;
             }
         }
