@@ -5,53 +5,12 @@
 //! themselves stays under 5% of the packets' size. This file holds a single
 //! test so that no other test allocates while it counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
 use parallelizer::prelude::*;
 
-/// Counts allocations and tracks the current and peak bytes in use.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = IN_USE.fetch_add(bytes, Relaxed) + bytes;
-    PEAK.fetch_max(now, Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's own arguments;
-// the counters only observe.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        grew(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        grew(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        IN_USE.fetch_sub(layout.size(), Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        grew(new_size);
-        IN_USE.fetch_sub(layout.size(), Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting;
 
 #[global_allocator]
-static COUNTING: Counting = Counting;
+static COUNTING: counting::Counting = counting::Counting;
 
 #[task(packet = (u16, FixedStr<11>))]
 pub struct Mix;
@@ -67,13 +26,11 @@ fn mix(task_id: usize) -> (u16, FixedStr<11>) {
 
 /// Allocation count and peak bytes beyond the packets, for one dispatch.
 fn measure(coordinator: &Coordinator, threads: usize, batch: usize) -> (usize, usize) {
-    let allocations = ALLOCATIONS.load(Relaxed);
-    let in_use = IN_USE.load(Relaxed);
-    PEAK.store(in_use, Relaxed);
+    let mark = counting::Mark::now();
     let results = coordinator.dispatch(Mix, threads, batch).unwrap();
-    let counted = ALLOCATIONS.load(Relaxed) - allocations;
+    let counted = mark.allocations();
     let packets = threads * Mix::PACKET_SIZE;
-    let beyond = PEAK.load(Relaxed).saturating_sub(in_use + packets);
+    let beyond = mark.peak().saturating_sub(packets);
     assert_eq!(results.len(), threads);
     assert_eq!(
         results.get(threads - 1).unwrap().0,

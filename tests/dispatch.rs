@@ -9,7 +9,7 @@ use std::time::Duration;
 use parallelizer::prelude::*;
 
 mod common;
-use common::{wait_within, Gate};
+use common::{wait_within, Affine, Gate, Identity, Scale};
 
 pub struct Greeting {
     pub text: String,
@@ -37,15 +37,6 @@ fn the_contract_example_works() -> Result<(), Error> {
     assert_eq!(results.len(), 1024);
     assert_eq!(results.get(1024), None);
     Ok(())
-}
-
-/// Returns its own id, so every slot shows which task wrote it.
-#[task(packet = (u64,))]
-pub struct Identity;
-
-#[worker(Identity)]
-fn identity(task_id: usize) -> (u64,) {
-    (task_id as u64,)
 }
 
 fn assert_identity(results: &Results<Identity>, threads: usize) {
@@ -432,18 +423,6 @@ pub struct Grid;
 #[worker(Grid)]
 fn grid(task_id: usize, width: &u32) -> (u32, u32) {
     (task_id as u32 % width, task_id as u32 / width)
-}
-
-pub struct Scale {
-    factor: f64,
-}
-
-#[task(packet = (f64,), memory = Scale, args = f64)]
-pub struct Affine;
-
-#[worker(Affine)]
-fn affine(task_id: usize, scale: &Scale, offset: &f64) -> (f64,) {
-    (task_id as f64 * scale.factor + offset,)
 }
 
 #[test]

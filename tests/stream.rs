@@ -11,16 +11,7 @@ use parallelizer::prelude::*;
 use parallelizer::{Batch, Stream};
 
 mod common;
-use common::Gate;
-
-/// Returns its own id, so every slot shows which task wrote it.
-#[task(packet = (u64,))]
-pub struct Identity;
-
-#[worker(Identity)]
-fn identity(task_id: usize) -> (u64,) {
-    (task_id as u64,)
-}
+use common::{Affine, Gate, Identity, Scale};
 
 fn coordinator() -> Coordinator {
     Coordinator::builder().actors(8).threads(2).build().unwrap()
@@ -104,18 +95,6 @@ fn an_empty_job_streams_no_batches() {
     assert_eq!(stream.size_hint(), (0, Some(0)));
     assert!(stream.next().is_none());
     assert!(stream.next().is_none());
-}
-
-pub struct Scale {
-    factor: f64,
-}
-
-#[task(packet = (f64,), memory = Scale, args = f64)]
-pub struct Affine;
-
-#[worker(Affine)]
-fn affine(task_id: usize, scale: &Scale, offset: &f64) -> (f64,) {
-    (task_id as f64 * scale.factor + offset,)
 }
 
 #[test]

@@ -7,57 +7,15 @@
 //! batches the job has. This file holds a single test so that no other test
 //! allocates while it counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use parallelizer::prelude::*;
 
-/// Counts allocations, and those of a whole batch buffer or more, and
-/// tracks the current and peak bytes in use.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static LARGE: AtomicUsize = AtomicUsize::new(0);
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    ALLOCATIONS.fetch_add(1, Relaxed);
-    if bytes >= BATCH_BYTES {
-        LARGE.fetch_add(1, Relaxed);
-    }
-    let now = IN_USE.fetch_add(bytes, Relaxed) + bytes;
-    PEAK.fetch_max(now, Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's own arguments;
-// the counters only observe.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        IN_USE.fetch_sub(layout.size(), Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grew(new_size);
-        IN_USE.fetch_sub(layout.size(), Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting;
 
 #[global_allocator]
-static COUNTING: Counting = Counting;
+static COUNTING: counting::Counting = counting::Counting;
 
 #[task(packet = (u32,))]
 pub struct Tick;
@@ -88,10 +46,7 @@ struct Heap {
 
 /// Streams `threads` task ids, checking every packet of every batch.
 fn stream(coordinator: &Coordinator, threads: usize) -> Heap {
-    let allocations = ALLOCATIONS.load(Relaxed);
-    let large = LARGE.load(Relaxed);
-    let in_use = IN_USE.load(Relaxed);
-    PEAK.store(in_use, Relaxed);
+    let mark = counting::Mark::now();
     let mut next_id = 0;
     for batch in coordinator.stream(Tick, threads, BATCH).window(WINDOW) {
         let batch = batch.unwrap();
@@ -111,15 +66,16 @@ fn stream(coordinator: &Coordinator, threads: usize) -> Heap {
     }
     assert_eq!(next_id, threads);
     Heap {
-        allocations: ALLOCATIONS.load(Relaxed) - allocations,
-        buffers: LARGE.load(Relaxed) - large,
-        peak: PEAK.load(Relaxed).saturating_sub(in_use),
-        left: IN_USE.load(Relaxed).saturating_sub(in_use),
+        allocations: mark.allocations(),
+        buffers: mark.large(),
+        peak: mark.peak(),
+        left: mark.left(),
     }
 }
 
 #[test]
 fn a_hundred_million_task_stream_runs_in_a_fixed_heap() {
+    counting::LARGE_FROM.store(BATCH_BYTES, Relaxed);
     let coordinator = Coordinator::builder()
         .actors(64)
         .threads(2)

@@ -36,3 +36,26 @@ pub fn wait_within<T: Task>(dispatch: Dispatch<T>, limit: Duration) -> Result<Re
     thread::spawn(move || sender.send(dispatch.wait()));
     receiver.recv_timeout(limit).expect("the dispatch hung")
 }
+
+/// Returns its own id, so every slot shows which task wrote it.
+#[task(packet = (u64,))]
+pub struct Identity;
+
+#[worker(Identity)]
+fn identity(task_id: usize) -> (u64,) {
+    (task_id as u64,)
+}
+
+/// Memory for [`Affine`].
+pub struct Scale {
+    pub factor: f64,
+}
+
+/// `task_id * factor + offset`: memory and args in one task.
+#[task(packet = (f64,), memory = Scale, args = f64)]
+pub struct Affine;
+
+#[worker(Affine)]
+fn affine(task_id: usize, scale: &Scale, offset: &f64) -> (f64,) {
+    (task_id as f64 * scale.factor + offset,)
+}
