@@ -3,13 +3,15 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::ops::Range;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::buffers::BufferPool;
-use crate::dispatch::{Abort, Completion, Dispatch};
+use crate::buffer::BufferPool;
+use crate::control::{self, Control, Registry};
+use crate::dispatch::{Completion, Dispatch};
 use crate::error::Error;
-use crate::job::{Control, Job, Runner, Shape};
 use crate::results::Results;
+use crate::run::{Job, Runner};
 use crate::stream::Stream;
 use crate::task::{Task, Worker};
 
@@ -60,7 +62,7 @@ pub struct Coordinator {
     /// Result buffers handed back by dropped results, for reuse.
     buffers: Arc<BufferPool>,
     /// Background dispatches and streams, ended by `destroy`.
-    running: Mutex<Vec<Weak<dyn Abort>>>,
+    running: Arc<Registry>,
 }
 
 impl Coordinator {
@@ -183,13 +185,7 @@ impl Coordinator {
         batch: usize,
         args: T::Args,
     ) -> Result<Results<T>, Error> {
-        let job = self.job::<T>(
-            threads,
-            batch,
-            args,
-            Arc::new(Control::new(T::NAME, threads)),
-        )?;
-        job.run(&self.buffers, Runner::Caller(&self.pool))
+        self.run_ids::<T>(0..threads, batch, self.memory_of::<T>()?, Arc::new(args))
     }
 
     /// [`dispatch`](Self::dispatch) into existing results, reusing their
@@ -246,14 +242,26 @@ impl Coordinator {
         results: &mut Results<T>,
     ) -> Result<(), Error> {
         let control = Arc::new(Control::new(T::NAME, threads));
-        let job = match self.job::<T>(threads, batch, args, control) {
+        let job = self.memory_of::<T>().and_then(|memory| {
+            Job::new(
+                0..threads,
+                batch,
+                self.actors,
+                memory,
+                Arc::new(args),
+                control,
+            )
+        });
+        let job = match job {
             Ok(job) => job,
             Err(error) => {
-                results.buffer_mut().clear();
+                results.buffer_mut().bytes_mut().clear();
                 return Err(error);
             }
         };
-        job.run_into(results, Runner::Caller(&self.pool))
+        let outcome = job.run_into(results.buffer_mut(), Runner::Caller(&self.pool));
+        job.release();
+        outcome
     }
 
     /// Starts a dispatch in the background and returns its handle at once.
@@ -278,16 +286,58 @@ impl Coordinator {
         batch: usize,
         args: T::Args,
     ) -> Dispatch<T> {
-        let control = Arc::new(Control::new(T::NAME, threads));
+        match self.memory_of::<T>() {
+            Ok(memory) => self.spawn_ids(0..threads, batch, memory, Arc::new(args)),
+            Err(error) => {
+                let control = Arc::new(Control::new(T::NAME, threads));
+                let completion = Completion::<T>::new(control);
+                completion.complete(Err(error));
+                Dispatch::new(Arc::new(completion))
+            }
+        }
+    }
+
+    /// Runs task ids `ids` (batch `k` holding ids `k * batch ..`, counted
+    /// from 0, on actor `k % actors`) with the given memory and args, and
+    /// returns their packets in order. A cluster runs its chunks this way.
+    pub(crate) fn run_ids<T: Worker>(
+        &self,
+        ids: Range<usize>,
+        batch: usize,
+        memory: Arc<T::Memory>,
+        args: Arc<T::Args>,
+    ) -> Result<Results<T>, Error> {
+        let control = Arc::new(Control::new(T::NAME, ids.len()));
+        let job = Job::new(ids, batch, self.actors, memory, args, control)?;
+        let outcome = job.run(&self.buffers, Runner::Caller(&self.pool));
+        job.release();
+        outcome.map(Results::from_packets)
+    }
+
+    /// [`run_ids`](Self::run_ids) in the background.
+    pub(crate) fn spawn_ids<T: Worker>(
+        &self,
+        ids: Range<usize>,
+        batch: usize,
+        memory: Arc<T::Memory>,
+        args: Arc<T::Args>,
+    ) -> Dispatch<T> {
+        let control = Arc::new(Control::new(T::NAME, ids.len()));
         let completion = Arc::new(Completion::<T>::new(Arc::clone(&control)));
-        match self.job::<T>(threads, batch, args, control) {
+        match Job::new(ids, batch, self.actors, memory, args, control) {
             Err(error) => completion.complete(Err(error)),
             Ok(job) => {
-                self.track(Arc::<Completion<T>>::downgrade(&completion));
+                let ticket = self.running.track(Arc::downgrade(&completion) as _);
                 let delivery = Arc::clone(&completion);
                 let buffers = Arc::clone(&self.buffers);
-                self.pool
-                    .spawn(move || delivery.complete(job.run(&buffers, Runner::Pool)));
+                self.pool.spawn(move || {
+                    let outcome = job.run(&buffers, Runner::Pool);
+                    // Deliver first: dropping the job's values may run user
+                    // code, even destroy this coordinator.
+                    delivery.complete(outcome.map(Results::from_packets));
+                    drop((ticket, delivery, buffers));
+                    job.release();
+                });
             }
         }
         Dispatch::new(completion)
@@ -353,16 +403,21 @@ impl Coordinator {
         batch: usize,
         args: T::Args,
     ) -> Stream<T> {
-        let request = Shape::new::<T>(threads, batch, self.actors)
-            .and_then(|shape| Ok((shape, self.memory_of::<T>()?)));
-        let (shape, memory) = match request {
-            Ok(request) => request,
+        let memory = match self.memory_of::<T>() {
+            Ok(memory) => memory,
             Err(error) => return Stream::failed(error),
         };
         let lanes = self.actors.min(self.threads());
-        let stream = Stream::new(shape, memory, args, Arc::downgrade(&self.pool), lanes);
-        if let Some(stream) = stream.abort_handle() {
-            self.track(stream);
+        let mut stream = Stream::new(
+            threads,
+            batch,
+            memory,
+            args,
+            Arc::downgrade(&self.pool),
+            lanes,
+        );
+        if let Some(work) = stream.abort_handle() {
+            stream.set_ticket(self.running.track(work));
         }
         stream
     }
@@ -380,23 +435,6 @@ impl Coordinator {
         threads.div_ceil(self.actors).max(1)
     }
 
-    /// Checks a request and snapshots the memory it will see.
-    fn job<T: Worker>(
-        &self,
-        threads: usize,
-        batch: usize,
-        args: T::Args,
-        control: Arc<Control>,
-    ) -> Result<Job<T>, Error> {
-        let shape = Shape::new::<T>(threads, batch, self.actors)?;
-        Ok(Job {
-            shape,
-            memory: self.memory_of::<T>()?,
-            args,
-            control,
-        })
-    }
-
     pub(crate) fn memory_of<T: Task>(&self) -> Result<Arc<T::Memory>, Error> {
         let defined = self
             .memory
@@ -412,12 +450,6 @@ impl Coordinator {
             None => memory_not_declared::<T>(),
         }
     }
-
-    fn track(&self, job: Weak<dyn Abort>) {
-        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        running.retain(|job| job.strong_count() > 0);
-        running.push(job);
-    }
 }
 
 /// The memory of a task that declares none: its type is `()`.
@@ -429,14 +461,7 @@ fn memory_not_declared<T: Task>() -> Result<Arc<T::Memory>, Error> {
 
 impl Drop for Coordinator {
     fn drop(&mut self) {
-        let running = std::mem::take(
-            self.running
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        for job in running.iter().filter_map(Weak::upgrade) {
-            job.abort();
-        }
+        self.running.abort_all();
     }
 }
 
@@ -465,7 +490,8 @@ impl CoordinatorBuilder {
     }
 
     /// The number of pool threads (default, and for 0: the machine's
-    /// available parallelism, or `RAYON_NUM_THREADS` if it is set).
+    /// available parallelism, or `RAYON_NUM_THREADS` if it is set), at most
+    /// [`MAX_THREADS`](Self::MAX_THREADS).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self
@@ -475,16 +501,29 @@ impl CoordinatorBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::NoActors`] for 0 actors, [`Error::ThreadPool`] if the threads
+    /// [`Error::NoActors`] for 0 actors, [`Error::ThreadPool`] for more
+    /// than [`MAX_THREADS`](Self::MAX_THREADS) threads or if the threads
     /// cannot be started.
     pub fn build(self) -> Result<Coordinator, Error> {
         let actors = self.actors.unwrap_or(DEFAULT_ACTORS);
         if actors == 0 {
             return Err(Error::NoActors);
         }
+        let threads = self.threads.unwrap_or(0);
+        if threads > Self::MAX_THREADS {
+            return Err(Error::ThreadPool {
+                message: format!(
+                    "{threads} threads were asked for, more than the {} a pool may have: \
+                     ask for at most about as many threads as the machine has cores \
+                     (0 picks that number)",
+                    Self::MAX_THREADS
+                ),
+            });
+        }
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.threads.unwrap_or(0))
+            .num_threads(threads)
             .thread_name(|index| format!("parallelizer-{index}"))
+            .panic_handler(control::pool_panic_handler)
             .build()
             .map_err(|error| Error::ThreadPool {
                 message: error.to_string(),
@@ -494,9 +533,14 @@ impl CoordinatorBuilder {
             pool: Arc::new(pool),
             memory: RwLock::default(),
             buffers: Arc::default(),
-            running: Mutex::default(),
+            running: Arc::default(),
         })
     }
+
+    /// The most threads a pool may have. More threads than cores only adds
+    /// switching; this bound turns a mistaken huge count into an error up
+    /// front rather than a long failure inside the operating system.
+    pub const MAX_THREADS: usize = 4096;
 }
 
 const DEFAULT_ACTORS: usize = 256;

@@ -1,12 +1,11 @@
 //! The handle of a dispatch running in the background.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::control::{self, Abort, Control, Progress};
 use crate::error::Error;
-use crate::job::{Control, Progress};
 use crate::results::Results;
 use crate::task::Task;
 
@@ -65,33 +64,15 @@ impl<T: Task> Dispatch<T> {
     /// ([`Error::CoordinatorDestroyed`]), or a bad request (such as
     /// [`Error::ZeroBatchSize`]).
     pub fn wait(self) -> Outcome<T> {
-        let mut state = self.shared.lock();
-        loop {
-            match std::mem::replace(&mut *state, State::Taken) {
-                State::Finished(outcome) => return outcome,
-                running @ State::Running => {
-                    *state = running;
-                    if rayon::current_thread_index().is_some() {
-                        // On a pool thread (a worker or a callback that waits
-                        // on another dispatch), blocking could leave no thread
-                        // to run that dispatch: run pending pool work instead.
-                        drop(state);
-                        if let Some(rayon::Yield::Idle) = rayon::yield_now() {
-                            std::thread::sleep(std::time::Duration::from_micros(50));
-                        }
-                        state = self.shared.lock();
-                        continue;
-                    }
-                    state = self
-                        .shared
-                        .ready
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-                // `wait` and `on_complete` take the only handle by value.
-                State::Waiting(_) | State::Taken => {
-                    unreachable!("a dispatch's outcome is taken once")
-                }
+        let shared = &self.shared;
+        let mut state = control::wait_until(&shared.state, &shared.ready, |state| {
+            !matches!(state, State::Running)
+        });
+        match std::mem::replace(&mut *state, State::Taken) {
+            State::Finished(outcome) => outcome,
+            // `wait` and `on_complete` take the only handle by value.
+            State::Running | State::Waiting(_) | State::Taken => {
+                unreachable!("a dispatch's outcome is taken once")
             }
         }
     }
@@ -125,7 +106,7 @@ impl<T: Task> Dispatch<T> {
             .shared
             .ready
             .wait_timeout_while(state, timeout, |state| matches!(state, State::Running))
-            .unwrap_or_else(PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         !matches!(*state, State::Running)
     }
 
@@ -216,7 +197,7 @@ impl<T: Task> Completion<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        control::lock(&self.state)
     }
 
     /// Delivers the outcome; the first one wins and later ones are dropped.
@@ -229,20 +210,13 @@ impl<T: Task> Completion<T> {
             }
             State::Waiting(callback) => {
                 drop(state);
-                // The panic hook has reported it; unwinding further would
-                // take down a pool thread.
-                let _ = panic::catch_unwind(AssertUnwindSafe(|| callback(outcome)));
+                // A panic in the callback is contained: the panic hook has
+                // reported it, and the pool thread goes on.
+                let _ = control::catch(|| callback(outcome));
             }
             done @ (State::Finished(_) | State::Taken) => *state = done,
         }
     }
-}
-
-/// A background dispatch that a coordinator can end when it is destroyed.
-pub(crate) trait Abort: Send + Sync {
-    /// Stops the job at its next batch boundary and resolves its handle with
-    /// [`Error::CoordinatorDestroyed`] now.
-    fn abort(&self);
 }
 
 impl<T: Task> Abort for Completion<T> {

@@ -1,21 +1,20 @@
 //! The one error type of the crate.
 
-use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use crate::persist::HEADER_SIZE;
 use crate::wire::InvalidValue;
 
 /// Everything that can go wrong in parallelizer.
 ///
 /// Every message says what went wrong and how to fix it. The enum is
 /// `#[non_exhaustive]`: match the variants you care about and keep a `_` arm.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A value does not fit its fixed-size slot ([`FixedStr`](crate::FixedStr),
     /// [`FixedBytes`](crate::FixedBytes)). Nothing is ever truncated.
+    #[error("a value of {len} bytes does not fit {type_name}, which holds at most {capacity}: shorten the value or declare a larger slot")]
     ValueTooLong {
         /// The slot type, such as `"FixedStr<11>"`.
         type_name: String,
@@ -25,17 +24,22 @@ pub enum Error {
         len: usize,
     },
     /// A dispatch was asked for batches of zero task ids.
+    #[error(
+        "cannot dispatch task `{task}` in batches of 0 task ids: pass a batch size of at least 1"
+    )]
     ZeroBatchSize {
         /// The task's name.
         task: &'static str,
     },
     /// A task that declares `memory` was dispatched before
     /// [`Coordinator::define`](crate::Coordinator::define) gave it one.
+    #[error("task `{task}` declares memory but none was defined: call `coordinator.define({task}, memory)` before dispatching it")]
     MemoryNotDefined {
         /// The task's name.
         task: &'static str,
     },
     /// The result buffer of a job would not fit in `usize` bytes.
+    #[error("the results of task `{task}` ({threads} packets of {packet_size} bytes) do not fit in memory's address space: dispatch fewer task ids at a time")]
     ResultsTooLarge {
         /// The task's name.
         task: &'static str,
@@ -45,6 +49,7 @@ pub enum Error {
         packet_size: usize,
     },
     /// The result buffer of a job could not be allocated.
+    #[error("could not allocate the {bytes}-byte result buffer of task `{task}`: dispatch fewer task ids at a time")]
     AllocationFailed {
         /// The task's name.
         task: &'static str,
@@ -52,6 +57,7 @@ pub enum Error {
         bytes: usize,
     },
     /// A worker panicked; its dispatch failed, the coordinator goes on working.
+    #[error("the worker of task `{task}` panicked on task id {task_id}: {message}")]
     WorkerPanicked {
         /// The task's name.
         task: &'static str,
@@ -61,16 +67,19 @@ pub enum Error {
         message: String,
     },
     /// The coordinator was destroyed (or dropped) while this dispatch ran.
+    #[error("the coordinator was destroyed before the dispatch of task `{task}` finished: keep the coordinator alive until its dispatches complete")]
     CoordinatorDestroyed {
         /// The task's name.
         task: &'static str,
     },
     /// The dispatch was cancelled through its handle.
+    #[error("the dispatch of task `{task}` was cancelled before it finished")]
     Cancelled {
         /// The task's name.
         task: &'static str,
     },
     /// The dispatch passed its deadline before it finished.
+    #[error("the dispatch of task `{task}` passed its deadline ({after:?} after it started) before it finished: allow more time or dispatch fewer task ids")]
     TimedOut {
         /// The task's name.
         task: &'static str,
@@ -78,13 +87,16 @@ pub enum Error {
         after: Duration,
     },
     /// A coordinator was asked for zero actors.
+    #[error("a coordinator needs at least 1 actor, got 0")]
     NoActors,
     /// The coordinator's thread pool could not be started.
+    #[error("could not start the coordinator's thread pool: {message}")]
     ThreadPool {
         /// What the thread pool builder reported.
         message: String,
     },
     /// A raw buffer's length is not a whole number of packets.
+    #[error("a buffer of {len} bytes is not a whole number of task `{task}`'s {packet_size}-byte packets ({} whole packets and {} bytes left over): was it truncated, or written by another task?", .len / .packet_size, .len % .packet_size)]
     BufferLength {
         /// The task's name.
         task: &'static str,
@@ -94,6 +106,7 @@ pub enum Error {
         packet_size: usize,
     },
     /// A packet of a raw buffer holds a value that its field type cannot hold.
+    #[error("packet {index} of task `{task}`, field {field} ({field_type}): {reason}")]
     InvalidPacket {
         /// The task's name.
         task: &'static str,
@@ -104,9 +117,11 @@ pub enum Error {
         /// The field's declared type, as written in `#[task(packet = ...)]`.
         field_type: &'static str,
         /// What is wrong with the value.
+        #[source]
         reason: InvalidValue,
     },
     /// The reader of a [results file](crate::persist) failed.
+    #[error("could not read the results file of task `{task}`: {message} ({kind:?})")]
     ReadFailed {
         /// The task whose results were being read.
         task: &'static str,
@@ -118,6 +133,7 @@ pub enum Error {
     /// The writer of a [results file](crate::persist) failed. A
     /// [`PacketWriter`](crate::PacketWriter) that saw this error refuses
     /// further packets with the same error: the file is incomplete.
+    #[error("could not write the results file of task `{task}`: {message} ({kind:?}); the file is incomplete, write it again")]
     WriteFailed {
         /// The task whose results were being written.
         task: &'static str,
@@ -127,6 +143,7 @@ pub enum Error {
         message: String,
     },
     /// The data does not start with the results file magic `PRLZ`.
+    #[error("this is not a parallelizer results file: it starts with b\"{}\", not b\"PRLZ\"; read results of task `{task}` only from what `Results::write_to` or `PacketWriter` wrote", .found.escape_ascii())]
     NotAResultsFile {
         /// The task whose results were being read.
         task: &'static str,
@@ -134,6 +151,7 @@ pub enum Error {
         found: Vec<u8>,
     },
     /// The results file is in a format version this release cannot read.
+    #[error("the results file of task `{task}` is in format version {found}, but this release of parallelizer reads only version {supported}: read it with a release that supports version {found}")]
     UnsupportedFormatVersion {
         /// The task whose results were being read.
         task: &'static str,
@@ -143,6 +161,7 @@ pub enum Error {
         supported: u16,
     },
     /// The reserved field of a results file header is not zero.
+    #[error("the reserved field of the results file header is {found:#06x}, not 0, reading task `{task}`: the file is corrupt, or uses a feature of a newer release of parallelizer")]
     ReservedHeaderBits {
         /// The task whose results were being read.
         task: &'static str,
@@ -151,6 +170,7 @@ pub enum Error {
     },
     /// The results file was written by a task of a different schema: its
     /// [fingerprint](crate::Schema::fingerprint) is not the task's.
+    #[error("the results file was written by a different schema: its schema fingerprint is {found:#018x}, but task `{task}`'s is {expected:#018x}; read it as a task with the packet that wrote it (the same field types in the same order)")]
     SchemaMismatch {
         /// The task whose results were being read.
         task: &'static str,
@@ -161,6 +181,7 @@ pub enum Error {
     },
     /// The packet size in a results file header is not the task's, although
     /// the schema fingerprints match: the header is corrupt.
+    #[error("the results file header says packets of {found} bytes, but task `{task}`'s packets are {expected} bytes although the schema fingerprints match: the header is corrupt")]
     PacketSizeMismatch {
         /// The task whose results were being read.
         task: &'static str,
@@ -171,6 +192,7 @@ pub enum Error {
     },
     /// A results file's packets would not fit in `u64` or in memory's address
     /// space (or its packet size in the header's `u32`).
+    #[error("a results file of {count} packets of {packet_size} bytes (task `{task}`) is too large: its size must fit in u64 and in memory, its packet size in u32; the header is corrupt, or the file comes from a machine with more memory")]
     FileTooLarge {
         /// The task whose results were being read or written.
         task: &'static str,
@@ -180,6 +202,7 @@ pub enum Error {
         packet_size: usize,
     },
     /// A results file ends inside its header.
+    #[error("{}", truncated_header(.task, *.found))]
     TruncatedHeader {
         /// The task whose results were being read.
         task: &'static str,
@@ -187,6 +210,7 @@ pub enum Error {
         found: usize,
     },
     /// A results file ends before the last of the packets its header declares.
+    #[error("the results file of task `{task}` declares {} packets ({expected_bytes} bytes) but ends after {found_bytes} bytes of packets ({} whole packets): the file is truncated, write it again", .expected_bytes / (*.packet_size).max(1) as u64, .found_bytes / (*.packet_size).max(1) as u64)]
     TruncatedPackets {
         /// The task whose results were being read.
         task: &'static str,
@@ -199,6 +223,7 @@ pub enum Error {
     },
     /// A [`PacketWriter`](crate::PacketWriter) was given more packets than it
     /// declared, or finished with fewer.
+    #[error("{}", packet_count(.task, *.declared, *.written))]
     PacketCount {
         /// The task whose results were being written.
         task: &'static str,
@@ -211,12 +236,16 @@ pub enum Error {
     /// MPI could not be initialized for a cluster (feature `mpi`): it was
     /// already initialized in this process, or it cannot give the threading
     /// level a cluster needs.
+    #[error("could not initialize MPI for a cluster: {message}")]
+    #[cfg(feature = "mpi")]
     ClusterInit {
         /// What went wrong.
         message: String,
     },
     /// A worker panicked on one rank of a cluster dispatch (feature `mpi`).
     /// Every rank's dispatch fails with this same error.
+    #[error("the worker of task `{task}` panicked on rank {rank}, on task id {task_id}: {message}; the cluster dispatch failed on every rank")]
+    #[cfg(feature = "mpi")]
     ClusterWorkerPanicked {
         /// The task's name.
         task: &'static str,
@@ -231,6 +260,8 @@ pub enum Error {
     /// for a reason other than a worker panic, such as a task whose memory
     /// that rank never defined (feature `mpi`). Every rank's dispatch fails
     /// with this same error.
+    #[error("rank {rank} failed in the cluster dispatch of task `{task}`: {message}; the cluster dispatch failed on every rank")]
+    #[cfg(feature = "mpi")]
     ClusterRankFailed {
         /// The task's name.
         task: &'static str,
@@ -241,6 +272,8 @@ pub enum Error {
     },
     /// The ranks of a cluster dispatch were not all making the same call
     /// (feature `mpi`). Every rank's dispatch fails with this same error.
+    #[error("{}", cluster_mismatch(.task, *.rank, .what, *.expected, *.found))]
+    #[cfg(feature = "mpi")]
     ClusterMismatch {
         /// The task's name, on this rank.
         task: &'static str,
@@ -256,260 +289,54 @@ pub enum Error {
     },
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::ValueTooLong {
-                type_name,
-                capacity,
-                len,
-            } => write!(
-                f,
-                "a value of {len} bytes does not fit {type_name}, which holds at most \
-                 {capacity}: shorten the value or declare a larger slot"
-            ),
-            Error::ZeroBatchSize { task } => write!(
-                f,
-                "cannot dispatch task `{task}` in batches of 0 task ids: \
-                 pass a batch size of at least 1"
-            ),
-            Error::MemoryNotDefined { task } => write!(
-                f,
-                "task `{task}` declares memory but none was defined: call \
-                 `coordinator.define({task}, memory)` before dispatching it"
-            ),
-            Error::ResultsTooLarge {
-                task,
-                threads,
-                packet_size,
-            } => write!(
-                f,
-                "the results of task `{task}` ({threads} packets of {packet_size} bytes) \
-                 do not fit in memory's address space: dispatch fewer task ids at a time"
-            ),
-            Error::AllocationFailed { task, bytes } => write!(
-                f,
-                "could not allocate the {bytes}-byte result buffer of task `{task}`: \
-                 dispatch fewer task ids at a time"
-            ),
-            Error::WorkerPanicked {
-                task,
-                task_id,
-                message,
-            } => write!(
-                f,
-                "the worker of task `{task}` panicked on task id {task_id}: {message}"
-            ),
-            Error::CoordinatorDestroyed { task } => write!(
-                f,
-                "the coordinator was destroyed before the dispatch of task `{task}` \
-                 finished: keep the coordinator alive until its dispatches complete"
-            ),
-            Error::Cancelled { task } => write!(
-                f,
-                "the dispatch of task `{task}` was cancelled before it finished"
-            ),
-            Error::TimedOut { task, after } => write!(
-                f,
-                "the dispatch of task `{task}` passed its deadline ({after:?} after it \
-                 started) before it finished: allow more time or dispatch fewer task ids"
-            ),
-            Error::NoActors => write!(f, "a coordinator needs at least 1 actor, got 0"),
-            Error::ThreadPool { message } => {
-                write!(
-                    f,
-                    "could not start the coordinator's thread pool: {message}"
-                )
-            }
-            Error::BufferLength {
-                task,
-                len,
-                packet_size,
-            } => write!(
-                f,
-                "a buffer of {len} bytes is not a whole number of task `{task}`'s \
-                 {packet_size}-byte packets ({} whole packets and {} bytes left over): \
-                 was it truncated, or written by another task?",
-                len / packet_size,
-                len % packet_size
-            ),
-            Error::InvalidPacket {
-                task,
-                index,
-                field,
-                field_type,
-                reason,
-            } => write!(
-                f,
-                "packet {index} of task `{task}`, field {field} ({field_type}): {reason}"
-            ),
-            Error::ReadFailed {
-                task,
-                kind,
-                message,
-            } => write!(
-                f,
-                "could not read the results file of task `{task}`: {message} ({kind:?})"
-            ),
-            Error::WriteFailed {
-                task,
-                kind,
-                message,
-            } => write!(
-                f,
-                "could not write the results file of task `{task}`: {message} ({kind:?}); \
-                 the file is incomplete, write it again"
-            ),
-            Error::NotAResultsFile { task, found } => write!(
-                f,
-                "this is not a parallelizer results file: it starts with b\"{}\", not \
-                 b\"PRLZ\"; read results of task `{task}` only from what \
-                 `Results::write_to` or `PacketWriter` wrote",
-                found.escape_ascii()
-            ),
-            Error::UnsupportedFormatVersion {
-                task,
-                found,
-                supported,
-            } => write!(
-                f,
-                "the results file of task `{task}` is in format version {found}, but this \
-                 release of parallelizer reads only version {supported}: read it with a \
-                 release that supports version {found}"
-            ),
-            Error::ReservedHeaderBits { task, found } => write!(
-                f,
-                "the reserved field of the results file header is {found:#06x}, not 0, \
-                 reading task `{task}`: the file is corrupt, or uses a feature of a newer \
-                 release of parallelizer"
-            ),
-            Error::SchemaMismatch {
-                task,
-                expected,
-                found,
-            } => write!(
-                f,
-                "the results file was written by a different schema: its schema fingerprint \
-                 is {found:#018x}, but task `{task}`'s is {expected:#018x}; read it as a task \
-                 with the packet that wrote it (the same field types in the same order)"
-            ),
-            Error::PacketSizeMismatch {
-                task,
-                expected,
-                found,
-            } => write!(
-                f,
-                "the results file header says packets of {found} bytes, but task `{task}`'s \
-                 packets are {expected} bytes although the schema fingerprints match: \
-                 the header is corrupt"
-            ),
-            Error::FileTooLarge {
-                task,
-                count,
-                packet_size,
-            } => write!(
-                f,
-                "a results file of {count} packets of {packet_size} bytes (task `{task}`) is \
-                 too large: its size must fit in u64 and in memory, its packet size in u32; \
-                 the header is corrupt, or the file comes from a machine with more memory"
-            ),
-            Error::TruncatedHeader { task, found: 0 } => write!(
-                f,
-                "the results file of task `{task}` is empty: expected at least the \
-                 {HEADER_SIZE}-byte header",
-            ),
-            Error::TruncatedHeader { task, found } => write!(
-                f,
-                "the results file of task `{task}` ends after {found} bytes, inside its \
-                 {HEADER_SIZE}-byte header: the file is truncated, write it again",
-            ),
-            Error::TruncatedPackets {
-                task,
-                expected_bytes,
-                found_bytes,
-                packet_size,
-            } => write!(
-                f,
-                "the results file of task `{task}` declares {} packets ({expected_bytes} \
-                 bytes) but ends after {found_bytes} bytes of packets ({} whole packets): \
-                 the file is truncated, write it again",
-                expected_bytes / (*packet_size).max(1) as u64,
-                found_bytes / (*packet_size).max(1) as u64,
-            ),
-            Error::PacketCount {
-                task,
-                declared,
-                written,
-            } if written > declared => write!(
-                f,
-                "a PacketWriter of task `{task}` declared {declared} packets, and this write \
-                 would make {written}: declare the right count when creating the writer"
-            ),
-            Error::PacketCount {
-                task,
-                declared,
-                written,
-            } => write!(
-                f,
-                "a PacketWriter of task `{task}` was finished after {written} of its \
-                 {declared} declared packets: write them all before finishing, or the file \
-                 reads as truncated"
-            ),
-            Error::ClusterInit { message } => {
-                write!(f, "could not initialize MPI for a cluster: {message}")
-            }
-            Error::ClusterWorkerPanicked {
-                task,
-                rank,
-                task_id,
-                message,
-            } => write!(
-                f,
-                "the worker of task `{task}` panicked on rank {rank}, on task id {task_id}: \
-                 {message}; the cluster dispatch failed on every rank"
-            ),
-            Error::ClusterRankFailed {
-                task,
-                rank,
-                message,
-            } => write!(
-                f,
-                "rank {rank} failed in the cluster dispatch of task `{task}`: {message}; \
-                 the cluster dispatch failed on every rank"
-            ),
-            Error::ClusterMismatch {
-                task,
-                rank,
-                what: "task",
-                ..
-            } => write!(
-                f,
-                "rank {rank} dispatched task `{task}` while rank 0 dispatched another task \
-                 (their names or packets differ): every rank must make the same cluster \
-                 dispatches, in the same order"
-            ),
-            Error::ClusterMismatch {
-                task,
-                rank,
-                what,
-                expected,
-                found,
-            } => write!(
-                f,
-                "rank {rank} dispatched task `{task}` with {what} = {found} while rank 0 \
-                 dispatched it with {what} = {expected}: every rank must make the same \
-                 cluster dispatches, in the same order"
-            ),
-        }
+/// The size of a version-1 results file header, as `persist::HEADER_SIZE`
+/// (a test there checks they agree); named here so that this module, which
+/// every other one uses, depends on none of them.
+const RESULTS_HEADER_SIZE: usize = 28;
+
+fn truncated_header(task: &str, found: usize) -> String {
+    if found == 0 {
+        format!(
+            "the results file of task `{task}` is empty: expected at least the \
+             {RESULTS_HEADER_SIZE}-byte header"
+        )
+    } else {
+        format!(
+            "the results file of task `{task}` ends after {found} bytes, inside its \
+             {RESULTS_HEADER_SIZE}-byte header: the file is truncated, write it again"
+        )
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::InvalidPacket { reason, .. } => Some(reason),
-            _ => None,
-        }
+fn packet_count(task: &str, declared: usize, written: usize) -> String {
+    if written > declared {
+        format!(
+            "a PacketWriter of task `{task}` declared {declared} packets, and this write \
+             would make {written}: declare the right count when creating the writer"
+        )
+    } else {
+        format!(
+            "a PacketWriter of task `{task}` was finished after {written} of its \
+             {declared} declared packets: write them all before finishing, or the file \
+             reads as truncated"
+        )
+    }
+}
+
+#[cfg(feature = "mpi")]
+fn cluster_mismatch(task: &str, rank: usize, what: &str, expected: u64, found: u64) -> String {
+    if what == "task" {
+        format!(
+            "rank {rank} dispatched task `{task}` while rank 0 dispatched another task \
+             (their names or packets differ): every rank must make the same cluster \
+             dispatches, in the same order"
+        )
+    } else {
+        format!(
+            "rank {rank} dispatched task `{task}` with {what} = {found} while rank 0 \
+             dispatched it with {what} = {expected}: every rank must make the same \
+             cluster dispatches, in the same order"
+        )
     }
 }
 

@@ -45,34 +45,37 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod buffers;
+// Layered bottom to top; each module uses only those above it in this list.
+mod buffer;
 #[cfg(feature = "mpi")]
 mod cluster;
+mod control;
 mod coordinator;
 mod dispatch;
 mod error;
-mod job;
 pub mod persist;
 #[cfg(feature = "progress")]
 mod progress;
 mod results;
+mod run;
 mod stream;
 mod task;
 mod trace;
 pub mod wire;
 
+pub use buffer::Iter;
 #[cfg(feature = "mpi")]
 pub use cluster::Cluster;
+pub use control::Progress;
 pub use coordinator::{Coordinator, CoordinatorBuilder};
 pub use dispatch::{Dispatch, Outcome};
 pub use error::Error;
-pub use job::Progress;
 /// The rsmpi crate (feature `mpi`), which [`Cluster`] runs on: the version to
 /// use for the program's own MPI calls on [`Cluster::world`].
 #[cfg(feature = "mpi")]
 pub use mpi;
 pub use persist::PacketWriter;
-pub use results::{Iter, Results};
+pub use results::Results;
 pub use stream::{Batch, Stream};
 pub use task::{FieldError, Schema, SchemaField, Task, Worker};
 /// The zerocopy crate, whose traits packets implement: with

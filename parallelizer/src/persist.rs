@@ -179,6 +179,108 @@ impl<T: Task, W: Write> fmt::Debug for PacketWriter<T, W> {
     }
 }
 
+/// Results files are written and read by methods of [`Results`], defined
+/// here beside the format.
+impl<T: Task> Results<T> {
+    /// Writes the results as a [results file](self): a 28-byte
+    /// header naming the task's [schema](Task::schema) and the number of
+    /// packets, then [`as_bytes`](Self::as_bytes) as it is. The writer is
+    /// flushed; pass `&mut writer` to keep using it.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[task(packet = (u16, FixedStr<5>))]
+    /// pub struct Label;
+    ///
+    /// #[worker(Label)]
+    /// fn label(task_id: usize) -> (u16, FixedStr<5>) {
+    ///     (task_id as u16, FixedStr::new("tile").unwrap())
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let results = Coordinator::new(4).dispatch(Label, 100, 10)?;
+    ///
+    /// let mut file = Vec::new(); // or a `File`, a `BufWriter`, a socket...
+    /// results.write_to(&mut file)?;
+    /// assert_eq!(file.len(), 28 + 100 * Label::PACKET_SIZE);
+    /// assert_eq!(&file[..4], b"PRLZ");
+    ///
+    /// let read = Results::<Label>::read_from(file.as_slice())?;
+    /// assert_eq!(read, results);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WriteFailed`] if the writer fails.
+    pub fn write_to<W: Write>(&self, writer: W) -> Result<(), Error> {
+        write_results(self, writer)
+    }
+
+    /// Reads results back from a [results file](self), such as one
+    /// [`write_to`](Self::write_to) or a [`PacketWriter`](crate::PacketWriter)
+    /// wrote.
+    ///
+    /// The header must be a results file of this format version, with the
+    /// task's [schema fingerprint](crate::Schema::fingerprint) and packet
+    /// size; then every packet is validated as by
+    /// [`from_bytes`](Self::from_bytes). The reader is read up to the end of
+    /// the packets and no further, so files can follow each other in one
+    /// stream; memory grows with the bytes actually read, never with the
+    /// count the header claims.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[task(packet = (u32, bool))]
+    /// pub struct Parity;
+    ///
+    /// #[task(packet = (bool, u32))]
+    /// pub struct Flipped;
+    ///
+    /// #[worker(Parity)]
+    /// fn parity(task_id: usize) -> (u32, bool) {
+    ///     (task_id as u32, task_id % 2 == 0)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let mut file = Vec::new();
+    /// Coordinator::new(4).dispatch(Parity, 10, 3)?.write_to(&mut file)?;
+    ///
+    /// let results = Results::<Parity>::read_from(file.as_slice())?;
+    /// assert_eq!(results.get(4), Some((4, true)));
+    ///
+    /// // The same bytes read as another schema are refused, not misread.
+    /// let error = Results::<Flipped>::read_from(file.as_slice()).unwrap_err();
+    /// assert!(matches!(error, Error::SchemaMismatch { .. }));
+    /// assert!(error.to_string().contains("different schema"));
+    ///
+    /// // So is a truncated file.
+    /// let error = Results::<Parity>::read_from(&file[..file.len() - 1]).unwrap_err();
+    /// assert!(matches!(error, Error::TruncatedPackets { .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::ReadFailed`] if the reader fails;
+    /// - [`Error::NotAResultsFile`], [`Error::UnsupportedFormatVersion`],
+    ///   [`Error::ReservedHeaderBits`] or [`Error::PacketSizeMismatch`] for a
+    ///   header this release cannot read;
+    /// - [`Error::SchemaMismatch`] for a file another schema wrote;
+    /// - [`Error::FileTooLarge`] if the header's count cannot fit in memory;
+    /// - [`Error::TruncatedHeader`] or [`Error::TruncatedPackets`] if the
+    ///   data ends early;
+    /// - [`Error::InvalidPacket`] for a packet that fails validation;
+    /// - [`Error::AllocationFailed`] if memory runs out.
+    pub fn read_from<R: Read>(reader: R) -> Result<Self, Error> {
+        read_results(reader)
+    }
+}
+
 /// [`Results::write_to`]: the header, then the buffer as it is.
 pub(crate) fn write_results<T: Task, W: Write>(
     results: &Results<T>,

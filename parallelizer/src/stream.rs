@@ -9,20 +9,15 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
-use std::marker::PhantomData;
 use std::ops::Range;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use rayon::ThreadPool;
-use zerocopy::FromBytes;
 
-use crate::buffers::resize;
-use crate::dispatch::Abort;
+use crate::buffer::{BufferPool, Iter, PacketBuffer};
+use crate::control::{self, Abort, Ticket};
 use crate::error::Error;
-use crate::job::{panic_message, Shape};
-use crate::results::{packets_of, Iter};
+use crate::run;
 use crate::task::{Task, Worker};
 
 /// The batches of a job in task-id order, each handed out as soon as it and
@@ -51,8 +46,9 @@ use crate::task::{Task, Worker};
 /// Nothing runs until the first call to `next`. Batches start in task-id
 /// order on up to `min(actors, threads)` pool jobs at once (a stream does not
 /// deal batch `k` to actor `k % actors` as a dispatch does), and a pool job
-/// never waits for the consumer. Consume a stream from outside the
-/// coordinator's pool, not from inside a worker.
+/// never waits for the consumer. A stream may be consumed inside a worker or
+/// a callback of its own coordinator: waiting there runs pending pool work
+/// instead of blocking the thread.
 ///
 /// # Ending early
 ///
@@ -71,6 +67,8 @@ pub struct Stream<T: Task> {
     lanes: usize,
     /// Batches not yet yielded.
     remaining: usize,
+    /// Keeps the stream registered with its coordinator while it runs.
+    ticket: Ticket,
     /// The terminal progress bar, if asked for.
     #[cfg(feature = "progress")]
     bar: Option<indicatif::ProgressBar>,
@@ -81,32 +79,24 @@ impl<T: Task> Stream<T> {
     /// `lanes` lanes of `pool`. Checks that one batch fits in memory's
     /// address space.
     pub(crate) fn new(
-        shape: Shape,
+        threads: usize,
+        batch: usize,
         memory: Arc<T::Memory>,
         args: T::Args,
         pool: Weak<ThreadPool>,
         lanes: usize,
     ) -> Self {
-        let Shape { threads, batch, .. } = shape;
-        let largest = batch.min(threads);
-        if largest
-            .checked_mul(T::PACKET_SIZE)
-            .filter(|&bytes| bytes <= isize::MAX as usize)
-            .is_none()
+        if let Err(error) =
+            run::check_batch::<T>(batch).and_then(|()| run::buffer_len::<T>(batch.min(threads)))
         {
-            return Self::failed(Error::ResultsTooLarge {
-                task: T::NAME,
-                threads: largest,
-                packet_size: T::PACKET_SIZE,
-            });
+            return Self::failed(error);
         }
         let lanes = lanes.max(1);
         let window = 4 * lanes;
         let batches = threads.div_ceil(batch);
-        let spare = Arc::new(Spare {
-            buffers: Mutex::new(Vec::with_capacity(window + 1)),
-            keep: AtomicUsize::new(window + 1),
-        });
+        // The window's buffers and the one a consumer holds, so a plain `for`
+        // loop never allocates a buffer twice.
+        let spare = Arc::new(BufferPool::with_bound(window + 1));
         let shared = Arc::new(Shared {
             memory,
             args,
@@ -131,6 +121,7 @@ impl<T: Task> Stream<T> {
             pool,
             lanes,
             remaining: batches,
+            ticket: Ticket::default(),
             #[cfg(feature = "progress")]
             bar: None,
         }
@@ -144,6 +135,7 @@ impl<T: Task> Stream<T> {
             pool: Weak::new(),
             lanes: 1,
             remaining: 0,
+            ticket: Ticket::default(),
             #[cfg(feature = "progress")]
             bar: None,
         }
@@ -154,6 +146,11 @@ impl<T: Task> Stream<T> {
         let shared = self.shared.as_ref()?;
         let weak: Weak<dyn Abort> = Arc::downgrade(shared) as Weak<Shared<T>>;
         Some(weak)
+    }
+
+    /// Keeps the stream registered with its coordinator until it ends.
+    pub(crate) fn set_ticket(&mut self, ticket: Ticket) {
+        self.ticket = ticket;
     }
 
     /// Sets how many batches may be computed ahead of the consumer (see
@@ -195,10 +192,7 @@ impl<T: Task> Stream<T> {
         if let Some(shared) = &self.shared {
             let window = batches.max(1);
             shared.lock().window = window;
-            shared
-                .spare
-                .keep
-                .store(window.saturating_add(1), Ordering::Relaxed);
+            shared.spare.set_bound(window.saturating_add(1));
         }
         self
     }
@@ -219,9 +213,10 @@ impl<T: Task> Stream<T> {
     fn finish(&mut self) {
         if let Some(shared) = self.shared.take() {
             shared.lock().stopped = true;
-            shared.spare.close();
+            shared.spare.set_bound(0);
         }
         self.remaining = 0;
+        self.ticket = Ticket::default();
         #[cfg(feature = "progress")]
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
@@ -318,11 +313,8 @@ impl<T: Task> fmt::Debug for Stream<T> {
 /// ```
 pub struct Batch<T: Task> {
     first_id: usize,
-    bytes: Vec<u8>,
-    /// Where the buffer goes when the batch is dropped.
-    recycle: Weak<Spare>,
-    // `fn() -> T`: batches are Send + Sync whatever the task struct is.
-    task: PhantomData<fn() -> T>,
+    /// The packets; when dropped, their buffer goes back to the stream.
+    packets: PacketBuffer<T>,
 }
 
 impl<T: Task> Batch<T> {
@@ -339,29 +331,29 @@ impl<T: Task> Batch<T> {
     /// The number of packets: the stream's batch size, except for a shorter
     /// last batch.
     pub fn len(&self) -> usize {
-        self.bytes.len() / T::PACKET_SIZE
+        self.packets.len()
     }
 
     /// Whether the batch has no packets (never the case for a batch that a
     /// stream yields).
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.packets.is_empty()
     }
 
     /// The output of the batch's `index`th task, task id
     /// `first_id() + index`, decoded from its packet; `None` past the end.
     pub fn get(&self, index: usize) -> Option<T::Output> {
-        self.packets().get(index).map(T::decode)
+        self.packets.get(index)
     }
 
     /// The outputs in task-id order.
     pub fn iter(&self) -> Iter<'_, T> {
-        Iter::new(self.packets())
+        self.packets.iter()
     }
 
     /// The packets, viewed in place: no copy, no decoding.
     pub fn packets(&self) -> &[T::Packet] {
-        packets_of::<T>(&self.bytes)
+        self.packets.packets()
     }
 
     /// The batch's raw buffer: `len() * PACKET_SIZE` bytes, packets in
@@ -369,15 +361,7 @@ impl<T: Task> Batch<T> {
     /// batches, one after another, are the bytes of
     /// [`Results::as_bytes`](crate::Results::as_bytes) for the same job.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-impl<T: Task> Drop for Batch<T> {
-    fn drop(&mut self) {
-        if let Some(spare) = self.recycle.upgrade() {
-            spare.give(std::mem::take(&mut self.bytes));
-        }
+        self.packets.as_bytes()
     }
 }
 
@@ -411,7 +395,8 @@ struct Shared<T: Task> {
     state: Mutex<State>,
     /// Signalled when the consumer's next batch is done, or on abort.
     ready: Condvar,
-    spare: Arc<Spare>,
+    /// Buffers of dropped batches, for later batches.
+    spare: Arc<BufferPool>,
 }
 
 struct State {
@@ -454,7 +439,7 @@ impl State {
 
 impl<T: Task> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        control::lock(&self.state)
     }
 }
 
@@ -487,18 +472,13 @@ impl<T: Worker> Shared<T> {
                 }
                 return Some(outcome.map(|bytes| Batch {
                     first_id,
-                    bytes,
-                    recycle: Arc::downgrade(&self.spare),
-                    task: PhantomData,
+                    packets: PacketBuffer::new(bytes, Arc::downgrade(&self.spare)),
                 }));
             }
             if !self.start_lanes(&mut state, pool, lanes) {
                 return destroyed();
             }
-            state = self
-                .ready
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = control::wait(state, &self.state, &self.ready);
         }
     }
 
@@ -547,42 +527,21 @@ impl<T: Worker> Shared<T> {
         state.lanes -= 1;
     }
 
-    /// Runs batch `k` into a recycled buffer; a panicking worker fails the
-    /// batch with an error that names the task id.
+    /// Runs batch `k` into a recycled buffer.
     fn run_batch(&self, k: usize) -> Result<Vec<u8>, Error> {
         let first_id = k * self.batch;
-        let len = self.batch.min(self.threads - first_id);
+        let ids = first_id..self.threads.min(first_id + self.batch);
         // Checked when the stream was made: a batch fits in `isize::MAX`.
-        let size = len * T::PACKET_SIZE;
-        let mut bytes = self.spare.take();
-        if resize(&mut bytes, size).is_none() {
+        let size = ids.len() * T::PACKET_SIZE;
+        let Some(bytes) = self.spare.take(size) else {
             return Err(Error::AllocationFailed {
                 task: T::NAME,
                 bytes: size,
             });
-        }
-        let Ok(slots) = <[T::Packet]>::mut_from_bytes(&mut bytes) else {
-            unreachable!("the buffer holds `len` unaligned packets")
         };
-        let (memory, args) = (&*self.memory, &self.args);
-        let mut task_id = first_id;
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            for slot in slots.iter_mut() {
-                *slot = T::encode(T::run(task_id, memory, args));
-                task_id += 1;
-            }
-        }));
-        match outcome {
-            Ok(()) => Ok(bytes),
-            Err(payload) => {
-                self.spare.give(bytes);
-                Err(Error::WorkerPanicked {
-                    task: T::NAME,
-                    task_id,
-                    message: panic_message(payload.as_ref()),
-                })
-            }
-        }
+        let mut packets = PacketBuffer::<T>::new(bytes, Arc::downgrade(&self.spare));
+        run::fill::<T>(ids, packets.slots_mut(), &self.memory, &self.args)?;
+        Ok(packets.into_bytes())
     }
 }
 
@@ -594,43 +553,5 @@ impl<T: Task> Abort for Shared<T> {
         state.stopped = true;
         state.destroyed = true;
         self.ready.notify_all();
-    }
-}
-
-/// Batch buffers handed back by dropped batches, for the lanes to reuse.
-struct Spare {
-    buffers: Mutex<Vec<Vec<u8>>>,
-    /// At most this many buffers are kept: the window's and the one a
-    /// consumer holds, so a plain `for` loop never allocates a buffer twice.
-    keep: AtomicUsize,
-}
-
-impl Spare {
-    /// A kept buffer, or an empty one.
-    fn take(&self) -> Vec<u8> {
-        self.buffers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .unwrap_or_default()
-    }
-
-    /// Frees the kept buffers, and keeps none from now on.
-    fn close(&self) {
-        self.keep.store(0, Ordering::Relaxed);
-        drop(std::mem::take(
-            &mut *self.buffers.lock().unwrap_or_else(PoisonError::into_inner),
-        ));
-    }
-
-    /// Keeps a buffer for a later batch, if there is room.
-    fn give(&self, buffer: Vec<u8>) {
-        if buffer.capacity() == 0 {
-            return;
-        }
-        let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
-        if buffers.len() < self.keep.load(Ordering::Relaxed) {
-            buffers.push(buffer);
-        }
     }
 }
