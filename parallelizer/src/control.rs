@@ -226,6 +226,12 @@ impl Registry {
         }
     }
 
+    /// How much work is registered.
+    #[cfg(test)]
+    pub fn tracked(&self) -> usize {
+        lock(&self.running).len()
+    }
+
     /// Ends every registered work.
     pub fn abort_all(&self) {
         let running = std::mem::take(&mut *lock(&self.running));

@@ -332,10 +332,10 @@ impl Coordinator {
                 let buffers = Arc::clone(&self.buffers);
                 self.pool.spawn(move || {
                     let outcome = job.run(&buffers, Runner::Pool);
-                    // Deliver first: dropping the job's values may run user
-                    // code, even destroy this coordinator.
+                    drop((ticket, buffers));
+                    // Delivered before the job's values are dropped, which
+                    // runs user code that may even destroy this coordinator.
                     delivery.complete(outcome.map(Results::from_packets));
-                    drop((ticket, delivery, buffers));
                     job.release();
                 });
             }
@@ -544,3 +544,30 @@ impl CoordinatorBuilder {
 }
 
 const DEFAULT_ACTORS: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[crate::task(packet = (u32,))]
+    pub struct Count;
+
+    #[crate::worker(Count)]
+    fn count(task_id: usize) -> (u32,) {
+        (task_id as u32,)
+    }
+
+    #[test]
+    fn finished_background_work_is_forgotten() {
+        let coordinator = Coordinator::new(4);
+        let handles: Vec<_> = (0..200).map(|_| coordinator.spawn(Count, 10, 2)).collect();
+        let streams: Vec<_> = (0..3).map(|_| coordinator.stream(Count, 10, 2)).collect();
+        assert_eq!(coordinator.running.tracked(), 203);
+        for stream in streams {
+            assert_eq!(stream.count(), 5);
+        }
+        let results: Vec<_> = handles.into_iter().map(|h| h.wait().unwrap()).collect();
+        assert_eq!(results.len(), 200);
+        assert_eq!(coordinator.running.tracked(), 0);
+    }
+}

@@ -1,9 +1,8 @@
-//! The one error type of the crate.
+//! The crate's error type, and the reasons a wire value can be invalid: the
+//! bottom layer, which every other module uses and which uses none of them.
 
 use std::io;
 use std::time::Duration;
-
-use crate::wire::InvalidValue;
 
 /// Everything that can go wrong in parallelizer.
 ///
@@ -338,6 +337,38 @@ fn cluster_mismatch(task: &str, rank: usize, what: &str, expected: u64, found: u
              cluster dispatches, in the same order"
         )
     }
+}
+
+/// Why a wire value read from a raw buffer is not a valid value of its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidValue {
+    /// A string or byte buffer's length prefix is larger than its slot.
+    #[error("length prefix says {len} bytes but the slot holds at most {capacity}")]
+    LengthExceedsSlot {
+        /// The length the prefix claims.
+        len: u64,
+        /// The slot's capacity in bytes.
+        capacity: usize,
+    },
+    /// A string's bytes are not UTF-8.
+    #[error("string bytes are not UTF-8 (valid up to byte {valid_up_to})")]
+    InvalidUtf8 {
+        /// How many leading bytes are valid UTF-8.
+        valid_up_to: usize,
+    },
+    /// The bytes after a string or byte buffer's length are not zero.
+    #[error("padding after the value is not zero (first nonzero byte at offset {offset})")]
+    NonZeroPadding {
+        /// The first nonzero byte's offset in the slot's data bytes.
+        offset: usize,
+    },
+    /// A `bool` byte is neither 0 nor 1.
+    #[error("a bool must be 0 or 1, found {byte}")]
+    InvalidBool {
+        /// The byte found.
+        byte: u8,
+    },
 }
 
 #[cfg(test)]

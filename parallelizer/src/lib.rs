@@ -45,7 +45,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// Layered bottom to top; each module uses only those above it in this list.
+// Lets the crate's own unit tests use `#[task]`, whose code names `::parallelizer`.
+#[cfg(test)]
+extern crate self as parallelizer;
+
+// The modules form layers, each using only those before it:
+// error -> wire -> task -> buffer -> control -> trace, progress -> run
+// -> results -> dispatch -> stream -> coordinator -> persist -> cluster.
 mod buffer;
 #[cfg(feature = "mpi")]
 mod cluster;

@@ -431,3 +431,23 @@ fn write_failed<T: Task>(error: io::Error) -> Error {
         message: error.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_header_messages_give_this_header_size() {
+        for found in [0, 5] {
+            let message = Error::TruncatedHeader {
+                task: "Hello",
+                found,
+            }
+            .to_string();
+            assert!(
+                message.contains(&format!("{HEADER_SIZE}-byte header")),
+                "{message}"
+            );
+        }
+    }
+}

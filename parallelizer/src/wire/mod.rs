@@ -35,6 +35,8 @@ mod fixed;
 mod scalar;
 mod vector;
 
+/// Re-exported here beside the wire types it describes.
+pub use crate::error::InvalidValue;
 pub use cframe::{CFrame, CFrame18, CFrame18Wire, CFrameF32, CFrameF32Wire, CFrameWire};
 pub use color::{Color3, Color3Wire, Color3b16};
 pub use fixed::{FixedBytes, FixedBytesWire, FixedStr, FixedStrWire};
@@ -81,55 +83,3 @@ pub trait WireType: Copy + 'static {
     /// Checks that a wire value read from outside holds a value of this type.
     fn validate(wire: &Self::Wire) -> Result<(), InvalidValue>;
 }
-
-/// Why a wire value read from a raw buffer is not a valid value of its type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InvalidValue {
-    /// A string or byte buffer's length prefix is larger than its slot.
-    LengthExceedsSlot {
-        /// The length the prefix claims.
-        len: u64,
-        /// The slot's capacity in bytes.
-        capacity: usize,
-    },
-    /// A string's bytes are not UTF-8.
-    InvalidUtf8 {
-        /// How many leading bytes are valid UTF-8.
-        valid_up_to: usize,
-    },
-    /// The bytes after a string or byte buffer's length are not zero.
-    NonZeroPadding {
-        /// The first nonzero byte's offset in the slot's data bytes.
-        offset: usize,
-    },
-    /// A `bool` byte is neither 0 nor 1.
-    InvalidBool {
-        /// The byte found.
-        byte: u8,
-    },
-}
-
-impl fmt::Display for InvalidValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InvalidValue::LengthExceedsSlot { len, capacity } => write!(
-                f,
-                "length prefix says {len} bytes but the slot holds at most {capacity}"
-            ),
-            InvalidValue::InvalidUtf8 { valid_up_to } => write!(
-                f,
-                "string bytes are not UTF-8 (valid up to byte {valid_up_to})"
-            ),
-            InvalidValue::NonZeroPadding { offset } => write!(
-                f,
-                "padding after the value is not zero (first nonzero byte at offset {offset})"
-            ),
-            InvalidValue::InvalidBool { byte } => {
-                write!(f, "a bool must be 0 or 1, found {byte}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for InvalidValue {}
