@@ -11,56 +11,23 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use parallelizer::prelude::*;
 use rayon::prelude::*;
 
-const LARGE: usize = 2_000_000;
-const LARGE_BATCH: usize = 4096;
-const SMALL: usize = 1024;
-const SMALL_BATCH: usize = 8;
+mod common;
+use common::{baseline_tuned, work, Job, Mix, Record, ACTORS, LARGE, SMALL};
 
-const WORDS: [&str; 8] = [
-    "Hello World",
-    "Parallelize",
-    "Coordinator",
-    "Batch jobs!",
-    "Little end.",
-    "Zero copies",
-    "Rayon pools",
-    "Fixed slots",
-];
-
-/// The shared work: a few rounds of integer mixing, then a number and a word.
-#[inline]
-fn work(task_id: usize) -> (u16, &'static str) {
-    let mut x = task_id as u64 ^ 0x9e37_79b9_7f4a_7c15;
-    for _ in 0..4 {
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    }
-    (x as u16, WORDS[(x >> 61) as usize])
-}
-
-/// The baseline's record: what a hand-written loop would store for the same
-/// output (number, string length, string bytes).
-fn record(task_id: usize) -> (u16, u8, [u8; 11]) {
+/// The baseline's record of one task id.
+fn record(task_id: usize) -> Record {
     let (number, word) = work(task_id);
     let mut bytes = [0; 11];
     bytes[..word.len()].copy_from_slice(word.as_bytes());
     (number, word.len() as u8, bytes)
 }
 
-#[task(packet = (u16, FixedStr<11>))]
-pub struct Mix;
-
-#[worker(Mix)]
-fn mix(task_id: usize) -> (u16, FixedStr<11>) {
-    let (number, word) = work(task_id);
-    (number, FixedStr::new(word).expect("every word is 11 bytes"))
-}
-
-fn baseline(n: usize, batch: usize) -> Vec<(u16, u8, [u8; 11])> {
+fn baseline(n: usize, batch: usize) -> Vec<Record> {
     (0..n)
         .into_par_iter()
         .with_min_len(batch)
@@ -68,107 +35,73 @@ fn baseline(n: usize, batch: usize) -> Vec<(u16, u8, [u8; 11])> {
         .collect()
 }
 
-/// The baseline tuned by hand: each record's fields written in place in a
-/// vector it keeps. (Building the `(u16, u8, [u8; 11])` tuple and storing it
-/// whole, as `collect` does, compiles to slower code: about 3x here.)
-fn baseline_tuned(out: &mut Vec<(u16, u8, [u8; 11])>, n: usize, batch: usize) {
-    out.resize(n, (0, 0, [0; 11]));
-    out.par_chunks_mut(batch)
-        .enumerate()
-        .for_each(|(k, chunk)| {
-            for (i, slot) in chunk.iter_mut().enumerate() {
-                let (number, word) = work(k * batch + i);
-                slot.0 = number;
-                slot.1 = word.len() as u8;
-                slot.2[..word.len()].copy_from_slice(word.as_bytes());
-            }
-        });
-}
-
 /// The baseline writing into a vector it keeps, as `dispatch_into` does.
-fn baseline_into(out: &mut Vec<(u16, u8, [u8; 11])>, n: usize, batch: usize) {
+fn baseline_into(out: &mut Vec<Record>, n: usize, batch: usize) {
     out.clear();
     out.par_extend((0..n).into_par_iter().with_min_len(batch).map(record));
 }
 
-fn large(c: &mut Criterion) {
-    let coordinator = Coordinator::new(256);
-    let mut group = c.benchmark_group("large");
-    group.sample_size(30);
-    group.bench_function("rayon", |b| {
-        b.iter(|| black_box(baseline(LARGE, LARGE_BATCH)))
-    });
+/// A job's group, named after it, `samples` samples a benchmark: the three
+/// rayon loops against `dispatch` and `dispatch_into`. The caller may add
+/// more and finishes it.
+fn job_group<'a>(c: &'a mut Criterion, job: &Job, samples: usize) -> BenchmarkGroup<'a, WallTime> {
+    let Job {
+        name,
+        threads: n,
+        batch,
+    } = *job;
+    let coordinator = Coordinator::new(ACTORS);
+    let mut group = c.benchmark_group(name);
+    group.sample_size(samples);
+    group.bench_function("rayon", |b| b.iter(|| black_box(baseline(n, batch))));
     let mut kept = Vec::new();
     group.bench_function("rayon_into", |b| {
         b.iter(|| {
-            baseline_into(&mut kept, LARGE, LARGE_BATCH);
+            baseline_into(&mut kept, n, batch);
             black_box(kept.len())
         })
     });
     let mut tuned = Vec::new();
     group.bench_function("rayon_tuned", |b| {
         b.iter(|| {
-            baseline_tuned(&mut tuned, LARGE, LARGE_BATCH);
+            baseline_tuned(&mut tuned, n, batch);
             black_box(tuned.len())
         })
     });
     group.bench_function("dispatch", |b| {
-        b.iter(|| black_box(coordinator.dispatch(Mix, LARGE, LARGE_BATCH).unwrap()))
+        b.iter(|| black_box(coordinator.dispatch(Mix, n, batch).unwrap()))
     });
     let mut results = Results::new();
     group.bench_function("dispatch_into", |b| {
         b.iter(|| {
             coordinator
-                .dispatch_into(Mix, LARGE, LARGE_BATCH, &mut results)
+                .dispatch_into(Mix, n, batch, &mut results)
                 .unwrap();
             black_box(results.len())
         })
     });
+    group
+}
+
+fn large(c: &mut Criterion) {
+    let mut group = job_group(c, &LARGE, 30);
     group.bench_function("sequential", |b| {
-        b.iter(|| black_box((0..LARGE).map(record).collect::<Vec<_>>()))
+        b.iter(|| black_box((0..LARGE.threads).map(record).collect::<Vec<_>>()))
     });
     group.finish();
 }
 
 fn small(c: &mut Criterion) {
-    let coordinator = Coordinator::new(256);
-    let mut group = c.benchmark_group("small");
-    group.bench_function("rayon", |b| {
-        b.iter(|| black_box(baseline(SMALL, SMALL_BATCH)))
-    });
-    let mut kept = Vec::new();
-    group.bench_function("rayon_into", |b| {
-        b.iter(|| {
-            baseline_into(&mut kept, SMALL, SMALL_BATCH);
-            black_box(kept.len())
-        })
-    });
-    let mut tuned = Vec::new();
-    group.bench_function("rayon_tuned", |b| {
-        b.iter(|| {
-            baseline_tuned(&mut tuned, SMALL, SMALL_BATCH);
-            black_box(tuned.len())
-        })
-    });
-    group.bench_function("dispatch", |b| {
-        b.iter(|| black_box(coordinator.dispatch(Mix, SMALL, SMALL_BATCH).unwrap()))
-    });
-    let mut results = Results::new();
-    group.bench_function("dispatch_into", |b| {
-        b.iter(|| {
-            coordinator
-                .dispatch_into(Mix, SMALL, SMALL_BATCH, &mut results)
-                .unwrap();
-            black_box(results.len())
-        })
-    });
-    group.finish();
+    // 100: criterion's default.
+    job_group(c, &SMALL, 100).finish();
 }
 
 fn leave(c: &mut Criterion) {
-    let coordinator = Coordinator::new(256);
-    let results = coordinator.dispatch(Mix, LARGE, LARGE_BATCH).unwrap();
-    let values: Vec<(u16, String)> = (0..LARGE)
+    let coordinator = Coordinator::new(ACTORS);
+    let results = coordinator
+        .dispatch(Mix, LARGE.threads, LARGE.batch)
+        .unwrap();
+    let values: Vec<(u16, String)> = (0..LARGE.threads)
         .map(|id| {
             let (number, word) = work(id);
             (number, word.to_owned())
@@ -218,7 +151,13 @@ fn scaling(c: &mut Criterion) {
     for threads in [1, 2] {
         let coordinator = Coordinator::builder().threads(threads).build().unwrap();
         group.bench_with_input(BenchmarkId::new("dispatch", threads), &threads, |b, _| {
-            b.iter(|| black_box(coordinator.dispatch(Mix, LARGE, LARGE_BATCH).unwrap()))
+            b.iter(|| {
+                black_box(
+                    coordinator
+                        .dispatch(Mix, LARGE.threads, LARGE.batch)
+                        .unwrap(),
+                )
+            })
         });
     }
     group.finish();

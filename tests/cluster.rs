@@ -11,7 +11,7 @@
 //! checks that mpirun ends the job with an error instead of hanging.
 #![cfg(feature = "mpi")]
 
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -127,40 +127,19 @@ fn launch() {
              libopenmpi-dev`), or run the workspace tests without `--features mpi`"
         );
     }
-    let exe = std::env::current_exe().expect("the test binary knows its path");
     let mut passed = 0;
     for ranks in [3, 1] {
-        let started = Instant::now();
-        let output = Command::new("timeout")
-            .args(["--kill-after=10", "300"])
-            .args([
-                "mpirun",
-                "--oversubscribe",
-                "--allow-run-as-root",
-                "--bind-to",
-                "none",
-            ])
-            .args(["-np", &ranks.to_string()])
-            .arg(&exe)
-            .output()
-            .expect("`timeout` runs mpirun");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        println!(
-            "--- mpirun -np {ranks}: {:?}, {:.1?}",
-            output.status,
-            started.elapsed()
-        );
-        print!("{stdout}");
-        eprint!("{stderr}");
+        let run = mpirun(ranks, None, 300, "");
+        print!("{}", run.stdout);
+        eprint!("{}", run.stderr);
         assert!(
-            output.status.success(),
+            run.status.success(),
             "mpirun -np {ranks} failed ({:?}; 124 is the 300 s timeout)",
-            output.status
+            run.status
         );
         let summary = format!("every rank of {ranks}: ");
         assert!(
-            stdout
+            run.stdout
                 .lines()
                 .any(|line| line.starts_with(&summary) && line.ends_with(" passed, 0 failed")),
             "rank 0 of `mpirun -np {ranks}` did not report its checks"
@@ -169,33 +148,19 @@ fn launch() {
     }
     // A rank that dies ends the MPI job: nothing waits for it.
     for fault in ["abort", "panic"] {
-        let started = Instant::now();
-        let output = Command::new("timeout")
-            .args(["--kill-after=10", "120"])
-            .args([
-                "mpirun",
-                "--oversubscribe",
-                "--allow-run-as-root",
-                "--bind-to",
-                "none",
-            ])
-            .args(["-np", "3", "-x", &format!("{FAULT}={fault}")])
-            .arg(&exe)
-            .output()
-            .expect("`timeout` runs mpirun");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        println!(
-            "--- mpirun -np 3, the last rank dies ({fault}): {:?}, {:.1?}",
-            output.status,
-            started.elapsed()
+        let run = mpirun(
+            3,
+            Some(&format!("{FAULT}={fault}")),
+            120,
+            &format!(", the last rank dies ({fault})"),
         );
-        let code = output.status.code();
+        let (stdout, stderr) = (&run.stdout, &run.stderr);
+        let code = run.status.code();
         assert!(
-            !output.status.success() && code != Some(124) && code != Some(137),
+            !run.status.success() && code != Some(124) && code != Some(137),
             "a dying rank must end the MPI job, not hang it or let it pass: {:?}\n\
              {stdout}\n{stderr}",
-            output.status,
+            run.status,
         );
         assert!(
             !stdout.contains("the dispatch returned"),
@@ -204,6 +169,47 @@ fn launch() {
         passed += 1;
     }
     println!("cluster: {passed} passed, 0 failed");
+}
+
+/// How one `mpirun` of this binary ended, and what it printed.
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs this binary under `mpirun -np ranks`, oversubscribing the machine's
+/// cores, with `env` (`NAME=value`) set on every rank, and kills it after
+/// `seconds`; prints how it ended and how long it took, after `--- mpirun -np
+/// {ranks}{what}`.
+fn mpirun(ranks: usize, env: Option<&str>, seconds: u32, what: &str) -> Run {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let started = Instant::now();
+    let mut command = Command::new("timeout");
+    command
+        .args(["--kill-after=10", &seconds.to_string()])
+        .args([
+            "mpirun",
+            "--oversubscribe",
+            "--allow-run-as-root",
+            "--bind-to",
+            "none",
+        ])
+        .args(["-np", &ranks.to_string()]);
+    if let Some(env) = env {
+        command.args(["-x", env]);
+    }
+    let output = command.arg(&exe).output().expect("`timeout` runs mpirun");
+    println!(
+        "--- mpirun -np {ranks}{what}: {:?}, {:.1?}",
+        output.status,
+        started.elapsed()
+    );
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// The last rank dies during a dispatch (`abort`: its worker aborts the

@@ -9,19 +9,7 @@ use std::time::Duration;
 use parallelizer::prelude::*;
 
 mod common;
-use common::{wait_within, Affine, Gate, Identity, Scale};
-
-pub struct Greeting {
-    pub text: String,
-}
-
-#[task(packet = (u16, FixedStr<11>), memory = Greeting)]
-pub struct Hello;
-
-#[worker(Hello)]
-fn hello(task_id: usize, memory: &Greeting) -> (u16, FixedStr<11>) {
-    ((task_id * 2) as u16, FixedStr::new(&memory.text).unwrap())
-}
+use common::{wait_within, Affine, Gate, Greeting, Hello, Identity, Scale};
 
 #[test]
 fn the_contract_example_works() -> Result<(), Error> {

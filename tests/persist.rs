@@ -7,6 +7,9 @@ use parallelizer::persist::{FORMAT_VERSION, HEADER_SIZE, MAGIC};
 use parallelizer::prelude::*;
 use parallelizer::{InvalidValue, PacketWriter, Schema};
 
+/// Not `common::Hello`: the files here are written without defining any
+/// memory, and each packet's text differs (`id 42`), which the checks read
+/// back. The name stays `Hello`, which the errors name.
 #[task(packet = (u16, FixedStr<11>))]
 pub struct Hello;
 

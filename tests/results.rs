@@ -4,17 +4,8 @@
 use parallelizer::prelude::*;
 use parallelizer::InvalidValue;
 
-pub struct Greeting {
-    pub text: String,
-}
-
-#[task(packet = (u16, FixedStr<11>), memory = Greeting)]
-pub struct Hello;
-
-#[worker(Hello)]
-fn hello(task_id: usize, memory: &Greeting) -> (u16, FixedStr<11>) {
-    ((task_id * 2) as u16, FixedStr::new(&memory.text).unwrap())
-}
+mod common;
+use common::{Greeting, Hello};
 
 fn hello_results(threads: usize) -> Results<Hello> {
     let coordinator = Coordinator::new(16);

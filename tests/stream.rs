@@ -132,16 +132,24 @@ fn counted(task_id: usize, counter: &Counter) -> (u32,) {
     (task_id as u32,)
 }
 
-fn counted_coordinator() -> (Coordinator, Arc<AtomicUsize>) {
-    let coordinator = coordinator();
+/// `coordinator` with `task` counting its worker calls in the counter it
+/// returns.
+fn counting<T: Task<Memory = Counter>>(
+    coordinator: Coordinator,
+    task: T,
+) -> (Coordinator, Arc<AtomicUsize>) {
     let started = Arc::new(AtomicUsize::new(0));
     coordinator.define(
-        Counted,
+        task,
         Counter {
             started: Arc::clone(&started),
         },
     );
     (coordinator, started)
+}
+
+fn counted_coordinator() -> (Coordinator, Arc<AtomicUsize>) {
+    counting(coordinator(), Counted)
 }
 
 /// Consumes `stream` slowly; returns the most task ids ever started ahead of
@@ -347,14 +355,7 @@ fn slow(task_id: usize, counter: &Counter) -> (u32,) {
 
 fn slow_coordinator() -> (Coordinator, Arc<AtomicUsize>) {
     let coordinator = Coordinator::builder().actors(4).threads(2).build().unwrap();
-    let started = Arc::new(AtomicUsize::new(0));
-    coordinator.define(
-        Slow,
-        Counter {
-            started: Arc::clone(&started),
-        },
-    );
-    (coordinator, started)
+    counting(coordinator, Slow)
 }
 
 /// Waits until `started` stops moving, and returns it.

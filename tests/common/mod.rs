@@ -37,6 +37,20 @@ pub fn wait_within<T: Task>(dispatch: Dispatch<T>, limit: Duration) -> Result<Re
     receiver.recv_timeout(limit).expect("the dispatch hung")
 }
 
+/// Memory for [`Hello`]: the text every packet carries.
+pub struct Greeting {
+    pub text: String,
+}
+
+/// The README's example task: `(task_id * 2, the greeting)`.
+#[task(packet = (u16, FixedStr<11>), memory = Greeting)]
+pub struct Hello;
+
+#[worker(Hello)]
+fn hello(task_id: usize, memory: &Greeting) -> (u16, FixedStr<11>) {
+    ((task_id * 2) as u16, FixedStr::new(&memory.text).unwrap())
+}
+
 /// Returns its own id, so every slot shows which task wrote it.
 #[task(packet = (u64,))]
 pub struct Identity;
