@@ -276,6 +276,61 @@ impl<T: Task> fmt::Debug for PacketBuffer<T> {
     }
 }
 
+/// The views of a type that wraps a [`PacketBuffer`] in its field `packets`
+/// ([`Results`](crate::Results), [`Batch`](crate::Batch)): written once here,
+/// with each wrapper's own words for what its length and indices mean.
+macro_rules! packet_views {
+    (
+        $wrapper:ident,
+        len: $len:literal,
+        is_empty: $is_empty:literal,
+        get: $get:literal,
+        as_bytes: $as_bytes:literal $(,)?
+    ) => {
+        impl<T: $crate::task::Task> $wrapper<T> {
+            #[doc = $len]
+            pub fn len(&self) -> usize {
+                self.packets.len()
+            }
+
+            #[doc = $is_empty]
+            pub fn is_empty(&self) -> bool {
+                self.packets.is_empty()
+            }
+
+            #[doc = $get]
+            pub fn get(&self, index: usize) -> Option<T::Output> {
+                self.packets.get(index)
+            }
+
+            /// The outputs in task-id order.
+            pub fn iter(&self) -> $crate::buffer::Iter<'_, T> {
+                self.packets.iter()
+            }
+
+            /// The packets, viewed in place: no copy, no decoding.
+            pub fn packets(&self) -> &[T::Packet] {
+                self.packets.packets()
+            }
+
+            #[doc = $as_bytes]
+            pub fn as_bytes(&self) -> &[u8] {
+                self.packets.as_bytes()
+            }
+        }
+
+        impl<'a, T: $crate::task::Task> IntoIterator for &'a $wrapper<T> {
+            type Item = T::Output;
+            type IntoIter = $crate::buffer::Iter<'a, T>;
+
+            fn into_iter(self) -> Self::IntoIter {
+                self.iter()
+            }
+        }
+    };
+}
+pub(crate) use packet_views;
+
 /// Iterator over the outputs of [`Results`](crate::Results) (or of a
 /// stream's [`Batch`](crate::Batch)), in task-id order.
 pub struct Iter<'a, T: Task> {

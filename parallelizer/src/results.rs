@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Weak;
 
-use crate::buffer::{Iter, PacketBuffer};
+use crate::buffer::{packet_views, PacketBuffer};
 use crate::error::Error;
 use crate::task::Task;
 
@@ -95,43 +95,20 @@ impl<T: Task> Results<T> {
         Ok(Self::from_packets(packets))
     }
 
-    /// The number of packets: the number of task ids dispatched.
-    pub fn len(&self) -> usize {
-        self.packets.len()
-    }
-
-    /// Whether there are no results (a dispatch of 0 task ids).
-    pub fn is_empty(&self) -> bool {
-        self.packets.is_empty()
-    }
-
-    /// The output of task id `index`, decoded from its packet, or `None` past
-    /// the end.
-    pub fn get(&self, index: usize) -> Option<T::Output> {
-        self.packets.get(index)
-    }
-
-    /// The outputs in task-id order.
-    pub fn iter(&self) -> Iter<'_, T> {
-        self.packets.iter()
-    }
-
-    /// The packets, viewed in place: no copy, no decoding.
-    pub fn packets(&self) -> &[T::Packet] {
-        self.packets.packets()
-    }
-
-    /// The merged raw buffer: `len() * PACKET_SIZE` bytes, packets in task-id
-    /// order, each field little-endian.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.packets.as_bytes()
-    }
-
     /// Gives up the raw buffer without copying it.
     pub fn into_bytes(self) -> Vec<u8> {
         self.packets.into_bytes()
     }
 }
+packet_views!(
+    Results,
+    len: "The number of packets: the number of task ids dispatched.",
+    is_empty: "Whether there are no results (a dispatch of 0 task ids).",
+    get: "The output of task id `index`, decoded from its packet, or `None` past the end.",
+    as_bytes: "The merged raw buffer: `len() * PACKET_SIZE` bytes, packets in task-id \
+               order, each field little-endian.",
+);
+
 impl<T: Task> Clone for Results<T> {
     fn clone(&self) -> Self {
         Self::from_packets(self.packets.clone())
@@ -159,14 +136,5 @@ impl<T: Task> fmt::Debug for Results<T> {
             .field("len", &self.len())
             .field("packet_size", &T::PACKET_SIZE)
             .finish_non_exhaustive()
-    }
-}
-
-impl<'a, T: Task> IntoIterator for &'a Results<T> {
-    type Item = T::Output;
-    type IntoIter = Iter<'a, T>;
-
-    fn into_iter(self) -> Iter<'a, T> {
-        self.iter()
     }
 }

@@ -180,24 +180,15 @@ impl<T: Worker> Job<T> {
     /// Runs the job's first task ids on this thread, in task-id order (so
     /// each actor's batches still run one after another), for as long as
     /// finishing here looks cheaper than handing the rest to the pool's
-    /// `threads` threads: a cheap job thus runs here entirely. Returns how
-    /// many task ids ran here.
-    ///
-    /// Pieces double in size without crossing a batch boundary, and the
-    /// clock is read once the tasks run since the last reading reach a
-    /// quarter of all run so far, so a job that turns out costly loses about
-    /// a quarter of its first tasks' time. The cost per task is the lowest
-    /// seen over the timed stretches, and the first stretch alone hands off
-    /// only a clearly costly job: a stretch slowed by the thread being
-    /// preempted (a shared machine's usual hiccup) thus does not send a
-    /// cheap job to the pool, whose wake-up would make that frame slower
-    /// still.
+    /// `threads` threads: a cheap job thus runs here entirely. Pieces double
+    /// in size without crossing a batch boundary, and the clock is read once
+    /// the tasks run since the last reading reach a quarter of all run so
+    /// far, so a job that turns out costly loses about a quarter of its
+    /// first tasks' time. Returns how many task ids ran here.
     fn run_if_cheap(&self, span: &trace::Span, slots: &mut [T::Packet], threads: usize) -> usize {
         let len = slots.len();
-        let threads = threads.max(1) as u128;
+        let started = Instant::now();
         let (mut ran, mut next_check) = (0, 1);
-        let (mut timed_at, mut timed_ran) = (Instant::now(), 0);
-        let (mut stretches, mut nanos_per_task) = (0, u128::MAX);
         while ran < len && !self.control.stopped() {
             let boundary = self.next_boundary(ran, len);
             let piece = ran.max(1).min(boundary - ran);
@@ -207,22 +198,12 @@ impl<T: Worker> Job<T> {
                 continue;
             }
             next_check = ran + (ran / 4).max(1);
-            let now = Instant::now();
-            let stretch = now - timed_at;
-            if stretch < CLOCK_RESOLUTION {
-                continue; // too short to say much: timed with the next one
-            }
-            let tasks = (ran - timed_ran) as u128;
-            nanos_per_task = nanos_per_task.min(stretch.as_nanos().div_ceil(tasks));
-            stretches += 1;
-            (timed_at, timed_ran) = (now, ran);
+            let elapsed = started.elapsed();
             // Time the pool would save on the rest: (threads - 1) / threads
-            // of it, at the lowest pace seen.
-            let rest = nanos_per_task.saturating_mul((len - ran) as u128);
-            let saved = rest * (threads - 1) / threads;
-            // One stretch alone must show a clearly costly job.
-            let bar = if stretches == 1 { 4 } else { 1 } * HANDOFF.as_nanos();
-            if saved > bar {
+            // of it, at the pace so far.
+            let rest = elapsed.as_nanos() * (len - ran) as u128 / ran as u128;
+            let saved = rest * (threads.max(1) - 1) as u128 / threads.max(1) as u128;
+            if elapsed >= CLOCK_RESOLUTION && saved > HANDOFF.as_nanos() {
                 break;
             }
         }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use rayon::ThreadPool;
 
-use crate::buffer::{BufferPool, Iter, PacketBuffer};
+use crate::buffer::{packet_views, BufferPool, PacketBuffer};
 use crate::control::{self, Abort, Ticket};
 use crate::error::Error;
 use crate::run;
@@ -327,43 +327,20 @@ impl<T: Task> Batch<T> {
     pub fn task_ids(&self) -> Range<usize> {
         self.first_id..self.first_id + self.len()
     }
-
-    /// The number of packets: the stream's batch size, except for a shorter
-    /// last batch.
-    pub fn len(&self) -> usize {
-        self.packets.len()
-    }
-
-    /// Whether the batch has no packets (never the case for a batch that a
-    /// stream yields).
-    pub fn is_empty(&self) -> bool {
-        self.packets.is_empty()
-    }
-
-    /// The output of the batch's `index`th task, task id
-    /// `first_id() + index`, decoded from its packet; `None` past the end.
-    pub fn get(&self, index: usize) -> Option<T::Output> {
-        self.packets.get(index)
-    }
-
-    /// The outputs in task-id order.
-    pub fn iter(&self) -> Iter<'_, T> {
-        self.packets.iter()
-    }
-
-    /// The packets, viewed in place: no copy, no decoding.
-    pub fn packets(&self) -> &[T::Packet] {
-        self.packets.packets()
-    }
-
-    /// The batch's raw buffer: `len() * PACKET_SIZE` bytes, packets in
-    /// task-id order, each field little-endian. The buffers of a stream's
-    /// batches, one after another, are the bytes of
-    /// [`Results::as_bytes`](crate::Results::as_bytes) for the same job.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.packets.as_bytes()
-    }
 }
+
+packet_views!(
+    Batch,
+    len: "The number of packets: the stream's batch size, except for a shorter last batch.",
+    is_empty: "Whether the batch has no packets (never the case for a batch that a stream \
+               yields).",
+    get: "The output of the batch's `index`th task, task id `first_id() + index`, \
+          decoded from its packet; `None` past the end.",
+    as_bytes: "The batch's raw buffer: `len() * PACKET_SIZE` bytes, packets in task-id \
+               order, each field little-endian. The buffers of a stream's batches, one \
+               after another, are the bytes of \
+               [`Results::as_bytes`](crate::Results::as_bytes) for the same job.",
+);
 
 impl<T: Task> fmt::Debug for Batch<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -372,15 +349,6 @@ impl<T: Task> fmt::Debug for Batch<T> {
             .field("first_id", &self.first_id)
             .field("len", &self.len())
             .finish_non_exhaustive()
-    }
-}
-
-impl<'a, T: Task> IntoIterator for &'a Batch<T> {
-    type Item = T::Output;
-    type IntoIter = Iter<'a, T>;
-
-    fn into_iter(self) -> Iter<'a, T> {
-        self.iter()
     }
 }
 
