@@ -562,7 +562,8 @@ mod tests {
         let coordinator = Coordinator::new(4);
         let handles: Vec<_> = (0..200).map(|_| coordinator.spawn(Count, 10, 2)).collect();
         let streams: Vec<_> = (0..3).map(|_| coordinator.stream(Count, 10, 2)).collect();
-        assert_eq!(coordinator.running.tracked(), 203);
+        // The streams have not started; spawned jobs may have finished.
+        assert!(coordinator.running.tracked() >= 3);
         for stream in streams {
             assert_eq!(stream.count(), 5);
         }
