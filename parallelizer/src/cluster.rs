@@ -42,7 +42,7 @@ use crate::dispatch::Dispatch;
 use crate::error::Error;
 use crate::job::Shape;
 use crate::results::Results;
-use crate::task::{FieldError, Task, Worker};
+use crate::task::{FieldError, Fnv1a, Task, Worker};
 use mpi::environment::Universe;
 use mpi::request::Request;
 use mpi::topology::SimpleCommunicator;
@@ -951,14 +951,11 @@ fn failure_of<T: Task>(kind: u64, rank: usize, task_id: u64, message: String) ->
 /// A hash of the task's name and packet schema, which every rank of a
 /// dispatch must share.
 fn task_key<T: Task>() -> u64 {
-    // 64-bit FNV-1a, as the schema fingerprint.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let fingerprint = T::schema().fingerprint().to_le_bytes();
-    for &byte in T::NAME.as_bytes().iter().chain(&[0]).chain(&fingerprint) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    let mut hash = Fnv1a::new();
+    hash.write(T::NAME.as_bytes());
+    hash.write(&[0]);
+    hash.write_u64(T::schema().fingerprint());
+    hash.finish()
 }
 
 fn rank_index(rank: Rank) -> usize {
