@@ -29,7 +29,9 @@
 //! gets exactly one final answer per dispatch, and no message outlives its
 //! dispatch, so dispatches can follow each other on one cluster.
 
+mod chunk;
 mod plan;
+mod share;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -40,11 +42,10 @@ use std::time::Duration;
 
 use crate::buffers::BufferPool;
 use crate::coordinator::Coordinator;
-use crate::dispatch::Dispatch;
 use crate::error::Error;
 use crate::job::Shape;
 use crate::results::Results;
-use crate::task::{FieldError, Fnv1a, Task, Worker};
+use crate::task::{Fnv1a, Task, Worker};
 use mpi::environment::Universe;
 use mpi::request::Request;
 use mpi::topology::SimpleCommunicator;
@@ -52,6 +53,7 @@ use mpi::traits::{Communicator, CommunicatorCollectives, Equivalence, Root};
 use mpi::traits::{Destination, Source};
 use mpi::{Rank, Tag, Threading};
 use plan::Plan;
+use share::{Running, Share};
 
 /// The processes of an MPI job, ready to share dispatches: feature `mpi`.
 ///
@@ -281,18 +283,14 @@ impl Cluster {
         args: T::Args,
     ) -> Result<Option<Results<T>>, Error> {
         let (memory, buffer) = self.agree::<T>(coordinator, threads, batch)?;
-        let job = Share {
-            coordinator,
-            plan: Plan::new(
-                threads,
-                batch,
-                T::PACKET_SIZE,
-                self.size,
-                coordinator.threads().min(coordinator.actors()),
-            ),
-            memory,
-            args: Arc::new(args),
-        };
+        let plan = Plan::new(
+            threads,
+            batch,
+            T::PACKET_SIZE,
+            self.size,
+            coordinator.threads().min(coordinator.actors()),
+        );
+        let job = Share::<T>::new(coordinator, plan, memory, Arc::new(args));
         if self.rank == 0 {
             self.lead(job, buffer).map(Some)
         } else {
@@ -400,15 +398,13 @@ impl Cluster {
     ) -> Result<Results<T>, Error> {
         if self.size == 1 {
             let whole = 0..job.plan.batches;
-            let results = job
-                .run_here(&whole)
-                .map_err(|error| chunk_error::<T>(0, 0, error))?;
-            return Ok(self.results(results.into_bytes()));
+            let bytes = job.run_here(0, &whole)?;
+            return Ok(self.results(bytes));
         }
         let mut ranks = vec![Follower::default(); self.size];
         ranks[0].ended = true;
         let mut failure: Option<Error> = None;
-        let mut local: Option<(Range<usize>, Dispatch<Chunk<T>>)> = None;
+        let mut local: Option<(Range<usize>, Running<T>)> = None;
         let mut idle = Idle::default();
         loop {
             let mut busy = false;
@@ -423,7 +419,7 @@ impl Cluster {
                         bytes[job.plan.byte_range::<T>(&ids)].copy_from_slice(results.as_bytes())
                     }
                     Err(error) => {
-                        failure.get_or_insert(chunk_error::<T>(0, ids.start, error));
+                        failure.get_or_insert(job.chunk_error(0, &batches, error));
                     }
                 }
             }
@@ -541,7 +537,6 @@ impl Cluster {
                     if batches.is_empty() || batches.end > job.plan.batches {
                         self.protocol_error("a chunk outside the job");
                     }
-                    let ids = job.plan.ids(&batches);
                     let run = job.spawn(&batches);
                     let mut idle = Idle::default();
                     while !run.is_finished() {
@@ -562,7 +557,7 @@ impl Cluster {
                             self.send_header(0, TAG_REQUEST, &[CANCELLED, 0, 0, 0, 0, 0]);
                         }
                         Err(error) => {
-                            let error = chunk_error::<T>(self.rank, ids.start, error);
+                            let error = job.chunk_error(self.rank, &batches, error);
                             let (kind, task_id, message) = encode_failure(&error);
                             let header = [kind, task_id, message.len() as u64, 0, 0, 0];
                             self.send_header(0, TAG_REQUEST, &header);
@@ -743,116 +738,6 @@ struct Follower {
     ended: bool,
     /// It was sent a cancel during this dispatch.
     cancel_sent: bool,
-}
-
-/// One rank's share of a dispatch: how the job is cut, and what its chunks
-/// run with.
-struct Share<'a, T: Task> {
-    coordinator: &'a Coordinator,
-    plan: Plan,
-    memory: Arc<T::Memory>,
-    args: Arc<T::Args>,
-}
-
-impl<T: Worker> Share<'_, T> {
-    fn chunk_args(&self, ids: &Range<usize>) -> ChunkArgs<T> {
-        ChunkArgs {
-            first_id: ids.start,
-            memory: Arc::clone(&self.memory),
-            args: Arc::clone(&self.args),
-        }
-    }
-
-    /// Starts `batches` on the coordinator's pool.
-    fn spawn(&self, batches: &Range<usize>) -> Dispatch<Chunk<T>> {
-        let ids = self.plan.ids(batches);
-        self.coordinator.spawn_with(
-            Chunk::new(),
-            ids.len(),
-            self.plan.batch,
-            self.chunk_args(&ids),
-        )
-    }
-
-    /// Runs `batches` and waits for them.
-    fn run_here(&self, batches: &Range<usize>) -> Result<Results<Chunk<T>>, Error> {
-        let ids = self.plan.ids(batches);
-        self.coordinator.dispatch_with(
-            Chunk::new(),
-            ids.len(),
-            self.plan.batch,
-            self.chunk_args(&ids),
-        )
-    }
-}
-
-/// Task `T` over the task ids of one chunk: its local task id `i` is `T`'s
-/// task id `first_id + i`, so a coordinator runs a chunk as a dispatch of
-/// its own, packets and all, on its pool.
-struct Chunk<T>(PhantomData<fn() -> T>);
-
-impl<T> Chunk<T> {
-    fn new() -> Self {
-        Chunk(PhantomData)
-    }
-}
-
-/// What a chunk's workers see: the offset of its task ids, and `T`'s memory
-/// and args.
-struct ChunkArgs<T: Task> {
-    first_id: usize,
-    memory: Arc<T::Memory>,
-    args: Arc<T::Args>,
-}
-
-impl<T: Worker> Task for Chunk<T> {
-    type Output = T::Output;
-    type Packet = T::Packet;
-    type Memory = ();
-    type Args = ChunkArgs<T>;
-    const NAME: &'static str = T::NAME;
-    const PACKET_SIZE: usize = T::PACKET_SIZE;
-    const HAS_MEMORY: bool = false;
-    const FIELD_TYPES: &'static [&'static str] = T::FIELD_TYPES;
-    const FIELD_SIZES: &'static [usize] = T::FIELD_SIZES;
-
-    fn encode(output: Self::Output) -> Self::Packet {
-        T::encode(output)
-    }
-
-    fn decode(packet: &Self::Packet) -> Self::Output {
-        T::decode(packet)
-    }
-
-    fn validate(packet: &Self::Packet) -> Result<(), FieldError> {
-        T::validate(packet)
-    }
-}
-
-impl<T: Worker> Worker for Chunk<T> {
-    fn run(task_id: usize, _memory: &(), args: &ChunkArgs<T>) -> T::Output {
-        T::run(args.first_id + task_id, &args.memory, &args.args)
-    }
-}
-
-/// The cluster error for a chunk of `rank` whose task ids start at
-/// `first_id` and that failed with `error`.
-fn chunk_error<T: Task>(rank: usize, first_id: usize, error: Error) -> Error {
-    match error {
-        Error::WorkerPanicked {
-            task_id, message, ..
-        } => Error::ClusterWorkerPanicked {
-            task: T::NAME,
-            rank,
-            task_id: first_id + task_id,
-            message,
-        },
-        error => Error::ClusterRankFailed {
-            task: T::NAME,
-            rank,
-            message: error.to_string(),
-        },
-    }
 }
 
 /// A cluster error as it travels: its kind, task id and message.
