@@ -9,51 +9,55 @@
 //! early asks again sooner, so it takes more chunks; chunks shrink as the job
 //! nears its end (guided self-scheduling), so the ranks finish together.
 //!
-//! # Wire protocol
+//! # Files
+//!
+//! - this one: the public [`Cluster`] API, and the collective start of a
+//!   dispatch, in which every rank checks that all make the same call;
+//! - [`protocol`]: the messages of a dispatch as Rust types, encoded to and
+//!   decoded from the fixed headers that travel, in one place;
+//! - [`link`]: those messages on MPI, and the polite polling of every wait;
+//! - [`leader`]: rank 0's side of a dispatch, one method per event;
+//! - [`follower`]: the side of every other rank;
+//! - [`plan`]: how a job is cut into chunks;
+//! - [`share`]: how a rank runs its chunks on its coordinator, through
+//!   [`chunk`] until the coordinator runs global task ids.
 //!
 //! All traffic runs on a duplicate of `MPI_COMM_WORLD`, so it never mixes
-//! with the program's own MPI messages. Each message is a header of six
-//! `u64`s or a piece of bytes:
-//!
-//! - a rank asks rank 0 for work (`READY`), or returns a chunk (`DONE`,
-//!   followed by its packets) or its failure (`PANICKED`, `FAILED`,
-//!   `CANCELLED`, followed by the message);
-//! - rank 0 answers with a chunk (`CHUNK`, a range of batches), the end of
-//!   the job (`FINISHED`) or its failure (`FAILURE`, followed by the message),
-//!   and may send `CANCEL` to a rank whose chunk is running once the job has
-//!   failed.
-//!
-//! Counts are packets and batches, carried as `u64`; the bytes go in pieces
-//! of at most [`Cluster::set_max_message_bytes`] (1 GiB by default), so no
-//! MPI count comes near `i32::MAX` however large the results. Every rank
-//! gets exactly one final answer per dispatch, and no message outlives its
-//! dispatch, so dispatches can follow each other on one cluster.
+//! with the program's own MPI messages. Counts are packets and batches,
+//! carried as `u64`; the bytes go in pieces of at most
+//! [`Cluster::set_max_message_bytes`] (1 GiB by default), so no MPI count
+//! comes near `i32::MAX` however large the results. Every rank gets exactly
+//! one final answer per dispatch, and no message outlives its dispatch, so
+//! dispatches can follow each other on one cluster.
 
 mod chunk;
+mod follower;
+mod leader;
+mod link;
 mod plan;
+mod protocol;
 mod share;
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::Range;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use crate::buffers::BufferPool;
 use crate::coordinator::Coordinator;
 use crate::error::Error;
 use crate::job::Shape;
 use crate::results::Results;
-use crate::task::{Fnv1a, Task, Worker};
+use crate::task::{Task, Worker};
+use follower::Follower;
+use link::{rank_index, Link};
 use mpi::environment::Universe;
-use mpi::request::Request;
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, CommunicatorCollectives, Equivalence, Root};
-use mpi::traits::{Destination, Source};
-use mpi::{Rank, Tag, Threading};
+use mpi::traits::Communicator;
+use mpi::Threading;
 use plan::Plan;
-use share::{Running, Share};
+use protocol::{clip, Call};
+use share::Share;
 
 /// The processes of an MPI job, ready to share dispatches: feature `mpi`.
 ///
@@ -126,34 +130,11 @@ pub struct Cluster {
     funneled: PhantomData<*const ()>,
 }
 
-/// Message tags on the cluster's communicator.
-const TAG_REQUEST: Tag = 1;
-const TAG_REPLY: Tag = 2;
-const TAG_DATA: Tag = 3;
-const TAG_CANCEL: Tag = 4;
-
-/// Header kinds from a rank to rank 0.
-const READY: u64 = 1;
-const DONE: u64 = 2;
-const PANICKED: u64 = 3;
-const FAILED: u64 = 4;
-const CANCELLED: u64 = 5;
-/// Header kinds from rank 0 to a rank.
-const CHUNK: u64 = 11;
-const FINISHED: u64 = 12;
-const FAILURE: u64 = 13;
-const CANCEL: u64 = 14;
-
-/// Every header is six `u64`s: a kind, then its fields.
-type Header = [u64; 6];
-
 /// The largest MPI message by default: well below `i32::MAX` bytes.
 const DEFAULT_MAX_MESSAGE: usize = 1 << 30;
 
 /// The exit code of an MPI job aborted because a rank panicked.
 const ABORT_PANICKED: i32 = 101;
-/// The exit code of an MPI job aborted because a message broke the protocol.
-const ABORT_PROTOCOL: i32 = 70;
 
 impl Cluster {
     /// Initializes MPI for this process and returns its cluster.
@@ -219,7 +200,7 @@ impl Cluster {
     /// polls rather than spinning, so ranks that wait leave the cores to
     /// ranks that work.
     pub fn barrier(&self) {
-        wait_politely(self.comm.immediate_barrier());
+        self.link().barrier();
     }
 
     /// Ends the whole MPI job at once, every rank with it (`MPI_Abort`).
@@ -282,7 +263,8 @@ impl Cluster {
         batch: usize,
         args: T::Args,
     ) -> Result<Option<Results<T>>, Error> {
-        let (memory, buffer) = self.agree::<T>(coordinator, threads, batch)?;
+        let link = self.link();
+        let (memory, buffer) = self.agree::<T>(link, coordinator, threads, batch)?;
         let plan = Plan::new(
             threads,
             batch,
@@ -292,9 +274,10 @@ impl Cluster {
         );
         let job = Share::<T>::new(coordinator, plan, memory, Arc::new(args));
         if self.rank == 0 {
-            self.lead(job, buffer).map(Some)
+            let bytes = leader::lead(link, job, buffer)?;
+            Ok(Some(self.results(bytes)))
         } else {
-            self.follow(job).map(|()| None)
+            Follower::new(link, job).run().map(|()| None)
         }
     }
 
@@ -303,58 +286,38 @@ impl Cluster {
     /// rank 0 the results buffer), or the same error on every rank.
     fn agree<T: Worker>(
         &self,
+        link: Link<'_>,
         coordinator: &Coordinator,
         threads: usize,
         batch: usize,
     ) -> Result<(Arc<T::Memory>, Vec<u8>), Error> {
         // Ranks that arrive early sleep here rather than spin in the gather.
-        self.barrier();
+        link.barrier();
         let local = self.prepare::<T>(coordinator, threads, batch);
-        let call: Header = [
-            task_key::<T>(),
-            threads as u64,
-            batch as u64,
-            u64::from(local.is_err()),
-            0,
-            0,
-        ];
-        let mut calls = vec![0u64; call.len() * self.size];
-        self.comm.all_gather_into(&call[..], &mut calls[..]);
-        let calls: Vec<&[u64]> = calls.chunks(call.len()).collect();
-
+        let calls = link.gather_calls(&Call::of::<T>(threads, batch, local.is_err()));
         for (rank, theirs) in calls.iter().enumerate().skip(1) {
-            for (field, what) in [(0, "task"), (1, "threads"), (2, "batch")] {
-                if theirs[field] != calls[0][field] {
-                    return Err(Error::ClusterMismatch {
-                        task: T::NAME,
-                        rank,
-                        what,
-                        expected: calls[0][field],
-                        found: theirs[field],
-                    });
-                }
+            if let Some((what, expected, found)) = calls[0].difference(theirs) {
+                return Err(Error::ClusterMismatch {
+                    task: T::NAME,
+                    rank,
+                    what,
+                    expected,
+                    found,
+                });
             }
         }
-        let Some(failed) = calls.iter().position(|theirs| theirs[3] != 0) else {
+        let Some(failed) = calls.iter().position(|call| call.failed) else {
             return local;
         };
         // The lowest failing rank tells everyone why.
-        let root = self.comm.process_at_rank(failed as Rank);
-        let mut message = match &local {
-            Err(error) if self.rank == failed => error.to_string().into_bytes(),
-            _ => Vec::new(),
+        let message = match &local {
+            Err(error) if self.rank == failed => clip(error.to_string()),
+            _ => String::new(),
         };
-        message.truncate(1 << 16);
-        let mut len = [message.len() as u64];
-        root.broadcast_into(&mut len[..]);
-        message.resize(len[0] as usize, 0);
-        if !message.is_empty() {
-            root.broadcast_into(&mut message[..]);
-        }
         Err(Error::ClusterRankFailed {
             task: T::NAME,
             rank: failed,
-            message: String::from_utf8_lossy(&message).into_owned(),
+            message: link.broadcast_message(failed, message),
         })
     }
 
@@ -389,318 +352,14 @@ impl Cluster {
         Ok((memory, buffer))
     }
 
-    /// Rank 0's side of a dispatch: hands out chunks, runs its own, and
-    /// gathers every chunk's packets into `bytes`.
-    fn lead<T: Worker>(
-        &self,
-        mut job: Share<'_, T>,
-        mut bytes: Vec<u8>,
-    ) -> Result<Results<T>, Error> {
-        if self.size == 1 {
-            let whole = 0..job.plan.batches;
-            let bytes = job.run_here(0, &whole)?;
-            return Ok(self.results(bytes));
-        }
-        let mut ranks = vec![Follower::default(); self.size];
-        ranks[0].ended = true;
-        let mut failure: Option<Error> = None;
-        let mut local: Option<(Range<usize>, Running<T>)> = None;
-        let mut idle = Idle::default();
-        loop {
-            let mut busy = false;
-
-            // This rank's own chunk.
-            if local.as_ref().is_some_and(|(_, run)| run.is_finished()) {
-                busy = true;
-                let (batches, run) = local.take().expect("checked above");
-                let ids = job.plan.ids(&batches);
-                match run.wait() {
-                    Ok(results) => {
-                        bytes[job.plan.byte_range::<T>(&ids)].copy_from_slice(results.as_bytes())
-                    }
-                    Err(error) => {
-                        failure.get_or_insert(job.chunk_error(0, &batches, error));
-                    }
-                }
-            }
-            if local.is_none() && failure.is_none() {
-                if let Some(batches) = job.plan.take() {
-                    busy = true;
-                    local = Some((batches.clone(), job.spawn(&batches)));
-                }
-            }
-
-            // One message from another rank.
-            if let Some((message, status)) = self
-                .comm
-                .any_process()
-                .immediate_matched_probe_with_tag(TAG_REQUEST)
-            {
-                busy = true;
-                let from = rank_index(status.source_rank());
-                let mut header: Header = [0; 6];
-                let status = message.matched_receive_into(&mut header[..]);
-                self.check_count(&status, header.len(), "a request header");
-                if from == 0 || from >= self.size || ranks[from].ended {
-                    self.protocol_error("a request from a rank that has no dispatch running");
-                }
-                if header[0] != READY {
-                    let Some(batches) = ranks[from].chunk.take() else {
-                        self.protocol_error("a chunk returned by a rank that had none");
-                    };
-                    let ids = job.plan.ids(&batches);
-                    match header[0] {
-                        DONE => {
-                            if header[1..3] != [batches.start as u64, batches.end as u64] {
-                                self.protocol_error("a rank returned another chunk than its own");
-                            }
-                            self.receive_bytes(from, &mut bytes[job.plan.byte_range::<T>(&ids)]);
-                        }
-                        PANICKED | FAILED | CANCELLED => {
-                            let message = self.receive_message(from, header[2]);
-                            let error = (header[0] != CANCELLED)
-                                .then(|| failure_of::<T>(header[0], from, header[1], message));
-                            if let Some(error) = error {
-                                failure.get_or_insert(error);
-                            }
-                        }
-                        _ => self.protocol_error("an unknown request"),
-                    }
-                }
-                if let Some(error) = &failure {
-                    self.send_failure(from, error, &mut ranks[from]);
-                } else if let Some(batches) = job.plan.take() {
-                    let header = [CHUNK, batches.start as u64, batches.end as u64, 0, 0, 0];
-                    self.send_header(from, TAG_REPLY, &header);
-                    ranks[from].chunk = Some(batches);
-                } else {
-                    ranks[from].parked = true;
-                }
-            }
-
-            // A failed job stops everywhere at the next batch boundary.
-            if failure.is_some() {
-                if let Some((_, run)) = &local {
-                    run.cancel();
-                }
-                for (rank, follower) in ranks.iter_mut().enumerate() {
-                    if follower.chunk.is_some() && !follower.cancel_sent {
-                        self.send_header(rank, TAG_CANCEL, &[CANCEL, 0, 0, 0, 0, 0]);
-                        follower.cancel_sent = true;
-                    }
-                }
-            }
-
-            // Ranks waiting for work learn the outcome once it is known.
-            let finished = job.plan.is_exhausted()
-                && local.is_none()
-                && ranks.iter().all(|follower| follower.chunk.is_none());
-            if finished || failure.is_some() {
-                for (rank, follower) in ranks.iter_mut().enumerate() {
-                    if !follower.parked || follower.ended {
-                        continue;
-                    }
-                    match &failure {
-                        Some(error) => self.send_failure(rank, error, follower),
-                        None => {
-                            self.send_header(rank, TAG_REPLY, &[FINISHED, 0, 0, 0, 0, 0]);
-                            follower.ended = true;
-                        }
-                    }
-                }
-            }
-            if local.is_none() && ranks.iter().all(|follower| follower.ended) {
-                break;
-            }
-            if busy {
-                idle.reset();
-            } else {
-                idle.pause();
-            }
-        }
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(self.results(bytes)),
-        }
-    }
-
-    /// The side of a dispatch of every rank but 0: asks rank 0 for chunks,
-    /// runs them, and sends their packets back until the job ends.
-    fn follow<T: Worker>(&self, job: Share<'_, T>) -> Result<(), Error> {
-        self.send_header(0, TAG_REQUEST, &[READY, 0, 0, 0, 0, 0]);
-        let mut cancelled = false;
-        loop {
-            let reply = self.receive_header(TAG_REPLY);
-            match reply[0] {
-                CHUNK => {
-                    let batches = to_index(reply[1])..to_index(reply[2]);
-                    if batches.is_empty() || batches.end > job.plan.batches {
-                        self.protocol_error("a chunk outside the job");
-                    }
-                    let run = job.spawn(&batches);
-                    let mut idle = Idle::default();
-                    while !run.is_finished() {
-                        if !cancelled && self.take_cancel(false) {
-                            cancelled = true;
-                            run.cancel();
-                        } else {
-                            idle.pause();
-                        }
-                    }
-                    match run.wait() {
-                        Ok(results) => {
-                            let header = [DONE, reply[1], reply[2], 0, 0, 0];
-                            self.send_header(0, TAG_REQUEST, &header);
-                            self.send_bytes(0, results.as_bytes());
-                        }
-                        Err(Error::Cancelled { .. }) if cancelled => {
-                            self.send_header(0, TAG_REQUEST, &[CANCELLED, 0, 0, 0, 0, 0]);
-                        }
-                        Err(error) => {
-                            let error = job.chunk_error(self.rank, &batches, error);
-                            let (kind, task_id, message) = encode_failure(&error);
-                            let header = [kind, task_id, message.len() as u64, 0, 0, 0];
-                            self.send_header(0, TAG_REQUEST, &header);
-                            self.send_bytes(0, message.as_bytes());
-                        }
-                    }
-                }
-                FINISHED => return Ok(()),
-                FAILURE => {
-                    let message = self.receive_message(0, reply[4]);
-                    let error = failure_of::<T>(reply[2], to_index(reply[1]), reply[3], message);
-                    // A cancel sent while this rank's chunk was returning is
-                    // still queued: take it, so that it cannot reach the next
-                    // dispatch.
-                    if reply[5] != 0 && !cancelled {
-                        self.take_cancel(true);
-                    }
-                    return Err(error);
-                }
-                _ => self.protocol_error("an unknown reply"),
-            }
-        }
-    }
-
     /// Results whose buffer comes back to this cluster when they are dropped.
     fn results<T: Task>(&self, bytes: Vec<u8>) -> Results<T> {
         Results::from_filled(bytes, Arc::downgrade(&self.buffers))
     }
 
-    /// Tells `rank` that the job failed, with `error`; its last answer.
-    fn send_failure(&self, rank: usize, error: &Error, follower: &mut Follower) {
-        let (kind, task_id, message) = encode_failure(error);
-        let failed_rank = match error {
-            Error::ClusterWorkerPanicked { rank, .. } | Error::ClusterRankFailed { rank, .. } => {
-                *rank as u64
-            }
-            _ => 0,
-        };
-        let header = [
-            FAILURE,
-            failed_rank,
-            kind,
-            task_id,
-            message.len() as u64,
-            u64::from(follower.cancel_sent),
-        ];
-        self.send_header(rank, TAG_REPLY, &header);
-        self.send_bytes(rank, message.as_bytes());
-        follower.ended = true;
-        follower.parked = false;
-    }
-
-    /// Takes rank 0's cancel message: whether one was there, or, if `wait`,
-    /// once it is.
-    fn take_cancel(&self, wait: bool) -> bool {
-        let process = self.comm.process_at_rank(0);
-        let mut idle = Idle::default();
-        loop {
-            if let Some((message, _)) = process.immediate_matched_probe_with_tag(TAG_CANCEL) {
-                let mut header: Header = [0; 6];
-                let status = message.matched_receive_into(&mut header[..]);
-                self.check_count(&status, header.len(), "a cancel header");
-                return true;
-            }
-            if !wait {
-                return false;
-            }
-            idle.pause();
-        }
-    }
-
-    fn send_header(&self, rank: usize, tag: Tag, header: &Header) {
-        self.comm
-            .process_at_rank(rank as Rank)
-            .send_with_tag(&header[..], tag);
-    }
-
-    /// Waits, sleeping between polls, for rank 0's next header with `tag`.
-    fn receive_header(&self, tag: Tag) -> Header {
-        let process = self.comm.process_at_rank(0);
-        let mut idle = Idle::default();
-        loop {
-            if let Some((message, _)) = process.immediate_matched_probe_with_tag(tag) {
-                let mut header: Header = [0; 6];
-                let status = message.matched_receive_into(&mut header[..]);
-                self.check_count(&status, header.len(), "a header");
-                return header;
-            }
-            idle.pause();
-        }
-    }
-
-    /// Sends `bytes` to `rank` in pieces of at most `max_message` bytes.
-    fn send_bytes(&self, rank: usize, bytes: &[u8]) {
-        let process = self.comm.process_at_rank(rank as Rank);
-        for piece in bytes.chunks(self.max_message) {
-            process.send_with_tag(piece, TAG_DATA);
-        }
-    }
-
-    /// Fills `bytes` from the pieces `rank` sends, whatever their sizes.
-    fn receive_bytes(&self, rank: usize, mut bytes: &mut [u8]) {
-        let process = self.comm.process_at_rank(rank as Rank);
-        while !bytes.is_empty() {
-            let (message, status) = process.matched_probe_with_tag(TAG_DATA);
-            let len = usize::try_from(status.count(u8::equivalent_datatype())).unwrap_or(0);
-            if len == 0 || len > bytes.len() {
-                self.protocol_error("a piece of packets larger than its chunk");
-            }
-            let (piece, rest) = std::mem::take(&mut bytes).split_at_mut(len);
-            message.matched_receive_into(piece);
-            bytes = rest;
-        }
-    }
-
-    /// Receives a failure message of `len` bytes from `rank`.
-    fn receive_message(&self, rank: usize, len: u64) -> String {
-        let Some(mut message) = usize::try_from(len)
-            .ok()
-            .filter(|&len| len <= 1 << 30)
-            .map(|len| vec![0; len])
-        else {
-            self.protocol_error("a failure message larger than 1 GiB");
-        };
-        self.receive_bytes(rank, &mut message);
-        String::from_utf8_lossy(&message).into_owned()
-    }
-
-    fn check_count(&self, status: &mpi::point_to_point::Status, expected: usize, what: &str) {
-        if usize::try_from(status.count(u64::equivalent_datatype())).ok() != Some(expected) {
-            self.protocol_error(&format!("{what} of the wrong size"));
-        }
-    }
-
-    /// Ends the MPI job: a message broke the protocol (ranks running
-    /// different builds, or a bug), and waiting could hang every rank.
-    fn protocol_error(&self, what: &str) -> ! {
-        eprintln!(
-            "parallelizer: rank {} of the cluster received {what}: aborting the MPI job \
-             (do all ranks run the same build, making the same dispatches?)",
-            self.rank
-        );
-        self.world.abort(ABORT_PROTOCOL)
+    /// This rank's end of the cluster's communicator.
+    fn link(&self) -> Link<'_> {
+        Link::new(&self.comm, &self.world, self.max_message)
     }
 }
 
@@ -724,105 +383,5 @@ impl fmt::Debug for Cluster {
             .field("size", &self.size)
             .field("max_message_bytes", &self.max_message)
             .finish_non_exhaustive()
-    }
-}
-
-/// What rank 0 knows of another rank during a dispatch.
-#[derive(Debug, Clone, Default)]
-struct Follower {
-    /// The batches it is running.
-    chunk: Option<Range<usize>>,
-    /// It asked for work when none was left: it waits for the outcome.
-    parked: bool,
-    /// It has had its last answer.
-    ended: bool,
-    /// It was sent a cancel during this dispatch.
-    cancel_sent: bool,
-}
-
-/// A cluster error as it travels: its kind, task id and message.
-fn encode_failure(error: &Error) -> (u64, u64, String) {
-    match error {
-        Error::ClusterWorkerPanicked {
-            task_id, message, ..
-        } => (PANICKED, *task_id as u64, message.clone()),
-        Error::ClusterRankFailed { message, .. } => (FAILED, 0, message.clone()),
-        error => (FAILED, 0, error.to_string()),
-    }
-}
-
-/// The cluster error that arrived as `kind`, from `rank`.
-fn failure_of<T: Task>(kind: u64, rank: usize, task_id: u64, message: String) -> Error {
-    if kind == PANICKED {
-        Error::ClusterWorkerPanicked {
-            task: T::NAME,
-            rank,
-            task_id: to_index(task_id),
-            message,
-        }
-    } else {
-        Error::ClusterRankFailed {
-            task: T::NAME,
-            rank,
-            message,
-        }
-    }
-}
-
-/// A hash of the task's name and packet schema, which every rank of a
-/// dispatch must share.
-fn task_key<T: Task>() -> u64 {
-    let mut hash = Fnv1a::new();
-    hash.write(T::NAME.as_bytes());
-    hash.write(&[0]);
-    hash.write_u64(T::schema().fingerprint());
-    hash.finish()
-}
-
-fn rank_index(rank: Rank) -> usize {
-    usize::try_from(rank).expect("MPI ranks and sizes are not negative")
-}
-
-fn to_index(value: u64) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
-}
-
-/// Waits for an MPI request, sleeping between polls.
-fn wait_politely(mut request: Request<'static, ()>) {
-    let mut idle = Idle::default();
-    loop {
-        match request.test() {
-            Ok(_) => return,
-            Err(pending) => request = pending,
-        }
-        idle.pause();
-    }
-}
-
-/// A poll loop's pause: a few yields, then sleeps that double up to 1 ms.
-/// A rank that waits thus leaves the cores to the ranks that work (several
-/// ranks often share a machine), at the cost of at most a millisecond of
-/// latency.
-#[derive(Debug, Default)]
-struct Idle {
-    polls: u32,
-}
-
-impl Idle {
-    const YIELDS: u32 = 16;
-
-    fn pause(&mut self) {
-        if self.polls < Self::YIELDS {
-            thread::yield_now();
-        } else {
-            let doublings = (self.polls - Self::YIELDS).min(5);
-            let pause = Duration::from_micros(50 << doublings).min(Duration::from_millis(1));
-            thread::sleep(pause);
-        }
-        self.polls = self.polls.saturating_add(1);
-    }
-
-    fn reset(&mut self) {
-        self.polls = 0;
     }
 }
