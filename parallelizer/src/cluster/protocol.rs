@@ -354,10 +354,17 @@ fn task_key<T: Task>() -> u64 {
 }
 
 /// The message of a rank that cannot take part in a dispatch, as it is
-/// broadcast: at most [`MAX_RANK_MESSAGE`] bytes.
-pub(super) fn clip(message: String) -> String {
-    let bytes = message.as_bytes();
-    String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_RANK_MESSAGE)]).into_owned()
+/// broadcast: at most [`MAX_RANK_MESSAGE`] bytes, cut at a char boundary so
+/// that no character is broken in two.
+pub(super) fn clip(mut message: String) -> String {
+    if message.len() > MAX_RANK_MESSAGE {
+        let end = (0..=MAX_RANK_MESSAGE)
+            .rev()
+            .find(|&end| message.is_char_boundary(end))
+            .unwrap_or(0);
+        message.truncate(end);
+    }
+    message
 }
 
 /// A header's fields, read as the protocol defines them.
@@ -609,5 +616,23 @@ mod tests {
         assert_eq!(ours.difference(&theirs), Some(("threads", 100, 101)));
         theirs.task = 2;
         assert_eq!(ours.difference(&theirs), Some(("task", 1, 2)));
+    }
+
+    #[test]
+    fn a_clipped_message_ends_at_a_char_boundary() {
+        // A two-byte 'é' whose first byte is the last one allowed.
+        let message = format!("{}é and more", "a".repeat(MAX_RANK_MESSAGE - 1));
+        let clipped = clip(message.clone());
+        assert_eq!(clipped.len(), MAX_RANK_MESSAGE - 1);
+        assert!(
+            message.starts_with(&clipped),
+            "{:?}",
+            &clipped[clipped.len() - 4..]
+        );
+
+        let fits = format!("{}é", "a".repeat(MAX_RANK_MESSAGE - 2));
+        assert!(clip(fits.clone()) == fits);
+        let short = "no memory for task `Lonely` — défini nowhere".to_string();
+        assert_eq!(clip(short.clone()), short);
     }
 }
