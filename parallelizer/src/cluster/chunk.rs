@@ -3,7 +3,8 @@
 //! dispatch of its own.
 //!
 //! Its only users are [`Share`](super::share::Share)'s `spawn` and
-//! `run_here`, and the task-id offset in its `chunk_error`, each marked
+//! `run_here`, the task-id offset in its `chunk_error`, and the type of a
+//! running chunk (`Running<T>`), all in `share.rs` and each marked
 //! `// swap:`. Once `Coordinator::spawn_ids` and `run_ids` run global task
 //! ids, those places call them instead and this file goes.
 
