@@ -1,0 +1,387 @@
+//! The same dispatch across the processes (ranks) of an MPI job: feature `mpi`.
+//!
+//! Every rank runs the same binary, so every rank has the same tasks and
+//! workers compiled in, and defines the same memory. A cluster dispatch is a
+//! collective call: every rank makes it, with the same task, threads and
+//! batch size. Rank 0 leads: it hands out *chunks* (ranges of whole batches)
+//! to whichever rank asks, itself included, and receives the packets of each
+//! chunk straight into its slot of the merged buffer. A rank that finishes
+//! early asks again sooner, so it takes more chunks; chunks shrink as the job
+//! nears its end (guided self-scheduling), so the ranks finish together.
+//!
+//! # Files
+//!
+//! - this one: the public [`Cluster`] API, and the collective start of a
+//!   dispatch, in which every rank checks that all make the same call;
+//! - [`protocol`]: the messages of a dispatch as Rust types, encoded to and
+//!   decoded from the fixed headers that travel, in one place;
+//! - [`link`]: those messages on MPI, and the polite polling of every wait;
+//! - [`leader`]: rank 0's side of a dispatch, one method per event;
+//! - [`follower`]: the side of every other rank;
+//! - [`plan`]: how a job is cut into chunks;
+//! - [`share`]: how a rank runs its chunks on its coordinator, through
+//!   [`chunk`] until the coordinator runs global task ids.
+//!
+//! All traffic runs on a duplicate of `MPI_COMM_WORLD`, so it never mixes
+//! with the program's own MPI messages. Counts are packets and batches,
+//! carried as `u64`; the bytes go in pieces of at most
+//! [`Cluster::set_max_message_bytes`] (1 GiB by default), so no MPI count
+//! comes near `i32::MAX` however large the results. Every rank gets exactly
+//! one final answer per dispatch, and no message outlives its dispatch, so
+//! dispatches can follow each other on one cluster.
+
+mod chunk;
+mod follower;
+mod leader;
+mod link;
+mod plan;
+mod protocol;
+mod share;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::thread;
+
+use crate::buffers::BufferPool;
+use crate::coordinator::Coordinator;
+use crate::error::Error;
+use crate::job::Shape;
+use crate::results::Results;
+use crate::task::{Task, Worker};
+use follower::Follower;
+use link::{rank_index, Link};
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::Communicator;
+use mpi::Threading;
+use plan::Plan;
+use protocol::{clip, Call};
+use share::Share;
+
+/// The processes of an MPI job, ready to share dispatches: feature `mpi`.
+///
+/// Run the same program on every rank (`mpirun -np 3 ./program`, or `srun`
+/// under SLURM). Each rank creates its coordinator and defines its tasks'
+/// memory with the same code, then every rank makes the same
+/// [`dispatch`](Self::dispatch) calls in the same order. Batches are shared
+/// out across the ranks as they ask for work, each rank runs its share on its
+/// own coordinator's pool, and rank 0 gets the whole [`Results`], in task-id
+/// order, byte for byte what `coordinator.dispatch` would give in one
+/// process; the other ranks get `None` once the job has finished.
+///
+/// ```no_run
+/// use parallelizer::prelude::*;
+/// use parallelizer::Cluster;
+///
+/// #[task(packet = (u64,))]
+/// pub struct Square;
+///
+/// #[worker(Square)]
+/// fn square(task_id: usize) -> (u64,) {
+///     ((task_id * task_id) as u64,)
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let cluster = Cluster::init()?; // once per process, on the main thread
+/// let coordinator = Coordinator::new(64);
+/// // Every rank makes this call; rank 0 gets the results.
+/// if let Some(results) = cluster.dispatch(&coordinator, Square, 1_000_000, 1000)? {
+///     assert_eq!(results.get(999), Some((998_001,)));
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Failures
+///
+/// A worker that panics on any rank fails the dispatch on every rank with
+/// the same [`Error::ClusterWorkerPanicked`], naming the rank and the task
+/// id; chunks still running elsewhere are cancelled at their next batch
+/// boundary. A rank that cannot take part (say, a task whose memory it never
+/// defined) fails it everywhere with [`Error::ClusterRankFailed`], and ranks
+/// whose calls differ with [`Error::ClusterMismatch`]. The cluster can run
+/// further dispatches after a failed one.
+///
+/// A rank that dies ends the whole MPI job: `mpirun` (or `srun`) kills the
+/// other ranks. A rank that panics outside a worker does the same: dropping a
+/// `Cluster` while panicking aborts the MPI job rather than leave the other
+/// ranks waiting for this one.
+///
+/// # Threads
+///
+/// MPI is initialized with `MPI_THREAD_FUNNELED`: only the thread that called
+/// [`init`](Self::init) talks MPI, which the type enforces (a `Cluster` is
+/// neither `Send` nor `Sync`). The coordinator's pool threads only run
+/// workers.
+pub struct Cluster {
+    /// A duplicate of the world, for this type's own messages. Freed before
+    /// the universe finalizes MPI (fields drop in order).
+    comm: SimpleCommunicator,
+    world: SimpleCommunicator,
+    rank: usize,
+    size: usize,
+    max_message: usize,
+    /// Rank 0's result buffers, handed back by dropped results for reuse.
+    buffers: Arc<BufferPool>,
+    /// Finalizes MPI when dropped, after the communicators above.
+    _universe: Universe,
+    /// MPI calls stay on the thread that initialized MPI.
+    funneled: PhantomData<*const ()>,
+}
+
+/// The largest MPI message by default: well below `i32::MAX` bytes.
+const DEFAULT_MAX_MESSAGE: usize = 1 << 30;
+
+/// The exit code of an MPI job aborted because a rank panicked.
+const ABORT_PANICKED: i32 = 101;
+
+impl Cluster {
+    /// Initializes MPI for this process and returns its cluster.
+    ///
+    /// Call it once per process, on the main thread (the one that will make
+    /// the dispatches), before anything else uses MPI. Dropping the cluster
+    /// finalizes MPI; it cannot be initialized again in the same process.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ClusterInit`] if MPI was already initialized in this process,
+    /// or if the MPI library cannot give `MPI_THREAD_FUNNELED`.
+    pub fn init() -> Result<Cluster, Error> {
+        let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Funneled)
+        else {
+            return Err(Error::ClusterInit {
+                message: "MPI is already initialized in this process: call `Cluster::init` \
+                          once, and let nothing else initialize MPI"
+                    .into(),
+            });
+        };
+        if threading < Threading::Funneled {
+            return Err(Error::ClusterInit {
+                message: format!(
+                    "the MPI library offers the threading level {threading:?}, and a cluster \
+                     needs Funneled (worker threads run while the main thread talks MPI)"
+                ),
+            });
+        }
+        let world = universe.world();
+        let comm = world.duplicate();
+        Ok(Cluster {
+            rank: rank_index(world.rank()),
+            size: rank_index(world.size()),
+            comm,
+            world,
+            max_message: DEFAULT_MAX_MESSAGE,
+            buffers: Arc::default(),
+            _universe: universe,
+            funneled: PhantomData,
+        })
+    }
+
+    /// This process's rank: 0 to [`size`](Self::size) - 1. Rank 0 receives
+    /// the results of every dispatch.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The number of ranks (processes) in the MPI job.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The world communicator, for the program's own MPI calls (through the
+    /// [`mpi`](crate::mpi) crate that parallelizer re-exports). The cluster's
+    /// messages travel on a communicator of their own.
+    pub fn world(&self) -> &SimpleCommunicator {
+        &self.world
+    }
+
+    /// Waits until every rank has called `barrier`. The wait sleeps between
+    /// polls rather than spinning, so ranks that wait leave the cores to
+    /// ranks that work.
+    pub fn barrier(&self) {
+        self.link().barrier();
+    }
+
+    /// Ends the whole MPI job at once, every rank with it (`MPI_Abort`).
+    pub fn abort(&self, exit_code: i32) -> ! {
+        self.world.abort(exit_code)
+    }
+
+    /// The largest MPI message this rank sends, in bytes: results go in
+    /// pieces of at most this size. 1 GiB by default; at least 1, at most
+    /// `i32::MAX`. Ranks need not agree on it.
+    pub fn set_max_message_bytes(&mut self, bytes: usize) {
+        self.max_message = bytes.clamp(1, i32::MAX as usize);
+    }
+
+    /// The largest MPI message this rank sends, in bytes.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message
+    }
+
+    /// Runs task ids `0..threads` in batches of `batch` across every rank and
+    /// returns the results on rank 0, `None` on the other ranks.
+    ///
+    /// A collective call: every rank must make it, with the same task,
+    /// `threads` and `batch`, and with the task's memory defined on its
+    /// `coordinator` (by the same code). It returns on every rank once the
+    /// whole job has finished or failed. Batch `k` holds ids
+    /// `k * batch .. min((k + 1) * batch, threads)`, as in
+    /// [`Coordinator::dispatch`]; whole batches are shared out, and each rank
+    /// runs its batches on its coordinator's pool.
+    ///
+    /// # Errors
+    ///
+    /// The same error on every rank: [`Error::ClusterWorkerPanicked`] if a
+    /// worker panicked on any rank, [`Error::ClusterRankFailed`] if a rank
+    /// could not take part (it names the rank and carries its error, such as
+    /// a zero batch size, memory not defined, or results too large for rank
+    /// 0), [`Error::ClusterMismatch`] if the ranks' calls differ.
+    pub fn dispatch<T: Worker<Args = ()>>(
+        &self,
+        coordinator: &Coordinator,
+        task: T,
+        threads: usize,
+        batch: usize,
+    ) -> Result<Option<Results<T>>, Error> {
+        self.dispatch_with(coordinator, task, threads, batch, ())
+    }
+
+    /// [`dispatch`](Self::dispatch) for a task that declares `args`: every
+    /// worker call on every rank gets `&args`, so every rank must pass the
+    /// same value.
+    ///
+    /// # Errors
+    ///
+    /// As [`dispatch`](Self::dispatch).
+    pub fn dispatch_with<T: Worker>(
+        &self,
+        coordinator: &Coordinator,
+        _task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+    ) -> Result<Option<Results<T>>, Error> {
+        let link = self.link();
+        let (memory, buffer) = self.agree::<T>(link, coordinator, threads, batch)?;
+        let plan = Plan::new(
+            threads,
+            batch,
+            T::PACKET_SIZE,
+            self.size,
+            coordinator.threads().min(coordinator.actors()),
+        );
+        let job = Share::<T>::new(coordinator, plan, memory, Arc::new(args));
+        if self.rank == 0 {
+            let bytes = leader::lead(link, job, buffer)?;
+            Ok(Some(self.results(bytes)))
+        } else {
+            Follower::new(link, job).run().map(|()| None)
+        }
+    }
+
+    /// The collective start of a dispatch: checks that every rank makes the
+    /// same call and can take part, and returns the task's memory (and on
+    /// rank 0 the results buffer), or the same error on every rank.
+    fn agree<T: Worker>(
+        &self,
+        link: Link<'_>,
+        coordinator: &Coordinator,
+        threads: usize,
+        batch: usize,
+    ) -> Result<(Arc<T::Memory>, Vec<u8>), Error> {
+        // Ranks that arrive early sleep here rather than spin in the gather.
+        link.barrier();
+        let local = self.prepare::<T>(coordinator, threads, batch);
+        let calls = link.gather_calls(&Call::of::<T>(threads, batch, local.is_err()));
+        for (rank, theirs) in calls.iter().enumerate().skip(1) {
+            if let Some((what, expected, found)) = calls[0].difference(theirs) {
+                return Err(Error::ClusterMismatch {
+                    task: T::NAME,
+                    rank,
+                    what,
+                    expected,
+                    found,
+                });
+            }
+        }
+        let Some(failed) = calls.iter().position(|call| call.failed) else {
+            return local;
+        };
+        // The lowest failing rank tells everyone why.
+        let message = match &local {
+            Err(error) if self.rank == failed => clip(error.to_string()),
+            _ => String::new(),
+        };
+        Err(Error::ClusterRankFailed {
+            task: T::NAME,
+            rank: failed,
+            message: link.broadcast_message(failed, message),
+        })
+    }
+
+    /// This rank's checks before a dispatch, as `Coordinator::dispatch` makes
+    /// them: the batch size, the memory, and on rank 0 the results buffer.
+    fn prepare<T: Worker>(
+        &self,
+        coordinator: &Coordinator,
+        threads: usize,
+        batch: usize,
+    ) -> Result<(Arc<T::Memory>, Vec<u8>), Error> {
+        Shape::new::<T>(threads, batch, coordinator.actors())?;
+        let memory = coordinator.memory_of::<T>()?;
+        if self.rank != 0 {
+            return Ok((memory, Vec::new()));
+        }
+        let len = threads
+            .checked_mul(T::PACKET_SIZE)
+            .filter(|&bytes| bytes <= isize::MAX as usize)
+            .ok_or(Error::ResultsTooLarge {
+                task: T::NAME,
+                threads,
+                packet_size: T::PACKET_SIZE,
+            })?;
+        // A cluster of one runs the whole job as one local chunk, whose
+        // results are the buffer.
+        let len = if self.size == 1 { 0 } else { len };
+        let buffer = self.buffers.take(len).ok_or(Error::AllocationFailed {
+            task: T::NAME,
+            bytes: len,
+        })?;
+        Ok((memory, buffer))
+    }
+
+    /// Results whose buffer comes back to this cluster when they are dropped.
+    fn results<T: Task>(&self, bytes: Vec<u8>) -> Results<T> {
+        Results::from_filled(bytes, Arc::downgrade(&self.buffers))
+    }
+
+    /// This rank's end of the cluster's communicator.
+    fn link(&self) -> Link<'_> {
+        Link::new(&self.comm, &self.world, self.max_message)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!(
+                "parallelizer: rank {} panicked while it held the cluster: aborting the MPI \
+                 job so that no other rank waits for it",
+                self.rank
+            );
+            self.world.abort(ABORT_PANICKED);
+        }
+    }
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("rank", &self.rank)
+            .field("size", &self.size)
+            .field("max_message_bytes", &self.max_message)
+            .finish_non_exhaustive()
+    }
+}

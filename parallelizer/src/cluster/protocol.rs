@@ -1,0 +1,638 @@
+//! The cluster's wire protocol: every header a dispatch sends, as Rust types,
+//! and the one place where they are encoded to, and decoded from, the fixed
+//! form that travels over MPI.
+//!
+//! A header is six `u64`s: a kind, then the kind's fields, then zeros (a
+//! [`Call`], gathered from every rank at once, needs no kind). The leader
+//! and the follower never read a header by position; they send and match on
+//! these types, and [`Link`](super::link::Link) moves them. Kept apart from
+//! MPI so that every encoding is unit tested without `mpirun`.
+//!
+//! The messages of one dispatch, after the collective start (a [`Call`]
+//! from every rank, gathered on every rank):
+//!
+//! - a rank asks rank 0 for work ([`Request::Ready`]), or returns its chunk
+//!   ([`Request::Done`], followed by the chunk's packets), its chunk's
+//!   failure ([`Request::Failed`], followed by the message) or its cancelled
+//!   chunk ([`Request::Cancelled`]), and so asks for more;
+//! - rank 0 answers with a chunk ([`Reply::Chunk`]), the end of the job
+//!   ([`Reply::Finished`]) or its failure ([`Reply::Failed`], followed by the
+//!   message), and may send [`Reply::Cancel`] to a rank whose chunk is running
+//!   once the job has failed.
+//!
+//! A failure has one layout, [`Failure`], whichever way it travels.
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::error::Error;
+use crate::task::{Fnv1a, Task};
+use mpi::Tag;
+
+/// Message tags on the cluster's communicator: a rank's requests to rank 0,
+/// rank 0's replies, the bytes that follow a header, and rank 0's cancels
+/// (on a tag of their own, so that a rank can look for one while its chunk
+/// runs).
+pub(super) const TAG_REQUEST: Tag = 1;
+pub(super) const TAG_REPLY: Tag = 2;
+pub(super) const TAG_DATA: Tag = 3;
+pub(super) const TAG_CANCEL: Tag = 4;
+
+/// The number of `u64`s in a header.
+pub(super) const HEADER_LEN: usize = 6;
+
+/// A header as it travels: a kind, then its fields, then zeros.
+pub(super) type Header = [u64; HEADER_LEN];
+
+/// The longest message of a rank that cannot take part in a dispatch, in
+/// bytes: [`clip`] cuts it there before it is broadcast.
+pub(super) const MAX_RANK_MESSAGE: usize = 1 << 16;
+
+/// Header kinds. Requests and replies have kinds of their own, so that one
+/// sent the wrong way does not decode.
+mod kind {
+    pub(super) const READY: u64 = 1;
+    pub(super) const DONE: u64 = 2;
+    pub(super) const FAILED: u64 = 3;
+    pub(super) const CANCELLED: u64 = 4;
+
+    pub(super) const CHUNK: u64 = 11;
+    pub(super) const FINISHED: u64 = 12;
+    pub(super) const FAILURE: u64 = 13;
+    pub(super) const CANCEL: u64 = 14;
+}
+
+/// What failed, in a [`Failure`]'s header.
+mod cause {
+    pub(super) const WORKER_PANICKED: u64 = 1;
+    pub(super) const RANK_FAILED: u64 = 2;
+}
+
+/// A message from a rank to rank 0, on [`TAG_REQUEST`]. Each one but the
+/// first of a dispatch returns the rank's chunk, and each one asks for work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Request {
+    /// The rank has no chunk: its first request of a dispatch.
+    Ready,
+    /// The rank ran `batches`, its chunk; their packets follow.
+    Done { batches: Range<usize> },
+    /// The rank's chunk failed; the message follows.
+    Failed(Failure),
+    /// The rank's chunk stopped at rank 0's [`Reply::Cancel`]; nothing
+    /// follows.
+    Cancelled,
+}
+
+/// A message from rank 0 to a rank: on [`TAG_REPLY`] an answer to its
+/// request, on [`TAG_CANCEL`] a [`Reply::Cancel`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Reply {
+    /// Run `batches`, then ask again.
+    Chunk { batches: Range<usize> },
+    /// The job has finished: the rank's last answer of the dispatch.
+    Finished,
+    /// The job has failed: the rank's last answer of the dispatch; the
+    /// message follows. `cancel_sent` says that rank 0 also sent the rank a
+    /// [`Reply::Cancel`], which the rank must take before the next dispatch.
+    Failed { failure: Failure, cancel_sent: bool },
+    /// The job has failed: stop the running chunk at its next batch
+    /// boundary, and return it as [`Request::Cancelled`] (or however it
+    /// ended).
+    Cancel,
+}
+
+/// A failed dispatch as it travels, either way: from the rank whose chunk
+/// failed to rank 0 ([`Request::Failed`]), and from rank 0 to every other
+/// rank ([`Reply::Failed`]). The same header fields in both directions; its
+/// message, `len` bytes of UTF-8, follows the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failure {
+    /// The rank where the dispatch failed.
+    pub(super) rank: usize,
+    /// The id of the task whose worker panicked, or `None` if the rank
+    /// failed otherwise.
+    pub(super) panicked_task: Option<usize>,
+    /// The length of the message, in bytes.
+    pub(super) len: usize,
+}
+
+/// What a rank brings to the start of a dispatch, gathered from every rank:
+/// the call it makes, and whether it can take part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Call {
+    /// A hash of the task's name and packet schema ([`Call::of`]).
+    pub(super) task: u64,
+    pub(super) threads: u64,
+    pub(super) batch: u64,
+    /// This rank cannot take part: the lowest such rank broadcasts why.
+    pub(super) failed: bool,
+}
+
+/// A header that is not one this protocol sends: the peer runs another
+/// build, or there is a bug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct BadHeader {
+    /// What is wrong with it.
+    pub(super) why: &'static str,
+    pub(super) header: Header,
+}
+
+impl fmt::Display for BadHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a malformed header ({}): {:?}", self.why, self.header)
+    }
+}
+
+impl Request {
+    pub(super) fn encode(&self) -> Header {
+        match self {
+            Request::Ready => [kind::READY, 0, 0, 0, 0, 0],
+            Request::Done { batches } => [
+                kind::DONE,
+                batches.start as u64,
+                batches.end as u64,
+                0,
+                0,
+                0,
+            ],
+            Request::Failed(failure) => failure.encode(kind::FAILED, 0),
+            Request::Cancelled => [kind::CANCELLED, 0, 0, 0, 0, 0],
+        }
+    }
+
+    pub(super) fn decode(header: &Header) -> Result<Request, BadHeader> {
+        let fields = Fields(header);
+        match header[0] {
+            kind::READY => fields.unused(1).map(|()| Request::Ready),
+            kind::DONE => {
+                let batches = fields.range(1)?;
+                fields.unused(3)?;
+                Ok(Request::Done { batches })
+            }
+            kind::FAILED => {
+                let failure = Failure::decode(&fields)?;
+                fields.unused(5)?;
+                Ok(Request::Failed(failure))
+            }
+            kind::CANCELLED => fields.unused(1).map(|()| Request::Cancelled),
+            _ => Err(fields.bad("an unknown request kind")),
+        }
+    }
+}
+
+impl Reply {
+    /// The tag it travels on.
+    pub(super) fn tag(&self) -> Tag {
+        match self {
+            Reply::Cancel => TAG_CANCEL,
+            _ => TAG_REPLY,
+        }
+    }
+
+    pub(super) fn encode(&self) -> Header {
+        match self {
+            Reply::Chunk { batches } => [
+                kind::CHUNK,
+                batches.start as u64,
+                batches.end as u64,
+                0,
+                0,
+                0,
+            ],
+            Reply::Finished => [kind::FINISHED, 0, 0, 0, 0, 0],
+            Reply::Failed {
+                failure,
+                cancel_sent,
+            } => failure.encode(kind::FAILURE, u64::from(*cancel_sent)),
+            Reply::Cancel => [kind::CANCEL, 0, 0, 0, 0, 0],
+        }
+    }
+
+    pub(super) fn decode(header: &Header) -> Result<Reply, BadHeader> {
+        let fields = Fields(header);
+        match header[0] {
+            kind::CHUNK => {
+                let batches = fields.range(1)?;
+                fields.unused(3)?;
+                Ok(Reply::Chunk { batches })
+            }
+            kind::FINISHED => fields.unused(1).map(|()| Reply::Finished),
+            kind::FAILURE => Ok(Reply::Failed {
+                failure: Failure::decode(&fields)?,
+                cancel_sent: fields.flag(5)?,
+            }),
+            kind::CANCEL => fields.unused(1).map(|()| Reply::Cancel),
+            _ => Err(fields.bad("an unknown reply kind")),
+        }
+    }
+}
+
+impl Failure {
+    /// How `error` travels: its header fields, and its message. A cluster
+    /// error keeps its rank, task id and message; any other error is rank
+    /// 0's, and its message is its text.
+    pub(super) fn of(error: &Error) -> (Failure, String) {
+        let (rank, panicked_task, message) = match error {
+            Error::ClusterWorkerPanicked {
+                rank,
+                task_id,
+                message,
+                ..
+            } => (*rank, Some(*task_id), message.clone()),
+            Error::ClusterRankFailed { rank, message, .. } => (*rank, None, message.clone()),
+            error => (0, None, error.to_string()),
+        };
+        let failure = Failure {
+            rank,
+            panicked_task,
+            len: message.len(),
+        };
+        (failure, message)
+    }
+
+    /// The error of task `task` that arrived as this failure, with its
+    /// `message`.
+    pub(super) fn into_error(self, task: &'static str, message: String) -> Error {
+        match self.panicked_task {
+            Some(task_id) => Error::ClusterWorkerPanicked {
+                task,
+                rank: self.rank,
+                task_id,
+                message,
+            },
+            None => Error::ClusterRankFailed {
+                task,
+                rank: self.rank,
+                message,
+            },
+        }
+    }
+
+    /// Its header as `kind`, with `last` in the field after its own.
+    fn encode(&self, kind: u64, last: u64) -> Header {
+        let (cause, task_id) = match self.panicked_task {
+            Some(task_id) => (cause::WORKER_PANICKED, task_id as u64),
+            None => (cause::RANK_FAILED, 0),
+        };
+        [
+            kind,
+            self.rank as u64,
+            cause,
+            task_id,
+            self.len as u64,
+            last,
+        ]
+    }
+
+    /// Decodes fields 1 to 4, as [`encode`](Self::encode) wrote them.
+    fn decode(fields: &Fields<'_>) -> Result<Failure, BadHeader> {
+        let panicked_task = match fields.0[2] {
+            cause::WORKER_PANICKED => Some(fields.index(3)?),
+            cause::RANK_FAILED if fields.0[3] == 0 => None,
+            cause::RANK_FAILED => return Err(fields.bad("a task id in a rank's failure")),
+            _ => return Err(fields.bad("an unknown failure cause")),
+        };
+        Ok(Failure {
+            rank: fields.index(1)?,
+            panicked_task,
+            len: fields.index(4)?,
+        })
+    }
+}
+
+impl Call {
+    /// The call of a dispatch of task `T` over `threads` task ids in batches
+    /// of `batch`, by a rank that can take part in it unless `failed`.
+    pub(super) fn of<T: Task>(threads: usize, batch: usize, failed: bool) -> Call {
+        Call {
+            task: task_key::<T>(),
+            threads: threads as u64,
+            batch: batch as u64,
+            failed,
+        }
+    }
+
+    /// The first argument in which `theirs` differs from this call (rank
+    /// 0's): its name, as in [`Error::ClusterMismatch`], this call's value,
+    /// and theirs.
+    pub(super) fn difference(&self, theirs: &Call) -> Option<(&'static str, u64, u64)> {
+        [
+            ("task", self.task, theirs.task),
+            ("threads", self.threads, theirs.threads),
+            ("batch", self.batch, theirs.batch),
+        ]
+        .into_iter()
+        .find(|(_, ours, theirs)| ours != theirs)
+    }
+
+    pub(super) fn encode(&self) -> Header {
+        let failed = u64::from(self.failed);
+        [self.task, self.threads, self.batch, failed, 0, 0]
+    }
+
+    pub(super) fn decode(header: &Header) -> Result<Call, BadHeader> {
+        let fields = Fields(header);
+        let call = Call {
+            task: header[0],
+            threads: header[1],
+            batch: header[2],
+            failed: fields.flag(3)?,
+        };
+        fields.unused(4)?;
+        Ok(call)
+    }
+}
+
+/// A hash of the task's name and packet schema, which every rank of a
+/// dispatch must share.
+fn task_key<T: Task>() -> u64 {
+    let mut hash = Fnv1a::new();
+    hash.write(T::NAME.as_bytes());
+    hash.write(&[0]);
+    hash.write_u64(T::schema().fingerprint());
+    hash.finish()
+}
+
+/// The message of a rank that cannot take part in a dispatch, as it is
+/// broadcast: at most [`MAX_RANK_MESSAGE`] bytes, cut at a char boundary so
+/// that no character is broken in two.
+pub(super) fn clip(mut message: String) -> String {
+    if message.len() > MAX_RANK_MESSAGE {
+        let end = (0..=MAX_RANK_MESSAGE)
+            .rev()
+            .find(|&end| message.is_char_boundary(end))
+            .unwrap_or(0);
+        message.truncate(end);
+    }
+    message
+}
+
+/// A header's fields, read as the protocol defines them.
+struct Fields<'a>(&'a Header);
+
+impl Fields<'_> {
+    fn bad(&self, why: &'static str) -> BadHeader {
+        BadHeader {
+            why,
+            header: *self.0,
+        }
+    }
+
+    /// Field `at`, a count or an index on this machine.
+    fn index(&self, at: usize) -> Result<usize, BadHeader> {
+        usize::try_from(self.0[at]).map_err(|_| self.bad("a number too large for this machine"))
+    }
+
+    /// Fields `at` and `at + 1`, the start and end of a range of batches.
+    fn range(&self, at: usize) -> Result<Range<usize>, BadHeader> {
+        let range = self.index(at)?..self.index(at + 1)?;
+        if range.start > range.end {
+            return Err(self.bad("a range that ends before it starts"));
+        }
+        Ok(range)
+    }
+
+    /// Field `at`, 0 or 1.
+    fn flag(&self, at: usize) -> Result<bool, BadHeader> {
+        match self.0[at] {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(self.bad("a flag neither 0 nor 1")),
+        }
+    }
+
+    /// Fields `from` to the end, which this kind leaves 0.
+    fn unused(&self, from: usize) -> Result<(), BadHeader> {
+        if self.0[from..].iter().all(|&field| field == 0) {
+            Ok(())
+        } else {
+            Err(self.bad("a field this kind does not use is set"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failures() -> Vec<Failure> {
+        vec![
+            Failure {
+                rank: 2,
+                panicked_task: Some(1234),
+                len: 17,
+            },
+            Failure {
+                rank: 1,
+                panicked_task: Some(0),
+                len: 0,
+            },
+            Failure {
+                rank: 0,
+                panicked_task: None,
+                len: 1 << 16,
+            },
+        ]
+    }
+
+    fn requests() -> Vec<Request> {
+        let mut requests = vec![
+            Request::Ready,
+            Request::Done { batches: 0..1 },
+            Request::Done {
+                batches: 41..10_000,
+            },
+            Request::Cancelled,
+        ];
+        requests.extend(failures().into_iter().map(Request::Failed));
+        requests
+    }
+
+    fn replies() -> Vec<Reply> {
+        let mut replies = vec![
+            Reply::Chunk { batches: 0..1 },
+            Reply::Chunk {
+                batches: 7..usize::MAX,
+            },
+            Reply::Finished,
+            Reply::Cancel,
+        ];
+        for cancel_sent in [false, true] {
+            replies.extend(failures().into_iter().map(|failure| Reply::Failed {
+                failure,
+                cancel_sent,
+            }));
+        }
+        replies
+    }
+
+    #[test]
+    fn every_request_round_trips() {
+        for request in requests() {
+            let header = request.encode();
+            assert_eq!(Request::decode(&header), Ok(request.clone()), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn every_reply_round_trips() {
+        for reply in replies() {
+            let header = reply.encode();
+            assert_eq!(Reply::decode(&header), Ok(reply.clone()), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn calls_round_trip() {
+        for call in [
+            Call {
+                task: u64::MAX,
+                threads: 1_000_000,
+                batch: 1000,
+                failed: false,
+            },
+            Call {
+                task: 0,
+                threads: 0,
+                batch: 0,
+                failed: true,
+            },
+        ] {
+            assert_eq!(Call::decode(&call.encode()), Ok(call.clone()));
+        }
+    }
+
+    #[test]
+    fn only_cancels_travel_on_the_cancel_tag() {
+        for reply in replies() {
+            let cancel = reply == Reply::Cancel;
+            assert_eq!(reply.tag() == TAG_CANCEL, cancel, "{reply:?}");
+            assert_eq!(reply.tag() == TAG_REPLY, !cancel, "{reply:?}");
+        }
+    }
+
+    #[test]
+    fn a_failure_has_one_layout_both_ways() {
+        for failure in failures() {
+            let request = Request::Failed(failure.clone()).encode();
+            let reply = Reply::Failed {
+                failure,
+                cancel_sent: true,
+            }
+            .encode();
+            assert_eq!(request[1..5], reply[1..5]);
+        }
+    }
+
+    #[test]
+    fn unknown_and_misdirected_headers_are_errors() {
+        let bad = |header: Header| {
+            (
+                Request::decode(&header).map_err(|bad| bad.why),
+                Reply::decode(&header).map_err(|bad| bad.why),
+            )
+        };
+        for kind in [0, 5, 10, 15, 99, u64::MAX] {
+            let (request, reply) = bad([kind, 0, 0, 0, 0, 0]);
+            assert_eq!(request, Err("an unknown request kind"));
+            assert_eq!(reply, Err("an unknown reply kind"));
+        }
+        // Each side's headers are the other side's unknown kinds.
+        for request in requests() {
+            assert!(Reply::decode(&request.encode()).is_err(), "{request:?}");
+        }
+        for reply in replies() {
+            assert!(Request::decode(&reply.encode()).is_err(), "{reply:?}");
+        }
+        assert!(Request::decode(&[kind::READY, 0, 0, 0, 0, 1]).is_err());
+        assert!(Request::decode(&[kind::DONE, 5, 4, 0, 0, 0]).is_err());
+        assert!(Request::decode(&[kind::FAILED, 1, 3, 0, 0, 0]).is_err());
+        assert!(Request::decode(&[kind::FAILED, 1, cause::RANK_FAILED, 9, 0, 0]).is_err());
+        assert!(Reply::decode(&[kind::FAILURE, 1, cause::RANK_FAILED, 0, 0, 2]).is_err());
+        assert!(Call::decode(&[1, 2, 3, 2, 0, 0]).is_err());
+        let error = Reply::decode(&[77, 0, 0, 0, 0, 0]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a malformed header (an unknown reply kind): [77, 0, 0, 0, 0, 0]"
+        );
+    }
+
+    #[test]
+    fn cluster_errors_travel_whole() {
+        for error in [
+            Error::ClusterWorkerPanicked {
+                task: "Fragile",
+                rank: 2,
+                task_id: 1999,
+                message: "boom at task 1999".into(),
+            },
+            Error::ClusterRankFailed {
+                task: "Fragile",
+                rank: 1,
+                message: "no memory — défini nowhere".into(),
+            },
+        ] {
+            let (failure, message) = Failure::of(&error);
+            assert_eq!(failure.len, message.len());
+            let header = Request::Failed(failure).encode();
+            let Ok(Request::Failed(failure)) = Request::decode(&header) else {
+                panic!("{header:?}");
+            };
+            assert_eq!(failure.into_error("Fragile", message), error);
+        }
+    }
+
+    #[test]
+    fn other_errors_travel_as_rank_0s_failure() {
+        let error = Error::Cancelled { task: "Fragile" };
+        let (failure, message) = Failure::of(&error);
+        assert_eq!(message, error.to_string());
+        assert_eq!(
+            failure.into_error("Fragile", message.clone()),
+            Error::ClusterRankFailed {
+                task: "Fragile",
+                rank: 0,
+                message,
+            }
+        );
+    }
+
+    #[test]
+    fn calls_differ_in_their_first_differing_argument() {
+        let ours = Call {
+            task: 1,
+            threads: 100,
+            batch: 10,
+            failed: false,
+        };
+        let mut theirs = Call {
+            failed: true,
+            ..ours.clone()
+        };
+        assert_eq!(ours.difference(&theirs), None);
+        theirs.batch = 11;
+        assert_eq!(ours.difference(&theirs), Some(("batch", 10, 11)));
+        theirs.threads = 101;
+        assert_eq!(ours.difference(&theirs), Some(("threads", 100, 101)));
+        theirs.task = 2;
+        assert_eq!(ours.difference(&theirs), Some(("task", 1, 2)));
+    }
+
+    #[test]
+    fn a_clipped_message_ends_at_a_char_boundary() {
+        // A two-byte 'é' whose first byte is the last one allowed.
+        let message = format!("{}é and more", "a".repeat(MAX_RANK_MESSAGE - 1));
+        let clipped = clip(message.clone());
+        assert_eq!(clipped.len(), MAX_RANK_MESSAGE - 1);
+        assert!(
+            message.starts_with(&clipped),
+            "{:?}",
+            &clipped[clipped.len() - 4..]
+        );
+
+        let fits = format!("{}é", "a".repeat(MAX_RANK_MESSAGE - 2));
+        assert!(clip(fits.clone()) == fits);
+        let short = "no memory for task `Lonely` — défini nowhere".to_string();
+        assert_eq!(clip(short.clone()), short);
+    }
+}
