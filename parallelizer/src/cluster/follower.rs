@@ -69,7 +69,7 @@ impl<'a, T: Worker> Follower<'a, T> {
                 self.link.send_request(&Request::Cancelled);
             }
             Err(error) => {
-                let error = self.job.chunk_error(self.link.rank, &batches, error);
+                let error = self.job.chunk_error(self.link.rank, error);
                 let (failure, message) = Failure::of(&error);
                 self.link.send_request(&Request::Failed(failure));
                 self.link.send_bytes(0, message.as_bytes());

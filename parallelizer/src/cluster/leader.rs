@@ -112,7 +112,7 @@ impl<'a, T: Worker> Leader<'a, T> {
                 let ids = self.job.plan.ids(&batches);
                 self.bytes[self.job.plan.byte_range::<T>(&ids)].copy_from_slice(results.as_bytes());
             }
-            Err(error) => self.job_failed(self.job.chunk_error(0, &batches, error)),
+            Err(error) => self.job_failed(self.job.chunk_error(0, error)),
         }
     }
 

@@ -30,7 +30,6 @@
 //! one final answer per dispatch, and no message outlives its dispatch, so
 //! dispatches can follow each other on one cluster.
 
-mod chunk;
 mod follower;
 mod leader;
 mod link;
@@ -43,11 +42,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::thread;
 
-use crate::buffers::BufferPool;
+use crate::buffer::{BufferPool, PacketBuffer};
 use crate::coordinator::Coordinator;
 use crate::error::Error;
-use crate::job::Shape;
 use crate::results::Results;
+use crate::run;
 use crate::task::{Task, Worker};
 use follower::Follower;
 use link::{rank_index, Link};
@@ -329,19 +328,12 @@ impl Cluster {
         threads: usize,
         batch: usize,
     ) -> Result<(Arc<T::Memory>, Vec<u8>), Error> {
-        Shape::new::<T>(threads, batch, coordinator.actors())?;
+        run::check_batch::<T>(batch)?;
         let memory = coordinator.memory_of::<T>()?;
         if self.rank != 0 {
             return Ok((memory, Vec::new()));
         }
-        let len = threads
-            .checked_mul(T::PACKET_SIZE)
-            .filter(|&bytes| bytes <= isize::MAX as usize)
-            .ok_or(Error::ResultsTooLarge {
-                task: T::NAME,
-                threads,
-                packet_size: T::PACKET_SIZE,
-            })?;
+        let len = run::buffer_len::<T>(threads)?;
         // A cluster of one runs the whole job as one local chunk, whose
         // results are the buffer.
         let len = if self.size == 1 { 0 } else { len };
@@ -354,7 +346,7 @@ impl Cluster {
 
     /// Results whose buffer comes back to this cluster when they are dropped.
     fn results<T: Task>(&self, bytes: Vec<u8>) -> Results<T> {
-        Results::from_filled(bytes, Arc::downgrade(&self.buffers))
+        Results::from_packets(PacketBuffer::new(bytes, Arc::downgrade(&self.buffers)))
     }
 
     /// This rank's end of the cluster's communicator.

@@ -6,7 +6,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::chunk::{Chunk, ChunkArgs};
 use super::plan::Plan;
 use crate::coordinator::Coordinator;
 use crate::dispatch::Dispatch;
@@ -14,8 +13,7 @@ use crate::error::Error;
 use crate::task::{Task, Worker};
 
 /// A chunk running on this rank's pool.
-// swap: `Dispatch<T>`, with `Coordinator::spawn_ids`.
-pub(super) type Running<T> = Dispatch<Chunk<T>>;
+pub(super) type Running<T> = Dispatch<T>;
 
 /// One rank's share of a dispatch: how the job is cut, and what its chunks
 /// run with.
@@ -44,12 +42,11 @@ impl<'a, T: Worker> Share<'a, T> {
     /// Starts `batches` on the coordinator's pool.
     pub(super) fn spawn(&self, batches: &Range<usize>) -> Running<T> {
         let ids = self.plan.ids(batches);
-        // swap: coordinator.spawn_ids::<T>(ids, batch, memory, args)
-        self.coordinator.spawn_with(
-            Chunk::<T>::new(),
-            ids.len(),
+        self.coordinator.spawn_ids::<T>(
+            ids,
             self.plan.batch,
-            ChunkArgs::new(ids.start, &self.memory, &self.args),
+            Arc::clone(&self.memory),
+            Arc::clone(&self.args),
         )
     }
 
@@ -57,28 +54,27 @@ impl<'a, T: Worker> Share<'a, T> {
     /// packets, or the cluster error of `rank`.
     pub(super) fn run_here(&self, rank: usize, batches: &Range<usize>) -> Result<Vec<u8>, Error> {
         let ids = self.plan.ids(batches);
-        // swap: coordinator.run_ids::<T>(ids, batch, memory, args)
         self.coordinator
-            .dispatch_with(
-                Chunk::<T>::new(),
-                ids.len(),
+            .run_ids::<T>(
+                ids,
                 self.plan.batch,
-                ChunkArgs::new(ids.start, &self.memory, &self.args),
+                Arc::clone(&self.memory),
+                Arc::clone(&self.args),
             )
             .map(|results| results.into_bytes())
-            .map_err(|error| self.chunk_error(rank, batches, error))
+            .map_err(|error| self.chunk_error(rank, error))
     }
 
     /// The cluster error for `batches` of `rank`, which failed with `error`.
-    pub(super) fn chunk_error(&self, rank: usize, batches: &Range<usize>, error: Error) -> Error {
+    pub(super) fn chunk_error(&self, rank: usize, error: Error) -> Error {
         match error {
             Error::WorkerPanicked {
                 task_id, message, ..
             } => Error::ClusterWorkerPanicked {
                 task: T::NAME,
                 rank,
-                // swap: `task_id` as it is: `spawn_ids` gives global task ids.
-                task_id: self.plan.ids(batches).start + task_id,
+                // Chunks run global task ids.
+                task_id,
                 message,
             },
             error => Error::ClusterRankFailed {
