@@ -6,67 +6,13 @@
 use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{FnArg, Index, ItemFn, ItemStruct, Path, ReturnType, Type};
+use syn::{FnArg, Index, ReturnType};
 
-use crate::model::{TaskAttr, TaskDef, WorkerDef};
-use crate::validate;
+use crate::model::{TaskDef, WorkerDef};
+use crate::util::type_name;
 
-/// `#[task(...)]`: parse, check, generate; on error, the struct as written
-/// plus the errors, so later uses of the struct do not cascade.
-pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item: ItemStruct = match syn::parse2(item.clone()) {
-        Ok(item) => item,
-        Err(_) => {
-            let error = syn::Error::new(
-                Span::call_site(),
-                "#[task] goes on a unit struct: `#[task(packet = (u32,))] pub struct MyTask;`",
-            );
-            return with_errors(item, error);
-        }
-    };
-    let model = syn::parse2::<TaskAttr>(attr).and_then(|attr| TaskDef::new(attr, item.clone()));
-    match model.and_then(|model| validate::task(&model).map(|()| model)) {
-        Ok(model) => task_impl(&model),
-        Err(error) => with_errors(item.into_token_stream(), error),
-    }
-}
-
-/// `#[worker(Task)]`: parse, check, generate; on error, the function as
-/// written plus the errors.
-pub fn worker(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn: ItemFn = match syn::parse2(item.clone()) {
-        Ok(item_fn) => item_fn,
-        Err(_) => {
-            let error = syn::Error::new(
-                Span::call_site(),
-                "#[worker(Task)] goes on a plain function: `#[worker(MyTask)] fn work(task_id: usize) -> (u32,)`",
-            );
-            return with_errors(item, error);
-        }
-    };
-    let task = match syn::parse2::<Path>(attr) {
-        Ok(task) => task,
-        Err(error) => {
-            let error = syn::Error::new(
-                error.span(),
-                "#[worker] names its task: `#[worker(MyTask)]`",
-            );
-            return with_errors(item_fn.into_token_stream(), error);
-        }
-    };
-    let model = WorkerDef::new(task, item_fn);
-    match validate::worker(&model) {
-        Ok(()) => worker_impl(&model),
-        Err(error) => with_errors(model.item.into_token_stream(), error),
-    }
-}
-
-fn with_errors(item: TokenStream, error: syn::Error) -> TokenStream {
-    let errors = error.into_compile_error();
-    quote!(#item #errors)
-}
-
-fn task_impl(task: &TaskDef) -> TokenStream {
+/// The code of a valid task: its struct, packet struct and impls.
+pub fn task(task: &TaskDef) -> TokenStream {
     let item = &task.item;
     let ident = &item.ident;
     let vis = &item.vis;
@@ -203,7 +149,8 @@ fn task_impl(task: &TaskDef) -> TokenStream {
     }
 }
 
-fn worker_impl(worker: &WorkerDef) -> TokenStream {
+/// The code of a valid worker: its function and its task's `Worker` impl.
+pub fn worker(worker: &WorkerDef) -> TokenStream {
     let item = &worker.item;
     let task = &worker.task;
     let function = &item.sig.ident;
@@ -288,23 +235,4 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             token
         })
         .collect()
-}
-
-/// A type as the user would write it: `FixedStr<11>`, not `FixedStr < 11 >`.
-pub fn type_name(ty: &Type) -> String {
-    let mut name = String::new();
-    for piece in ty.to_token_stream().to_string().split(' ') {
-        let glued = matches!(piece, "<" | ">" | "," | "::" | ")" | "]" | ";")
-            || name.is_empty()
-            || name.ends_with(['<', '(', '[', '&', ' '])
-            || name.ends_with("::");
-        if !glued {
-            name.push(' ');
-        }
-        name.push_str(piece);
-        if matches!(piece, "," | ";") {
-            name.push(' ');
-        }
-    }
-    name
 }

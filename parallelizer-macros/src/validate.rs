@@ -7,24 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Fields, FnArg, GenericArgument, PathArguments, ReturnType, Type};
 
 use crate::model::{TaskDef, WorkerDef};
-
-/// Collects errors so that several independent mistakes are all reported,
-/// each once.
-#[derive(Default)]
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(errors) => errors.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
-}
+use crate::util::{type_name, Errors};
 
 pub fn task(task: &TaskDef) -> syn::Result<()> {
     let mut errors = Errors::default();
@@ -110,10 +93,7 @@ fn wire_type(ty: &Type) -> syn::Result<()> {
     };
     Err(syn::Error::new(
         ty.span(),
-        format!(
-            "`{}` cannot be a packet field: {advice}",
-            crate::expand::type_name(ty)
-        ),
+        format!("`{}` cannot be a packet field: {advice}", type_name(ty)),
     ))
 }
 
