@@ -122,6 +122,7 @@ pub fn task(task: &TaskDef) -> TokenStream {
         #[allow(clippy::type_complexity)]
         #vis struct #packet<#(#generics),*>(#(pub #generics),*);
 
+        #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
             type Output = (#(#fields,)*);
             #packet_type
@@ -137,6 +138,7 @@ pub fn task(task: &TaskDef) -> TokenStream {
             #codec
         }
 
+        #[automatically_derived]
         impl ::parallelizer::__private::WorkerParams<#arity> for #ident {
             type Params<'a> = #params_ty;
 
@@ -201,6 +203,7 @@ pub fn worker(worker: &WorkerDef) -> TokenStream {
     quote! {
         #item
 
+        #[automatically_derived]
         #header {
             #[inline]
             #[allow(clippy::type_complexity)]

@@ -167,7 +167,6 @@ pub struct ReadmeDoctests;
 pub mod __private {
     pub use crate::task::{FieldError, Task, Worker};
     pub use crate::wire::WireType;
-    pub use core;
     pub use zerocopy;
 
     /// The parameters a task's worker takes after `task_id`, for a worker of
