@@ -123,6 +123,9 @@ pub fn task(task: &TaskDef) -> TokenStream {
         #vis struct #packet<#(#generics),*>(#(pub #generics),*);
 
         #[automatically_derived]
+        impl ::parallelizer::__private::SealedTask for #ident {}
+
+        #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
             type Output = (#(#fields,)*);
             #packet_type

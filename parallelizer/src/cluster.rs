@@ -869,6 +869,7 @@ struct ChunkArgs<T: Task> {
     args: Arc<T::Args>,
 }
 
+impl<T: Worker> crate::task::sealed::SealedTask for Chunk<T> {}
 impl<T: Worker> Task for Chunk<T> {
     type Output = T::Output;
     type Packet = T::Packet;

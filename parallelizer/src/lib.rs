@@ -165,6 +165,7 @@ pub struct ReadmeDoctests;
 /// public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::task::sealed::SealedTask;
     pub use crate::task::{FieldError, Task, Worker};
     pub use crate::wire::WireType;
     pub use zerocopy;
