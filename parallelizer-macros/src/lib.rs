@@ -18,12 +18,13 @@ mod model;
 mod util;
 mod validate;
 
-use model::{TaskAttr, TaskDef, WorkerDef};
+use model::{TaskDef, WorkerDef};
+use util::Errors;
 
 /// Declares a task on a unit struct. See `parallelizer::task`.
 ///
-/// Parse, check, generate; on error, the struct as written plus the errors,
-/// so later uses of the struct do not cascade.
+/// Parse, check, generate; on error, the errors beside a stand-in expansion
+/// (`expand::task_fallback`), so that later uses of the task do not cascade.
 #[proc_macro_attribute]
 pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item: ItemStruct = match syn::parse(item.clone()) {
@@ -36,10 +37,12 @@ pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(item.into(), error);
         }
     };
-    let task = syn::parse::<TaskAttr>(attr).and_then(|attr| TaskDef::new(attr, item.clone()));
-    match task.and_then(|task| validate::task(&task).map(|()| task)) {
-        Ok(task) => expand::task(&task).into(),
-        Err(error) => with_errors(item.into_token_stream(), error),
+    let mut errors = Errors::default();
+    let task = TaskDef::parse(attr.into(), item, &mut errors);
+    validate::task(&task, &mut errors);
+    match errors.finish() {
+        Ok(()) => expand::task(&task).into(),
+        Err(error) => with_errors(expand::task_fallback(&task), error),
     }
 }
 
@@ -69,7 +72,9 @@ pub fn worker(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let worker = WorkerDef::new(task, item);
-    match validate::worker(&worker) {
+    let mut errors = Errors::default();
+    validate::worker(&worker, &mut errors);
+    match errors.finish() {
         Ok(()) => expand::worker(&worker).into(),
         Err(error) => with_errors(worker.item.into_token_stream(), error),
     }
