@@ -47,6 +47,23 @@ pub fn task(task: &TaskDef) -> TokenStream {
     let sizes = fields.iter().map(|ty| {
         quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>())
     });
+    // A field whose wire form is empty would make an empty packet possible,
+    // and a packet of zero bytes cannot be counted in a buffer: refused at
+    // compile time, on the field's type. As the fields are, so is the packet:
+    // it has at least one field, so it has at least one byte.
+    let nonempty = fields.iter().map(|ty| {
+        let message = format!(
+            "`{0}` cannot be a packet field: a packet field must have a wire form of at \
+             least 1 byte, but `<{0} as WireType>::Wire` has size 0",
+            type_name(ty)
+        );
+        quote_spanned! {ty.span()=>
+            const _: () = ::core::assert!(
+                ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>() != 0,
+                #message,
+            );
+        }
+    });
     let validate = fields.iter().zip(&index).map(|(ty, i)| {
         quote_spanned! {ty.span()=>
             <#ty as ::parallelizer::__private::WireType>::validate(&packet.#i)
@@ -108,6 +125,8 @@ pub fn task(task: &TaskDef) -> TokenStream {
         }
 
         #worker_params
+
+        #(#nonempty)*
     }
 }
 
