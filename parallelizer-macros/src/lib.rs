@@ -3,8 +3,8 @@
 //! which documents them; this crate is not meant to be a direct dependency.
 //!
 //! Each macro runs the same pipeline, each stage using only the ones before
-//! it: [`model`] parses the input into what the user wrote, [`validate`]
-//! checks it and [`expand`] generates code from it; [`util`] holds the few
+//! it: `model` parses the input into what the user wrote, `validate`
+//! checks it and `expand` generates code from it; `util` holds the few
 //! helpers they share. Errors are `syn::Error`s spanned on the user's
 //! offending token, turned into `compile_error!` only here, at the edge.
 
