@@ -85,7 +85,7 @@ pub trait Task: sealed::SealedTask + Sized + 'static {
 /// The supertrait that seals [`Task`].
 pub(crate) mod sealed {
     /// Implemented by `#[task]` beside [`Task`](super::Task), through
-    /// `parallelizer::__private`; nothing else implements it.
+    /// `parallelizer::__private`; no other code outside this crate should.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a task: `Task` is sealed, only `#[task]` implements it",
         label = "declare the task with `#[task(packet = (...))]` on the struct instead"
