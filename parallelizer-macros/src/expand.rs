@@ -6,73 +6,19 @@
 use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{FnArg, Index, ItemFn, ItemStruct, Path, ReturnType, Type};
+use syn::{FnArg, Index, ReturnType, Type};
 
-use crate::model::{TaskAttr, TaskDef, WorkerDef};
-use crate::validate;
+use crate::model::{TaskDef, WorkerDef};
+use crate::util::type_name;
 
-/// `#[task(...)]`: parse, check, generate; on error, the struct as written
-/// plus the errors, so later uses of the struct do not cascade.
-pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item: ItemStruct = match syn::parse2(item.clone()) {
-        Ok(item) => item,
-        Err(_) => {
-            let error = syn::Error::new(
-                Span::call_site(),
-                "#[task] goes on a unit struct: `#[task(packet = (u32,))] pub struct MyTask;`",
-            );
-            return with_errors(item, error);
-        }
-    };
-    let model = syn::parse2::<TaskAttr>(attr).and_then(|attr| TaskDef::new(attr, item.clone()));
-    match model.and_then(|model| validate::task(&model).map(|()| model)) {
-        Ok(model) => task_impl(&model),
-        Err(error) => with_errors(item.into_token_stream(), error),
-    }
-}
-
-/// `#[worker(Task)]`: parse, check, generate; on error, the function as
-/// written plus the errors.
-pub fn worker(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn: ItemFn = match syn::parse2(item.clone()) {
-        Ok(item_fn) => item_fn,
-        Err(_) => {
-            let error = syn::Error::new(
-                Span::call_site(),
-                "#[worker(Task)] goes on a plain function: `#[worker(MyTask)] fn work(task_id: usize) -> (u32,)`",
-            );
-            return with_errors(item, error);
-        }
-    };
-    let task = match syn::parse2::<Path>(attr) {
-        Ok(task) => task,
-        Err(error) => {
-            let error = syn::Error::new(
-                error.span(),
-                "#[worker] names its task: `#[worker(MyTask)]`",
-            );
-            return with_errors(item_fn.into_token_stream(), error);
-        }
-    };
-    let model = WorkerDef::new(task, item_fn);
-    match validate::worker(&model) {
-        Ok(()) => worker_impl(&model),
-        Err(error) => with_errors(model.item.into_token_stream(), error),
-    }
-}
-
-fn with_errors(item: TokenStream, error: syn::Error) -> TokenStream {
-    let errors = error.into_compile_error();
-    quote!(#item #errors)
-}
-
-fn task_impl(task: &TaskDef) -> TokenStream {
+/// The code of a valid task: its struct, packet struct and impls.
+pub fn task(task: &TaskDef) -> TokenStream {
     let item = &task.item;
     let ident = &item.ident;
-    let vis = &item.vis;
-    let packet = format_ident!("{}Packet", ident, span = task.packet_span);
+    let packet_span = task.packet_span();
+    let packet = packet_ident(task);
     let name = ident.to_string();
-    let fields = &task.packet;
+    let fields = task.fields();
     let index = (0..fields.len())
         .zip(fields)
         .map(|(index, ty)| Index {
@@ -86,9 +32,6 @@ fn task_impl(task: &TaskDef) -> TokenStream {
     // the fields' wire forms. Every use of a field's `WireType` impl is
     // spanned on the user's type (and the packet as a whole on the packet
     // tuple): a type that is not a wire type is reported there.
-    let generics = (0..fields.len())
-        .map(|i| format_ident!("F{}", i))
-        .collect::<Vec<_>>();
     let wire = fields
         .iter()
         .map(|ty| quote_spanned!(ty.span()=> <#ty as ::parallelizer::__private::WireType>::Wire))
@@ -104,6 +47,23 @@ fn task_impl(task: &TaskDef) -> TokenStream {
     let sizes = fields.iter().map(|ty| {
         quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>())
     });
+    // A field whose wire form is empty would make an empty packet possible,
+    // and a packet of zero bytes cannot be counted in a buffer: refused at
+    // compile time, on the field's type. As the fields are, so is the packet:
+    // it has at least one field, so it has at least one byte.
+    let nonempty = fields.iter().map(|ty| {
+        let message = format!(
+            "`{0}` cannot be a packet field: a packet field must have a wire form of at \
+             least 1 byte, but `<{0} as WireType>::Wire` has size 0",
+            type_name(ty)
+        );
+        quote_spanned! {ty.span()=>
+            const _: () = ::core::assert!(
+                ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>() != 0,
+                #message,
+            );
+        }
+    });
     let validate = fields.iter().zip(&index).map(|(ty, i)| {
         quote_spanned! {ty.span()=>
             <#ty as ::parallelizer::__private::WireType>::validate(&packet.#i)
@@ -111,13 +71,13 @@ fn task_impl(task: &TaskDef) -> TokenStream {
         }
     });
     // The `Packet` bounds are checked on this item: spanned on the packet.
-    let packet_ty = quote_spanned!(task.packet_span=> #packet<#(#wire),*>);
-    let packet_size = quote_spanned!(task.packet_span=> ::core::mem::size_of::<#packet_ty>());
-    let packet_ref = quote_spanned!(task.packet_span=> &#packet_ty);
-    let packet_type = quote_spanned!(task.packet_span=> type Packet = #packet_ty;);
+    let packet_ty = quote_spanned!(packet_span=> #packet<#(#wire),*>);
+    let packet_size = quote_spanned!(packet_span=> ::core::mem::size_of::<#packet_ty>());
+    let packet_ref = quote_spanned!(packet_span=> &#packet_ty);
+    let packet_type = quote_spanned!(packet_span=> type Packet = #packet_ty;);
     // The functions that take or return a packet are spanned on the packet:
     // the compiler checks their signatures there.
-    let codec = quote_spanned! {task.packet_span=>
+    let codec = quote_spanned! {packet_span=>
         #[inline]
         fn encode(output: Self::Output) -> #packet_ty {
             #packet(#(#encode),*)
@@ -135,29 +95,154 @@ fn task_impl(task: &TaskDef) -> TokenStream {
             ::core::result::Result::Ok(())
         }
     };
-    let unit = quote!(());
-    let memory = task
-        .memory
-        .as_ref()
-        .map_or(unit.clone(), ToTokens::to_token_stream);
-    let args = task.args.as_ref().map_or(unit, ToTokens::to_token_stream);
+    let (memory, args) = memory_and_args(task);
     let has_memory = task.memory.is_some();
-    let arity = task.worker_arity();
-    let (params_ty, params) = match (&task.memory, &task.args) {
-        (None, None) => (quote!(()), quote!()),
-        (Some(memory), None) => (quote!((&'a #memory,)), quote!((memory,))),
-        (None, Some(args)) => (quote!((&'a #args,)), quote!((args,))),
-        (Some(memory), Some(args)) => (quote!((&'a #memory, &'a #args)), quote!((memory, args))),
-    };
-    let packet_doc = format!(
-        "The wire packet of [`{name}`]: its fields' wire forms in order, \
-         {name}::PACKET_SIZE bytes with no padding. Generated by `#[task]`."
-    );
+    let packet_struct = packet_struct(task);
+    let worker_params = worker_params(task);
 
     quote! {
         #item
 
-        #[doc = #packet_doc]
+        #packet_struct
+
+        #[automatically_derived]
+        impl ::parallelizer::__private::SealedTask for #ident {}
+
+        #[automatically_derived]
+        impl ::parallelizer::__private::Task for #ident {
+            type Output = (#(#fields,)*);
+            #packet_type
+            type Memory = #memory;
+            type Args = #args;
+
+            const NAME: &'static str = #name;
+            const PACKET_SIZE: usize = #packet_size;
+            const HAS_MEMORY: bool = #has_memory;
+            const FIELD_TYPES: &'static [&'static str] = &[#(#field_names),*];
+            const FIELD_SIZES: &'static [usize] = &[#(#sizes),*];
+
+            #codec
+        }
+
+        #worker_params
+
+        #(#nonempty)*
+    }
+}
+
+/// The code of a task that failed to parse or validate, emitted beside its
+/// errors, like thiserror's fallback: the struct as written, plus the same
+/// items as a valid task with stand-ins where the attribute is wrong. Its
+/// workers and dispatches then compile against what the user declared, so
+/// one mistake in `#[task]` reads as that one error.
+///
+/// The packet's wire forms are `()`, the output's fields are the declared
+/// types (or `()` for one that cannot even be named, such as `impl Trait`),
+/// and the functions are never run. A generic struct gets no stand-in: its
+/// impls would need bounds the user never wrote.
+pub fn task_fallback(task: &TaskDef) -> TokenStream {
+    let item = &task.item;
+    if !item.generics.params.is_empty() {
+        return item.to_token_stream();
+    }
+    let ident = &item.ident;
+    let name = ident.to_string();
+    let packet = packet_ident(task);
+    let fields = task.fields();
+    let output = fields.iter().map(|ty| {
+        if nameable(ty) {
+            ty.to_token_stream()
+        } else {
+            quote!(())
+        }
+    });
+    let wire = fields.iter().map(|_| quote!(()));
+    let (memory, args) = memory_and_args(task);
+    let has_memory = task.memory.is_some();
+    let packet_struct = packet_struct(task);
+    let worker_params = worker_params(task);
+    let unreachable = format!("`{name}`'s #[task] has errors, so it cannot run");
+
+    quote! {
+        #item
+
+        #packet_struct
+
+        #[automatically_derived]
+        impl ::parallelizer::__private::SealedTask for #ident {}
+
+        #[automatically_derived]
+        impl ::parallelizer::__private::Task for #ident {
+            type Output = (#(#output,)*);
+            type Packet = #packet<#(#wire),*>;
+            type Memory = #memory;
+            type Args = #args;
+
+            const NAME: &'static str = #name;
+            const PACKET_SIZE: usize = 0;
+            const HAS_MEMORY: bool = #has_memory;
+            const FIELD_TYPES: &'static [&'static str] = &[];
+            const FIELD_SIZES: &'static [usize] = &[];
+
+            fn encode(_: Self::Output) -> Self::Packet {
+                ::core::unimplemented!(#unreachable)
+            }
+
+            fn decode(_: &Self::Packet) -> Self::Output {
+                ::core::unimplemented!(#unreachable)
+            }
+
+            fn validate(
+                _: &Self::Packet,
+            ) -> ::core::result::Result<(), ::parallelizer::__private::FieldError> {
+                ::core::unimplemented!(#unreachable)
+            }
+        }
+
+        #worker_params
+    }
+}
+
+/// Whether a declared field type can stand in the fallback's output as
+/// written: a sized type with no inferred, `impl` or elided parts.
+fn nameable(ty: &Type) -> bool {
+    match ty {
+        Type::Path(_) | Type::BareFn(_) | Type::Macro(_) | Type::Ptr(_) => true,
+        Type::Array(array) => nameable(&array.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().all(nameable),
+        Type::Paren(paren) => nameable(&paren.elem),
+        Type::Group(group) => nameable(&group.elem),
+        Type::Reference(reference) => {
+            reference
+                .lifetime
+                .as_ref()
+                .is_some_and(|lifetime| lifetime.ident == "static")
+                && !matches!(*reference.elem, Type::ImplTrait(_) | Type::Infer(_))
+        }
+        _ => false,
+    }
+}
+
+/// `HelloPacket` for task `Hello`, spanned on the packet.
+fn packet_ident(task: &TaskDef) -> Ident {
+    format_ident!("{}Packet", task.item.ident, span = task.packet_span())
+}
+
+/// The task's packet struct: a tuple struct generic over its fields' wire
+/// forms, with the zerocopy traits.
+fn packet_struct(task: &TaskDef) -> TokenStream {
+    let vis = &task.item.vis;
+    let packet = packet_ident(task);
+    let name = task.item.ident.to_string();
+    let generics = (0..task.fields().len())
+        .map(|i| format_ident!("F{}", i))
+        .collect::<Vec<_>>();
+    let doc = format!(
+        "The wire packet of [`{name}`]: its fields' wire forms in order, \
+         {name}::PACKET_SIZE bytes with no padding. Generated by `#[task]`."
+    );
+    quote! {
+        #[doc = #doc]
         #[derive(
             ::parallelizer::__private::zerocopy::FromBytes,
             ::parallelizer::__private::zerocopy::IntoBytes,
@@ -175,22 +260,28 @@ fn task_impl(task: &TaskDef) -> TokenStream {
         #[repr(C)]
         #[allow(clippy::type_complexity)]
         #vis struct #packet<#(#generics),*>(#(pub #generics),*);
+    }
+}
 
-        impl ::parallelizer::__private::Task for #ident {
-            type Output = (#(#fields,)*);
-            #packet_type
-            type Memory = #memory;
-            type Args = #args;
+/// The task's `Memory` and `Args` types: as declared, or `()`.
+fn memory_and_args(task: &TaskDef) -> (TokenStream, TokenStream) {
+    let declared = |ty: &Option<Type>| ty.as_ref().map_or(quote!(()), ToTokens::to_token_stream);
+    (declared(&task.memory), declared(&task.args))
+}
 
-            const NAME: &'static str = #name;
-            const PACKET_SIZE: usize = #packet_size;
-            const HAS_MEMORY: bool = #has_memory;
-            const FIELD_TYPES: &'static [&'static str] = &[#(#field_names),*];
-            const FIELD_SIZES: &'static [usize] = &[#(#sizes),*];
-
-            #codec
-        }
-
+/// How the task's worker gets its parameters after `task_id`, for the one
+/// arity its memory and args give.
+fn worker_params(task: &TaskDef) -> TokenStream {
+    let ident = &task.item.ident;
+    let arity = task.worker_arity();
+    let (params_ty, params) = match (&task.memory, &task.args) {
+        (None, None) => (quote!(()), quote!()),
+        (Some(memory), None) => (quote!((&'a #memory,)), quote!((memory,))),
+        (None, Some(args)) => (quote!((&'a #args,)), quote!((args,))),
+        (Some(memory), Some(args)) => (quote!((&'a #memory, &'a #args)), quote!((memory, args))),
+    };
+    quote! {
+        #[automatically_derived]
         impl ::parallelizer::__private::WorkerParams<#arity> for #ident {
             type Params<'a> = #params_ty;
 
@@ -203,7 +294,8 @@ fn task_impl(task: &TaskDef) -> TokenStream {
     }
 }
 
-fn worker_impl(worker: &WorkerDef) -> TokenStream {
+/// The code of a valid worker: its function and its task's `Worker` impl.
+pub fn worker(worker: &WorkerDef) -> TokenStream {
     let item = &worker.item;
     let task = &worker.task;
     let function = &item.sig.ident;
@@ -254,6 +346,7 @@ fn worker_impl(worker: &WorkerDef) -> TokenStream {
     quote! {
         #item
 
+        #[automatically_derived]
         #header {
             #[inline]
             #[allow(clippy::type_complexity)]
@@ -288,23 +381,4 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             token
         })
         .collect()
-}
-
-/// A type as the user would write it: `FixedStr<11>`, not `FixedStr < 11 >`.
-pub fn type_name(ty: &Type) -> String {
-    let mut name = String::new();
-    for piece in ty.to_token_stream().to_string().split(' ') {
-        let glued = matches!(piece, "<" | ">" | "," | "::" | ")" | "]" | ";")
-            || name.is_empty()
-            || name.ends_with(['<', '(', '[', '&', ' '])
-            || name.ends_with("::");
-        if !glued {
-            name.push(' ');
-        }
-        name.push_str(piece);
-        if matches!(piece, "," | ";") {
-            name.push(' ');
-        }
-    }
-    name
 }

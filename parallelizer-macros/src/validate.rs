@@ -3,31 +3,15 @@
 //! (is this type a `WireType`? does the worker match its task?) are left to
 //! code that `expand` spans the same way.
 
+use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Fields, FnArg, GenericArgument, PathArguments, ReturnType, Type};
 
-use crate::model::{TaskDef, WorkerDef};
+use crate::model::{Packet, TaskDef, WorkerDef};
+use crate::util::{type_name, Errors};
 
-/// Collects errors so that several independent mistakes are all reported,
-/// each once.
-#[derive(Default)]
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(errors) => errors.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
-}
-
-pub fn task(task: &TaskDef) -> syn::Result<()> {
-    let mut errors = Errors::default();
+/// Checks a task's struct and packet, pushing every error on `errors`.
+pub fn task(task: &TaskDef, errors: &mut Errors) {
     let item = &task.item;
     if !matches!(item.fields, Fields::Unit) {
         errors.push(syn::Error::new(
@@ -44,18 +28,48 @@ pub fn task(task: &TaskDef) -> syn::Result<()> {
             "a task cannot be generic: declare one task per packet",
         ));
     }
-    if task.packet.is_empty() {
-        errors.push(syn::Error::new(
-            task.packet_span,
-            "a packet needs at least one field, such as `(u32,)`",
-        ));
-    }
-    for field in &task.packet {
-        if let Err(error) = wire_type(field) {
-            errors.push(error);
+    match &task.packet {
+        // Unless the attribute is malformed: the packet may be in the part
+        // that could not be read, which has its own error.
+        None if !task.malformed => errors.push(syn::Error::new(
+            Span::call_site(),
+            "#[task] needs a packet: `#[task(packet = (u16, FixedStr<11>))]`",
+        )),
+        None => {}
+        Some(packet) => {
+            if let Err(error) = packet_shape(packet) {
+                errors.push(error);
+                return;
+            }
+            if packet.fields.is_empty() {
+                errors.push(syn::Error::new(
+                    task.packet_span(),
+                    "a packet needs at least one field, such as `(u32,)`",
+                ));
+            }
+            for field in &packet.fields {
+                if let Err(error) = wire_type(field) {
+                    errors.push(error);
+                }
+            }
         }
     }
-    errors.finish()
+}
+
+/// A packet is a tuple.
+fn packet_shape(packet: &Packet) -> syn::Result<()> {
+    match packet.written() {
+        Type::Tuple(_) => Ok(()),
+        Type::Paren(paren) => Err(syn::Error::new(
+            paren.span(),
+            "a packet is a tuple: write a packet of one field with a trailing comma, `(T,)`",
+        )),
+        other => Err(syn::Error::new(
+            other.span(),
+            "a packet is a tuple of wire types, such as `(u16, FixedStr<11>)`; \
+             one field is written `(T,)`",
+        )),
+    }
 }
 
 /// Rejects the types that are known not to be wire types, with advice on
@@ -110,15 +124,12 @@ fn wire_type(ty: &Type) -> syn::Result<()> {
     };
     Err(syn::Error::new(
         ty.span(),
-        format!(
-            "`{}` cannot be a packet field: {advice}",
-            crate::expand::type_name(ty)
-        ),
+        format!("`{}` cannot be a packet field: {advice}", type_name(ty)),
     ))
 }
 
-pub fn worker(worker: &WorkerDef) -> syn::Result<()> {
-    let mut errors = Errors::default();
+/// Checks a worker's signature, pushing every error on `errors`.
+pub fn worker(worker: &WorkerDef, errors: &mut Errors) {
     let sig = &worker.item.sig;
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new(
@@ -172,7 +183,6 @@ pub fn worker(worker: &WorkerDef) -> syn::Result<()> {
             FnArg::Typed(_) => {}
         }
     }
-    errors.finish()
 }
 
 fn contains_impl_trait(ty: &Type) -> bool {

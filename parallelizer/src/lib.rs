@@ -174,9 +174,9 @@ pub struct ReadmeDoctests;
 /// public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::task::sealed::SealedTask;
     pub use crate::task::{FieldError, Task, Worker};
     pub use crate::wire::WireType;
-    pub use core;
     pub use zerocopy;
 
     /// The parameters a task's worker takes after `task_id`, for a worker of

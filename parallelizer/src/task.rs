@@ -8,9 +8,10 @@ use crate::wire::InvalidValue;
 
 /// A typed task: its packet schema, its memory and its per-dispatch arguments.
 ///
-/// Implemented by [`#[task]`](crate::task) on a unit struct; you do not
-/// implement it by hand. The unit value (`Hello`) names the task in calls such
-/// as [`Coordinator::dispatch`](crate::Coordinator::dispatch).
+/// Implemented by [`#[task]`](crate::task) on a unit struct. The trait is
+/// sealed: only the macro implements it, and a hand-written impl is a compile
+/// error. The unit value (`Hello`) names the task in calls such as
+/// [`Coordinator::dispatch`](crate::Coordinator::dispatch).
 ///
 /// ```
 /// use parallelizer::prelude::*;
@@ -23,7 +24,7 @@ use crate::wire::InvalidValue;
 /// let packet = Hello::encode((7, FixedStr::new("Hello World").unwrap()));
 /// assert_eq!(Hello::decode(&packet).0, 7);
 /// ```
-pub trait Task: Sized + 'static {
+pub trait Task: sealed::SealedTask + Sized + 'static {
     /// What a worker returns for one task id: the tuple of the packet's value
     /// types, in order.
     type Output;
@@ -79,6 +80,17 @@ pub trait Task: Sized + 'static {
     fn schema() -> Schema {
         Schema::of::<Self>()
     }
+}
+
+/// The supertrait that seals [`Task`].
+pub(crate) mod sealed {
+    /// Implemented by `#[task]` beside [`Task`](super::Task), through
+    /// `parallelizer::__private`; no other code outside this crate should.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a task: `Task` is sealed, only `#[task]` implements it",
+        label = "declare the task with `#[task(packet = (...))]` on the struct instead"
+    )]
+    pub trait SealedTask {}
 }
 
 /// A task with its worker function: what a coordinator can dispatch.
