@@ -124,8 +124,11 @@ impl Coordinator {
     /// of a one-thread pool; any other job runs on the pool.
     ///
     /// The results' buffer comes from the coordinator's recycled buffers
-    /// when one is free: results it made hand their buffer back when dropped,
-    /// and it keeps a few for later dispatches.
+    /// when one fits: results it made hand their buffer back when dropped.
+    /// It keeps at most 4; a dispatch gets a kept buffer only if its
+    /// capacity is at most twice the size asked for plus 1 MiB (so a small
+    /// result never pins a huge block), and a kept buffer that 16 dispatches
+    /// in a row could not use is freed.
     ///
     /// # Errors
     ///
