@@ -90,8 +90,8 @@ pub use task::{FieldError, Schema, SchemaField, Task, Worker};
 pub use zerocopy;
 
 pub use wire::{
-    CFrame, CFrame18, CFrameF32, Color3, Color3b16, FixedBytes, FixedStr, InvalidValue, Vec2,
-    Vec2i16, Vec3, Vec3i16, WireType,
+    CFrame, CFrame18, CFrameF32, Color3, Color3b16, FixedBytes, FixedStr, InvalidValue, Kind,
+    Shape, Variant, Vec2, Vec2i16, Vec3, Vec3i16, WireType,
 };
 
 /// Declares a task on a unit struct: its packet, and optionally its memory
