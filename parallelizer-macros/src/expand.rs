@@ -46,7 +46,13 @@ pub fn task(task: &TaskDef) -> TokenStream {
     // so a type that is not a wire type adds no error of its own.
     let sizes = fields.iter().map(|ty| {
         quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>())
+    }).collect::<Vec<_>>();
+    // Each field's shape, named by its position, and the packet's.
+    let shapes = fields.iter().zip(&index).zip(&sizes).map(|((ty, i), size)| {
+        let name = i.index.to_string();
+        quote_spanned!(ty.span()=> ::parallelizer::__private::field_shape(#name, <#ty as ::parallelizer::__private::WireType>::shape(), #size))
     });
+    let shape = quote!(::parallelizer::__private::tuple_shape([#(#shapes),*]));
     // A field whose wire form is empty would make an empty packet possible,
     // and a packet of zero bytes cannot be counted in a buffer: refused at
     // compile time, on the field's type. As the fields are, so is the packet:
@@ -122,6 +128,10 @@ pub fn task(task: &TaskDef) -> TokenStream {
             const FIELD_SIZES: &'static [usize] = &[#(#sizes),*];
 
             #codec
+
+            fn packet_shape() -> ::parallelizer::__private::Shape {
+                #shape
+            }
         }
 
         #worker_params

@@ -50,8 +50,9 @@
 extern crate self as parallelizer;
 
 // The modules form layers, each using only those before it:
-// error -> wire -> task -> buffer -> control -> trace, progress -> run
-// -> results -> dispatch -> stream -> coordinator -> persist -> cluster.
+// error -> wire -> schema -> task -> generated, buffer -> control -> trace,
+// progress -> run -> results -> dispatch -> stream -> coordinator -> persist
+// -> cluster.
 mod buffer;
 #[cfg(feature = "mpi")]
 mod cluster;
@@ -59,11 +60,13 @@ mod control;
 mod coordinator;
 mod dispatch;
 mod error;
+mod generated;
 pub mod persist;
 #[cfg(feature = "progress")]
 mod progress;
 mod results;
 mod run;
+mod schema;
 mod stream;
 mod task;
 mod trace;
@@ -82,8 +85,9 @@ pub use error::Error;
 pub use mpi;
 pub use persist::PacketWriter;
 pub use results::Results;
+pub use schema::{Schema, SchemaField};
 pub use stream::{Batch, Stream};
-pub use task::{FieldError, Schema, SchemaField, Task, Worker};
+pub use task::{FieldError, Task, Worker};
 /// The zerocopy crate, whose traits packets implement: with
 /// [`IntoBytes`](zerocopy::IntoBytes) in scope, `packet.as_bytes()` gives one
 /// packet's bytes.
@@ -174,9 +178,10 @@ pub struct ReadmeDoctests;
 /// public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::generated::{field_shape, tuple_shape};
     pub use crate::task::sealed::SealedTask;
     pub use crate::task::{FieldError, Task, Worker};
-    pub use crate::wire::WireType;
+    pub use crate::wire::{Shape, WireType};
     pub use zerocopy;
 
     /// The parameters a task's worker takes after `task_id`, for a worker of
