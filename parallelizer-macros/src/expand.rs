@@ -105,6 +105,30 @@ pub fn task(task: &TaskDef) -> TokenStream {
     let has_memory = task.memory.is_some();
     let packet_struct = packet_struct(task);
     let worker_params = worker_params(task);
+    let mut parts = crate::whole_packet::Parts {
+        output: quote!((#(#fields,)*)),
+        packet_type,
+        packet_size,
+        field_types: quote!(&[#(#field_names),*]),
+        field_sizes: quote!(&[#(#sizes),*]),
+        codec,
+        shape,
+        packet_item: packet_struct,
+    };
+    // `packet = Cell`: the struct's wire form is the packet.
+    if let Some(whole) = crate::whole_packet::parts(task) {
+        parts = whole;
+    }
+    let crate::whole_packet::Parts {
+        output,
+        packet_type,
+        packet_size,
+        field_types,
+        field_sizes,
+        codec,
+        shape,
+        packet_item: packet_struct,
+    } = parts;
 
     quote! {
         #item
@@ -116,7 +140,7 @@ pub fn task(task: &TaskDef) -> TokenStream {
 
         #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
-            type Output = (#(#fields,)*);
+            type Output = #output;
             #packet_type
             type Memory = #memory;
             type Args = #args;
@@ -124,8 +148,8 @@ pub fn task(task: &TaskDef) -> TokenStream {
             const NAME: &'static str = #name;
             const PACKET_SIZE: usize = #packet_size;
             const HAS_MEMORY: bool = #has_memory;
-            const FIELD_TYPES: &'static [&'static str] = &[#(#field_names),*];
-            const FIELD_SIZES: &'static [usize] = &[#(#sizes),*];
+            const FIELD_TYPES: &'static [&'static str] = #field_types;
+            const FIELD_SIZES: &'static [usize] = #field_sizes;
 
             #codec
 
@@ -166,6 +190,11 @@ pub fn task_fallback(task: &TaskDef) -> TokenStream {
             quote!(())
         }
     });
+    // A whole packet's output is its struct.
+    let output = match &task.packet {
+        Some(packet) if packet.whole => packet.written().to_token_stream(),
+        _ => quote!((#(#output,)*)),
+    };
     let wire = fields.iter().map(|_| quote!(()));
     let (memory, args) = memory_and_args(task);
     let has_memory = task.memory.is_some();
@@ -183,7 +212,7 @@ pub fn task_fallback(task: &TaskDef) -> TokenStream {
 
         #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
-            type Output = (#(#output,)*);
+            type Output = #output;
             type Packet = #packet<#(#wire),*>;
             type Memory = #memory;
             type Args = #args;

@@ -415,6 +415,27 @@ pub enum InvalidValue {
         /// The byte found.
         byte: u8,
     },
+    /// An enum's wire value is the discriminant of none of its variants.
+    #[error("{value} is not a variant of `{type_name}`")]
+    InvalidDiscriminant {
+        /// The enum's name.
+        type_name: &'static str,
+        /// The value found.
+        value: u64,
+    },
+    /// A field of a struct (`#[derive(WireType)]`) holds an invalid value.
+    /// Nested structs nest this variant, down to the invalid value.
+    #[error("field `{name}`: {reason}")]
+    Field {
+        /// The field's index in its struct.
+        index: usize,
+        /// The field's name: its identifier, or its position (`"0"`) in a
+        /// tuple struct.
+        name: &'static str,
+        /// Why its value is invalid.
+        #[source]
+        reason: Box<InvalidValue>,
+    },
 }
 
 #[cfg(test)]

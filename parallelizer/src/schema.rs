@@ -217,21 +217,40 @@ impl SchemaField {
 /// ```
 /// use parallelizer::prelude::*;
 ///
-/// #[task(packet = (f32, Vec3, FixedStr<8>, bool))]
+/// #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+/// #[repr(u8)]
+/// pub enum Biome { Ocean = 0, Plains = 1, Forest = 2, Mountain = 7 }
+///
+/// #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+/// pub struct Cell {
+///     pub height: f32,
+///     pub normal: Vec3,
+///     pub biome: Biome,
+///     pub name: FixedStr<8>,
+///     pub color: Color3,
+///     pub wet: bool,
+/// }
+///
+/// #[task(packet = Cell, args = f32)]
 /// pub struct Terrain;
 ///
 /// assert_eq!(Terrain::schema().to_string(), "\
-/// Terrain: (f32, Vec3, FixedStr<8>, bool), 41 bytes
+/// Terrain: Cell, 45 bytes
 /// offset  size  field
-///      0     4  0: f32
-///      4    24  1: Vec3
+///      0     4  height: f32
+///      4    24  normal: Vec3
 ///      4     8    x: f64
 ///     12     8    y: f64
 ///     20     8    z: f64
-///     28    12  2: FixedStr<8> (string of at most 8 bytes)
-///     28     4    len: u32
-///     32     8    bytes: [u8; 8]
-///     40     1  3: bool
+///     28     1  biome: Biome (enum u8: Ocean = 0, Plains = 1, Forest = 2, Mountain = 7)
+///     29    12  name: FixedStr<8> (string of at most 8 bytes)
+///     29     4    len: u32
+///     33     8    bytes: [u8; 8]
+///     41     3  color: Color3
+///     41     1    r: u8
+///     42     1    g: u8
+///     43     1    b: u8
+///     44     1  wet: bool
 /// ");
 /// ```
 impl fmt::Display for Schema {

@@ -48,8 +48,13 @@ pub use vector::{Vec2, Vec2Wire, Vec2i16, Vec2i16Wire, Vec3, Vec3Wire, Vec3i16, 
 /// A value with a fixed-size, little-endian wire form: anything that can be a
 /// field of a task's packet.
 ///
-/// Implemented for every value type of the crate. You can implement it for
-/// your own types too: derive the zerocopy traits on a
+/// Implemented for every value type of the crate. For your own types,
+/// derive it: `#[derive(WireType)]` on a struct whose fields are wire types
+/// (named or tuple fields, nested to any depth) or on a fieldless enum with
+/// `#[repr(u8)]`, `#[repr(u16)]` or `#[repr(u32)]` (see
+/// [`derive@crate::WireType`]).
+///
+/// You can also implement it by hand: derive the zerocopy traits on a
 /// `#[repr(C)]` struct of byte-order-aware fields (such as
 /// [`zerocopy::little_endian::U32`]) and convert to and from it. Override
 /// [`shape`](Self::shape) to describe the layout in a task's
