@@ -403,3 +403,113 @@ fn names_are_in_the_fingerprint_type_names_are_not() {
     );
     assert_eq!(Flat::PACKET_SIZE, Terrain::PACKET_SIZE);
 }
+
+// Struct packets through every way of running a task.
+
+#[test]
+fn dispatch_into_refills_a_kept_buffer_of_struct_packets() -> Result<(), Error> {
+    let coordinator = Coordinator::new(16);
+    let mut results = Results::new();
+    coordinator.dispatch_with_into(Terrain, 4096, 64, 0.0, &mut results)?;
+    let address = results.as_bytes().as_ptr();
+    for (frame, threads) in [4096, 4000, 1, 4095].into_iter().enumerate() {
+        let offset = frame as f32;
+        coordinator.dispatch_with_into(Terrain, threads, 7, offset, &mut results)?;
+        assert_eq!(results.len(), threads);
+        assert_eq!(results.get(threads - 1), Some(cell(threads - 1, offset)));
+        assert_eq!(
+            results.as_bytes().as_ptr(),
+            address,
+            "the buffer was reallocated"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn streams_give_struct_packets_batch_by_batch() -> Result<(), Error> {
+    let coordinator = Coordinator::new(8);
+    let whole = coordinator.dispatch_with(Terrain, 1000, 64, 2.0)?;
+    let mut concatenated = Vec::new();
+    for batch in coordinator.stream_with(Terrain, 1000, 64, 2.0).window(2) {
+        let batch = batch?;
+        for (index, task_id) in batch.task_ids().enumerate() {
+            assert_eq!(batch.get(index), Some(cell(task_id, 2.0)));
+            assert_eq!(batch.packets()[index].height.get(), task_id as f32 + 2.0);
+        }
+        concatenated.extend_from_slice(batch.as_bytes());
+    }
+    assert_eq!(concatenated, whole.as_bytes());
+    Ok(())
+}
+
+#[test]
+fn spawned_dispatches_give_struct_packets() -> Result<(), Error> {
+    let coordinator = Coordinator::new(8);
+    let dispatch = coordinator.spawn(Mixed, 300, 16);
+    let results = dispatch.wait()?;
+    assert_eq!(results.get(299).map(|(_, c, _)| c), Some(cell(299, 0.0)));
+    Ok(())
+}
+
+/// A hand-written wire type that does not describe itself: raw bytes in the
+/// schema, and everything else works.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Meters(pub f32);
+
+impl WireType for Meters {
+    type Wire = parallelizer::zerocopy::little_endian::F32;
+
+    fn to_wire(&self) -> Self::Wire {
+        Self::Wire::new(self.0)
+    }
+
+    fn from_wire(wire: &Self::Wire) -> Self {
+        Meters(wire.get())
+    }
+
+    fn validate(_: &Self::Wire) -> Result<(), InvalidValue> {
+        Ok(())
+    }
+}
+
+#[derive(WireType, Clone, Copy, Debug, PartialEq)]
+pub struct Span {
+    pub from: Meters,
+    pub to: Meters,
+}
+
+#[task(packet = Span)]
+pub struct Spans;
+
+#[worker(Spans)]
+fn spans(task_id: usize) -> Span {
+    Span {
+        from: Meters(task_id as f32),
+        to: Meters(task_id as f32 + 0.5),
+    }
+}
+
+#[test]
+fn hand_written_wire_types_nest_in_derived_structs() -> Result<(), Error> {
+    let results = Coordinator::new(4).dispatch(Spans, 10, 3)?;
+    assert_eq!(
+        results.get(4),
+        Some(Span {
+            from: Meters(4.0),
+            to: Meters(4.5)
+        })
+    );
+    let schema = Spans::schema();
+    let from = schema.field("from").unwrap();
+    assert_eq!(
+        (from.type_name(), from.kind(), from.size()),
+        ("Meters", &Kind::Raw, 4)
+    );
+    assert_eq!(schema.field("to").unwrap().offset(), 4);
+    assert_eq!(
+        format!("{:?}", results.packets()[1]),
+        "SpanWire { from: F32(1.0), to: F32(1.5) }"
+    );
+    Ok(())
+}

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 
-use parallelizer::persist::{FormatVersion, FORMAT_VERSION, HEADER_SIZE, MAGIC};
+use parallelizer::persist::{FormatVersion, FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_SCHEMA_SIZE};
 use parallelizer::prelude::*;
 use parallelizer::{InvalidValue, PacketWriter, Schema};
 
@@ -738,5 +738,276 @@ fn the_format_doc_example_is_exact() -> Result<(), Error> {
     assert_eq!(file, expected);
     let results = Results::<Tiny>::read_from(file.as_slice())?;
     assert_eq!(results.get(1), Some((513, false, FixedStr::new("abc")?)));
+    Ok(())
+}
+
+// Format 2: the schema after the header.
+
+fn hello_schema_size() -> usize {
+    Hello::schema().canonical_encoding().len()
+}
+
+#[test]
+fn a_truncated_schema_is_refused() {
+    let file = hello_file(2);
+    for cut in [HEADER_SIZE, HEADER_SIZE + 3] {
+        assert_eq!(
+            read_hello(&file[..cut]).unwrap_err(),
+            Error::TruncatedSchema {
+                task: "Hello",
+                expected: 4,
+                found: cut - HEADER_SIZE
+            },
+            "cut at {cut}"
+        );
+    }
+    for cut in [HEADER_SIZE + 4, start() - 1] {
+        let error = read_hello(&file[..cut]).unwrap_err();
+        assert_eq!(
+            error,
+            Error::TruncatedSchema {
+                task: "Hello",
+                expected: 4 + hello_schema_size(),
+                found: cut - HEADER_SIZE
+            },
+            "cut at {cut}"
+        );
+        assert!(error.to_string().contains("truncated"), "{error}");
+    }
+}
+
+#[test]
+fn a_corrupt_schema_is_refused() {
+    // A size beyond any schema's.
+    let file = patched(HEADER_SIZE, &(MAX_SCHEMA_SIZE as u32 + 1).to_le_bytes());
+    let error = read_hello(&file).unwrap_err();
+    assert!(
+        matches!(&error, Error::CorruptSchema { reason, .. } if reason.contains("more than")),
+        "{error:?}"
+    );
+    // A schema that is not the one the header's fingerprint hashes.
+    let error = read_hello(&patched(HEADER_SIZE + 4 + 9, b"x")).unwrap_err();
+    assert!(
+        matches!(&error, Error::CorruptSchema { reason, .. } if reason.contains("fingerprint")),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("corrupt"), "{error}");
+    // Bytes that hash right but are no schema: a writer's bug, never trusted.
+    let mut file = Vec::new();
+    file.extend_from_slice(&hello_file(0)[..HEADER_SIZE]);
+    let junk = b"not a schema at all".to_vec();
+    let fingerprint = fnv1a(&junk);
+    file[8..16].copy_from_slice(&fingerprint.to_le_bytes());
+    file.extend_from_slice(&(junk.len() as u32).to_le_bytes());
+    file.extend_from_slice(&junk);
+    let error = read_hello(&file).unwrap_err();
+    assert!(matches!(error, Error::CorruptSchema { .. }), "{error:?}");
+}
+
+/// The FNV-1a 64 hash, as docs/FORMAT.md defines it.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[test]
+fn the_fingerprint_is_the_hash_of_the_stored_schema() {
+    let file = hello_file(1);
+    let stored = &file[HEADER_SIZE + 4..start()];
+    assert_eq!(stored, Hello::schema().canonical_encoding().as_slice());
+    assert_eq!(
+        u64::from_le_bytes(file[8..16].try_into().unwrap()),
+        fnv1a(stored)
+    );
+    assert_eq!(Hello::schema().fingerprint(), fnv1a(stored));
+}
+
+#[derive(WireType, Clone, Copy, Debug, PartialEq)]
+#[repr(u8)]
+pub enum Side {
+    Left,
+    Right,
+}
+
+/// The example of format 2 in docs/FORMAT.md.
+#[derive(WireType, Clone, Copy, Debug, PartialEq)]
+pub struct Probe {
+    pub id: u16,
+    pub side: Side,
+}
+
+#[task(packet = Probe)]
+pub struct Probes;
+
+#[test]
+fn the_format_2_doc_example_is_exact() -> Result<(), Error> {
+    #[rustfmt::skip]
+    let schema: [u8; 151] = [
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x69, 0x64, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x73, 0x69, 0x64, 0x65, 0x0e, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x4c, 0x65,
+        0x66, 0x74, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x52, 0x69, 0x67, 0x68, 0x74, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let encoding = Probes::schema().canonical_encoding();
+    assert_eq!(encoding, schema);
+    assert_eq!(Probes::schema().fingerprint(), 0xc779_1730_31e3_d361);
+    assert_eq!(fnv1a(&schema), 0xc779_1730_31e3_d361);
+
+    let mut writer = PacketWriter::<Probes, _>::new(Vec::new(), 2)?;
+    writer.write(&[
+        Probes::encode(Probe {
+            id: 7,
+            side: Side::Right,
+        }),
+        Probes::encode(Probe {
+            id: 513,
+            side: Side::Left,
+        }),
+    ])?;
+    let file = writer.finish()?;
+    let mut expected = Vec::new();
+    expected.extend_from_slice(b"PRLZ");
+    expected.extend_from_slice(&[0x02, 0x00, 0x00, 0x00]);
+    expected.extend_from_slice(&[0x61, 0xd3, 0xe3, 0x31, 0x30, 0x17, 0x79, 0xc7]);
+    expected.extend_from_slice(&[0x03, 0x00, 0x00, 0x00]);
+    expected.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 0, 0]);
+    expected.extend_from_slice(&[0x97, 0x00, 0x00, 0x00]);
+    expected.extend_from_slice(&schema);
+    expected.extend_from_slice(&[0x07, 0x00, 0x01, 0x01, 0x02, 0x00]);
+    assert_eq!(file, expected);
+    assert_eq!(file.len(), 189);
+    let results = Results::<Probes>::read_from(file.as_slice())?;
+    assert_eq!(
+        results.iter().collect::<Vec<_>>(),
+        [
+            Probe {
+                id: 7,
+                side: Side::Right
+            },
+            Probe {
+                id: 513,
+                side: Side::Left
+            }
+        ]
+    );
+    Ok(())
+}
+
+/// Probe after a release renamed a field, widened one and added another.
+mod later {
+    use super::*;
+
+    #[derive(WireType, Clone, Copy)]
+    #[repr(u8)]
+    pub enum Side {
+        Left,
+        Right,
+        Up,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct Renamed {
+        pub key: u16,
+        pub side: super::Side,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct Wider {
+        pub id: u32,
+        pub side: super::Side,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct Longer {
+        pub id: u16,
+        pub side: super::Side,
+        pub seen: bool,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct MoreSides {
+        pub id: u16,
+        pub side: Side,
+    }
+
+    #[task(packet = Renamed)]
+    pub struct RenamedProbes;
+
+    #[task(packet = Wider)]
+    pub struct WiderProbes;
+
+    #[task(packet = Longer)]
+    pub struct LongerProbes;
+
+    #[task(packet = MoreSides)]
+    pub struct MoreSidesProbes;
+}
+
+#[test]
+fn a_struct_layout_that_changed_is_refused_naming_the_field() -> Result<(), Error> {
+    let mut file = Vec::new();
+    let results = Results::<Probes>::from_bytes(vec![7, 0, 1, 1, 2, 0])?;
+    results.write_to(&mut file)?;
+
+    let error = Results::<later::RenamedProbes>::read_from(file.as_slice()).unwrap_err();
+    assert_eq!(
+        error,
+        Error::SchemaFieldMismatch {
+            task: "RenamedProbes",
+            field: "key".into(),
+            found: "`id`: u16 (2 bytes)".into(),
+            expected: "`key`: u16 (2 bytes)".into(),
+        }
+    );
+    let error = Results::<later::WiderProbes>::read_from(file.as_slice()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the results file was written by a different schema: at field `id` the file has `id`: \
+         u16 (2 bytes), but task `WiderProbes` has `id`: u32 (4 bytes); read it as a task with \
+         the packet that wrote it (the same field names, kinds and sizes, in the same order)"
+    );
+    let error = Results::<later::LongerProbes>::read_from(file.as_slice()).unwrap_err();
+    assert!(
+        matches!(&error, Error::SchemaFieldMismatch { field, found, expected, .. }
+            if field == "seen" && found == "no field" && expected == "`seen`: bool (1 byte)"),
+        "{error:?}"
+    );
+    let error = Results::<later::MoreSidesProbes>::read_from(file.as_slice()).unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "the file has `side`: an enum of 1 byte (Left = 0, Right = 1), but task \
+             `MoreSidesProbes` has `side`: an enum of 1 byte (Left = 0, Right = 1, Up = 2)"
+        ),
+        "{error}"
+    );
+    Ok(())
+}
+
+#[test]
+fn struct_packets_round_trip_through_files_of_both_formats() -> Result<(), Error> {
+    let results = Results::<Probes>::from_bytes(vec![7, 0, 1, 1, 2, 0, 9, 9, 0])?;
+    for version in [FormatVersion::V1, FormatVersion::V2] {
+        let mut file = Vec::new();
+        results.write_to_format(&mut file, version)?;
+        assert_eq!(&file[4..6], &version.number().to_le_bytes());
+        assert_eq!(Results::<Probes>::read_from(file.as_slice())?, results);
+    }
+    // A value that is no variant, in a file: refused, naming the field and the value.
+    let mut file = Vec::new();
+    results.write_to(&mut file)?;
+    let last = file.len() - 1;
+    file[last] = 5;
+    let error = Results::<Probes>::read_from(file.as_slice()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "packet 2 of task `Probes`, field 1 (Side): field `side`: 5 is not a variant of `Side`"
+    );
     Ok(())
 }
