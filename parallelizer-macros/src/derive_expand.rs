@@ -117,13 +117,14 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         .iter()
         .enumerate()
         .map(|(index, field)| {
-            let (ty, member, name) = (&field.ty, &field.member, &field.name);
+            let (ty, member) = (&field.ty, &field.member);
             quote_spanned! {ty.span()=>
                 <#ty as #private::WireType>::validate(&wire.#member)
-                    .map_err(|reason| #private::in_field(#index, #name, reason))?;
+                    .map_err(|reason| (#index, reason))?;
             }
         })
         .collect::<Vec<_>>();
+    let names = fields.iter().map(|field| &field.name);
     let sizes = each(&|field| {
         let ty = &field.ty;
         quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as #private::WireType>::Wire>())
@@ -201,11 +202,20 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
                 #from_wire
             }
 
+            #[inline]
             fn validate(
                 wire: &#wire_ty,
             ) -> ::core::result::Result<(), #private::InvalidValue> {
-                #(#validate)*
-                ::core::result::Result::Ok(())
+                // Which field failed, named only once one has: wrapping the
+                // error in each field's check slows the checks that pass.
+                let checked = || -> ::core::result::Result<(), (usize, #private::InvalidValue)> {
+                    #(#validate)*
+                    ::core::result::Result::Ok(())
+                };
+                checked().map_err(|(index, reason)| {
+                    const NAMES: &[&str] = &[#(#names),*];
+                    #private::in_field(index, NAMES[index], reason)
+                })
             }
 
             fn shape() -> #private::Shape {
@@ -230,6 +240,7 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
                 <Self as #private::WireType>::from_wire(wire)
             }
 
+            #[inline]
             fn validate(
                 wire: &#wire_ty,
             ) -> ::core::result::Result<(), #private::FieldError> {
@@ -336,6 +347,7 @@ fn enumeration(def: &WireDef, repr: &Ident, variants: &[WireVariant]) -> TokenSt
                 }
             }
 
+            #[inline]
             #[allow(unreachable_patterns)]
             fn validate(
                 wire: &#wire,
