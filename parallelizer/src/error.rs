@@ -113,7 +113,10 @@ pub enum Error {
         index: usize,
         /// The index of the field in the packet.
         field: usize,
-        /// The field's declared type, as written in `#[task(packet = ...)]`.
+        /// The field's declared type, as written in `#[task(packet = ...)]`
+        /// (or in the struct of `#[task(packet = Struct)]`). A field of a
+        /// derived struct nested in it is named by the reason
+        /// ([`InvalidValue::Field`]).
         field_type: &'static str,
         /// What is wrong with the value.
         #[source]

@@ -28,11 +28,12 @@ use crate::wire::{intern, InvalidValue, Shape};
 /// ```
 pub trait Task: sealed::SealedTask + Sized + 'static {
     /// What a worker returns for one task id: the tuple of the packet's value
-    /// types, in order.
+    /// types, in order, or the struct of `#[task(packet = Struct)]`.
     type Output;
 
     /// The generated wire struct: every field's wire form in order, with no
-    /// padding, so its bytes are exactly the packet's bytes.
+    /// padding, so its bytes are exactly the packet's bytes. For
+    /// `packet = Struct`, the struct's wire form, with its field names.
     type Packet: FromBytes
         + IntoBytes
         + KnownLayout
@@ -61,7 +62,8 @@ pub trait Task: sealed::SealedTask + Sized + 'static {
     /// [defined](crate::Coordinator::define) before a dispatch.
     const HAS_MEMORY: bool;
 
-    /// The declared type of each packet field, as written in the attribute.
+    /// The declared type of each packet field, as written in the attribute
+    /// (for `packet = Struct`, as written in the struct).
     const FIELD_TYPES: &'static [&'static str];
 
     /// The wire size in bytes of each packet field, in order: they add up to
