@@ -3,7 +3,9 @@
 //! a whole packet. Generated code names runtime items only through
 //! `::parallelizer::__private`; each use of a field's `WireType` impl is
 //! spanned on the field's type, so a field that is not a wire type is
-//! reported there, once.
+//! reported there, and once more on the struct's name, where the items that
+//! name the wire form are spanned (as a tuple packet with such a field is
+//! reported on the packet too).
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -52,9 +54,9 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
 
     // The wire struct is generic over its fields' types, each defaulting to
     // the field's wire form, so that its derived impls never name a field's
-    // type. `CellWire` is the struct at its defaults; the code here spells
-    // them out, each spanned on its field's type, so that a field that is not
-    // a wire type fails only there, once.
+    // type (zerocopy's checks of a field that is not a wire type would fail
+    // dozens of times). `CellWire` is the struct at its defaults; the code
+    // here spells them out, each spanned on its field's type.
     let params = fields
         .iter()
         .enumerate()

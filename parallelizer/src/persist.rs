@@ -504,13 +504,18 @@ fn check_schema<T: Task, R: Read>(reader: &mut R, fingerprint: u64) -> Result<()
             ),
         });
     }
-    let mut stored = vec![0; size];
-    let found = read_up_to(reader, &mut stored).map_err(read_failed::<T>)?;
-    if found < size {
+    // Read as it comes, as packets are: a size that lies costs no more
+    // memory than the bytes actually there.
+    let mut stored = Vec::new();
+    reader
+        .take(size as u64)
+        .read_to_end(&mut stored)
+        .map_err(read_failed::<T>)?;
+    if stored.len() < size {
         return Err(Error::TruncatedSchema {
             task: T::NAME,
             expected: 4 + size,
-            found: 4 + found,
+            found: 4 + stored.len(),
         });
     }
     if fnv1a(&stored) != fingerprint {

@@ -341,7 +341,8 @@ const TAG_STR: u64 = 12;
 const TAG_BYTES: u64 = 13;
 const TAG_ENUM: u64 = 14;
 const TAG_STRUCT: u64 = 15;
-const TAG_MAX: u64 = 16;
+const TAG_RAW: u64 = 16;
+const TAG_MAX: u64 = TAG_RAW;
 
 /// Where the canonical encoding goes: bytes, or straight into a hash.
 trait Sink {
@@ -634,7 +635,7 @@ fn describe(node: &Node) -> String {
                 .join(", ");
             format!("an enum of {} ({variants})", bytes(node.size))
         }
-        16 => bytes(node.size) + " of raw bytes",
+        TAG_RAW => bytes(node.size) + " of raw bytes",
         tag => format!("{} ({})", kind_name(tag), bytes(node.size)),
     };
     format!("`{}`: {what}", node.name)
