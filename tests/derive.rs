@@ -513,3 +513,25 @@ fn hand_written_wire_types_nest_in_derived_structs() -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// Raw identifiers are named without their `r#`.
+#[derive(WireType, Clone, Copy, Debug, PartialEq)]
+pub struct Keywords {
+    pub r#type: u8,
+    pub r#match: bool,
+}
+
+#[test]
+fn raw_identifiers_are_named_without_their_prefix() {
+    let shape = Shape::of::<Keywords>();
+    let names: Vec<_> = shape.fields().iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["type", "match"]);
+    let value = Keywords {
+        r#type: 3,
+        r#match: true,
+    };
+    let wire = value.to_wire();
+    assert_eq!((wire.r#type, wire.r#match), (3, 1));
+    assert_eq!(format!("{wire:?}"), "KeywordsWire { type: 3, match: true }");
+    assert_eq!(Keywords::from_wire(&wire), value);
+}

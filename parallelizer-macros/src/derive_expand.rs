@@ -9,6 +9,7 @@
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Index, Member};
 
@@ -37,8 +38,8 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
     let ident = &def.ident;
     let vis = &def.vis;
     let wire = wire_ident(def);
-    let name = ident.to_string();
-    let wire_name = wire.to_string();
+    let name = ident.unraw().to_string();
+    let wire_name = wire.unraw().to_string();
     let private = quote!(::parallelizer::__private);
     // Each field named with its type's span, so that its accesses are
     // reported there too.
@@ -262,7 +263,11 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
 /// The same member, spanned at `span`.
 fn respan_member(member: &Member, span: Span) -> Member {
     match member {
-        Member::Named(ident) => Member::Named(Ident::new(&ident.to_string(), span)),
+        Member::Named(ident) => {
+            let mut ident = ident.clone();
+            ident.set_span(span);
+            Member::Named(ident)
+        }
         Member::Unnamed(index) => Member::Unnamed(Index {
             index: index.index,
             span,
@@ -274,7 +279,7 @@ fn enumeration(def: &WireDef, repr: &Ident, variants: &[WireVariant]) -> TokenSt
     let ident = &def.ident;
     let vis = &def.vis;
     let wire = wire_ident(def);
-    let name = ident.to_string();
+    let name = ident.unraw().to_string();
     let private = quote!(::parallelizer::__private);
     let variant_idents = variants
         .iter()
@@ -282,7 +287,7 @@ fn enumeration(def: &WireDef, repr: &Ident, variants: &[WireVariant]) -> TokenSt
         .collect::<Vec<_>>();
     let variant_names = variants
         .iter()
-        .map(|variant| variant.ident.to_string())
+        .map(|variant| variant.ident.unraw().to_string())
         .collect::<Vec<_>>();
     let consts = (0..variants.len())
         .map(|i| format_ident!("V{}", i))

@@ -3,6 +3,7 @@
 //! beyond syntax.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Generics, Ident, Member, Meta, Token, Type, Visibility};
@@ -74,7 +75,9 @@ impl WireDef {
                     .enumerate()
                     .map(|(index, field)| {
                         let (member, name) = match field.ident {
-                            Some(ident) => (Member::Named(ident.clone()), ident.to_string()),
+                            Some(ident) => {
+                                (Member::Named(ident.clone()), ident.unraw().to_string())
+                            }
                             None => (Member::Unnamed(index.into()), index.to_string()),
                         };
                         WireField {
