@@ -1,6 +1,8 @@
 //! Every data type of the reference library in one packet: the twenty types
 //! of its wire table, 205 bytes in all as in the reference's own test, then
-//! a second task with the two types we add, `u64` and `i64`.
+//! its named twin, a struct with the same twenty fields that derives
+//! `WireType` (the same bytes, with names and `Debug`), then a task with the
+//! two types we add, `u64` and `i64`.
 //!
 //! Run it with `cargo run --example all_types`.
 
@@ -51,6 +53,65 @@ fn everything(task_id: usize) -> <Everything as Task>::Output {
         Color3b16::from(color),
         FixedBytes::new(&(task_id as u32).to_le_bytes()).expect("4 bytes fit 16"),
     )
+}
+
+/// The same twenty fields with names: a struct that derives `WireType` is a
+/// whole packet, with exactly the tuple's bytes.
+#[derive(WireType, Debug, Clone, Copy, PartialEq)]
+pub struct Record {
+    pub byte: u8,
+    pub signed_byte: i8,
+    pub short: u16,
+    pub signed_short: i16,
+    pub int: u32,
+    pub signed_int: i32,
+    pub single: f32,
+    pub double: f64,
+    pub even: bool,
+    pub label: FixedStr<11>,
+    pub position: Vec3,
+    pub cell: Vec3i16,
+    pub direction: Vec2,
+    pub tile: Vec2i16,
+    pub frame: CFrame,
+    pub frame_f32: CFrameF32,
+    pub frame18: CFrame18,
+    pub color: Color3,
+    pub color16: Color3b16,
+    pub bytes: FixedBytes<16>,
+}
+
+#[task(packet = Record)]
+pub struct EverythingNamed;
+
+const _: () = assert!(EverythingNamed::PACKET_SIZE == 205);
+
+/// The tuple worker's output, field by field under its name.
+#[worker(EverythingNamed)]
+fn everything_named(task_id: usize) -> Record {
+    let out = everything(task_id);
+    Record {
+        byte: out.0,
+        signed_byte: out.1,
+        short: out.2,
+        signed_short: out.3,
+        int: out.4,
+        signed_int: out.5,
+        single: out.6,
+        double: out.7,
+        even: out.8,
+        label: out.9,
+        position: out.10,
+        cell: out.11,
+        direction: out.12,
+        tile: out.13,
+        frame: out.14,
+        frame_f32: out.15,
+        frame18: out.16,
+        color: out.17,
+        color16: out.18,
+        bytes: out.19,
+    }
 }
 
 /// Fibonacci numbers and powers of -2: soon past 32 bits.
@@ -121,6 +182,22 @@ fn main() -> Result<(), Error> {
         out.17,
         Color3::new(238.0 / 255.0, 16.0 / 255.0, 127.0 / 255.0)
     );
+
+    // The named twin: the same bytes, and a record that prints itself.
+    let named = coordinator.dispatch(EverythingNamed, 1000, 16)?;
+    assert_eq!(named.as_bytes(), results.as_bytes());
+    let record = named.get(id).expect("1000 results");
+    println!("\ntask {id}, as the named twin's record:\n{record:#?}");
+    assert_eq!(
+        (record.byte, record.short, record.signed_int),
+        (238, 750, -562_500)
+    );
+    assert_eq!(record.label.as_str(), "task 750");
+    assert_eq!(record.frame18.angle_codes[1], 49151);
+    // Read in place, by name, without decoding the packet.
+    let packet = &named.packets()[id];
+    assert_eq!((packet.int.get(), packet.even), (562_500, 1));
+    println!("its schema:\n{}", EverythingNamed::schema());
 
     let wide = coordinator.dispatch_equally(Wide, 63)?;
     println!(

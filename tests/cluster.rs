@@ -37,6 +37,36 @@ fn tile(task_id: usize, terrain: &Terrain, scale: &u32) -> (u32, u64, FixedStr<1
     (task_id as u32 * scale, mixed, name, task_id % 3 == 0)
 }
 
+/// A packet struct, with a nested struct and an enum: the struct job's.
+#[derive(WireType, Debug, Clone, Copy, PartialEq)]
+pub struct Site {
+    pub id: u32,
+    pub kind: Kind,
+    pub at: Vec3i16,
+    pub label: FixedStr<8>,
+}
+
+#[derive(WireType, Debug, Clone, Copy, PartialEq)]
+#[repr(u16)]
+pub enum Kind {
+    Well = 3,
+    Mine = 300,
+}
+
+#[task(packet = Site, args = u32)]
+pub struct Sites;
+
+#[worker(Sites)]
+fn sites(task_id: usize, seed: &u32) -> Site {
+    let id = task_id as u32 ^ seed;
+    Site {
+        id,
+        kind: if id % 2 == 0 { Kind::Well } else { Kind::Mine },
+        at: Vec3i16::new(task_id as i16, -(task_id as i16), 7),
+        label: FixedStr::new(&format!("s{}", task_id % 1000)).unwrap(),
+    }
+}
+
 /// Memory of the uneven job: how slow this rank is, and how many task ids it
 /// ran.
 pub struct Load {
@@ -249,6 +279,7 @@ fn run_checks() {
         .expect("a coordinator starts");
     let mut checks: Vec<(&str, Check)> = vec![
         ("even job", even_job),
+        ("struct packets", struct_job),
         ("uneven job, balanced", uneven_job),
         ("small messages", small_messages),
         ("worker panic on the last rank", panic_on_last_rank),
@@ -296,6 +327,18 @@ fn even_job(cluster: &mut Cluster, coordinator: &Coordinator) {
             assert_eq!(results.get(5999), local.get(5999));
         }
         None => assert_ne!(cluster.rank(), 0, "rank 0 gets the results"),
+    }
+}
+
+fn struct_job(cluster: &mut Cluster, coordinator: &Coordinator) {
+    let results = cluster
+        .dispatch_with(coordinator, Sites, 5003, 64, 11)
+        .expect("the struct job succeeds");
+    if let Some(results) = results {
+        let local = coordinator.dispatch_with(Sites, 5003, 64, 11).unwrap();
+        assert_eq!(results.as_bytes(), local.as_bytes());
+        assert_eq!(results.get(4321), Some(sites(4321, &11)));
+        assert_eq!(results.packets()[7].id.get(), 7 ^ 11);
     }
 }
 

@@ -1,9 +1,10 @@
 //! Results files: round trips, schema fingerprints, and every way a file can
-//! be refused (another schema, truncation, corrupt headers and packets).
+//! be refused (another schema, truncation, corrupt headers, schemas and
+//! packets), in the current format (2) and in format 1, which stays readable.
 
 use std::io::{self, Read, Write};
 
-use parallelizer::persist::{FORMAT_VERSION, HEADER_SIZE, MAGIC};
+use parallelizer::persist::{FormatVersion, FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_SCHEMA_SIZE};
 use parallelizer::prelude::*;
 use parallelizer::{InvalidValue, PacketWriter, Schema};
 
@@ -41,6 +42,12 @@ pub struct Signed;
 
 const PACKET: usize = 17;
 
+/// Where Hello's packets start in a file of format 2: after the header, the
+/// schema's size and the schema.
+fn start() -> usize {
+    HEADER_SIZE + 4 + Hello::schema().canonical_encoding().len()
+}
+
 fn hello_results(threads: usize) -> Results<Hello> {
     Coordinator::new(4).dispatch(Hello, threads, 7).unwrap()
 }
@@ -48,6 +55,15 @@ fn hello_results(threads: usize) -> Results<Hello> {
 fn hello_file(threads: usize) -> Vec<u8> {
     let mut file = Vec::new();
     hello_results(threads).write_to(&mut file).unwrap();
+    file
+}
+
+/// The same file in format version 1.
+fn hello_file_v1(threads: usize) -> Vec<u8> {
+    let mut file = Vec::new();
+    hello_results(threads)
+        .write_to_format(&mut file, FormatVersion::V1)
+        .unwrap();
     file
 }
 
@@ -62,11 +78,16 @@ fn results_round_trip_through_a_vec() -> Result<(), Error> {
     let results = hello_results(100);
     let mut file = Vec::new();
     results.write_to(&mut file)?;
-    assert_eq!(file.len(), HEADER_SIZE + 100 * PACKET);
-    assert_eq!(&file[HEADER_SIZE..], results.as_bytes());
+    assert_eq!(file.len(), start() + 100 * PACKET);
+    assert_eq!(&file[start()..], results.as_bytes());
     let read = read_hello(&file)?;
     assert_eq!(read, results);
     assert_eq!(read.get(42), Some((126, FixedStr::new("id 42")?)));
+    // Format 1: the header, then the packets.
+    let file = hello_file_v1(100);
+    assert_eq!(file.len(), HEADER_SIZE + 100 * PACKET);
+    assert_eq!(&file[HEADER_SIZE..], results.as_bytes());
+    assert_eq!(read_hello(&file)?, results);
     Ok(())
 }
 
@@ -85,7 +106,7 @@ fn results_round_trip_through_a_file() -> Result<(), Box<dyn std::error::Error>>
     })();
     std::fs::remove_file(&path)?;
     let (read, len) = written?;
-    assert_eq!(len, (HEADER_SIZE + 1000 * PACKET) as u64);
+    assert_eq!(len, (start() + 1000 * PACKET) as u64);
     assert_eq!(read, results);
     Ok(())
 }
@@ -94,6 +115,10 @@ fn results_round_trip_through_a_file() -> Result<(), Box<dyn std::error::Error>>
 fn empty_results_round_trip() -> Result<(), Error> {
     let mut file = Vec::new();
     Results::<Hello>::new().write_to(&mut file)?;
+    assert_eq!(file.len(), start());
+    assert!(read_hello(&file)?.is_empty());
+    let mut file = Vec::new();
+    Results::<Hello>::new().write_to_format(&mut file, FormatVersion::V1)?;
     assert_eq!(file.len(), HEADER_SIZE);
     assert!(read_hello(&file)?.is_empty());
     Ok(())
@@ -102,25 +127,35 @@ fn empty_results_round_trip() -> Result<(), Error> {
 #[test]
 fn the_header_is_laid_out_as_documented() {
     let file = hello_file(3);
-    let fingerprint = Hello::schema().fingerprint();
+    let schema = Hello::schema().canonical_encoding();
     let mut expected = Vec::new();
     expected.extend_from_slice(b"PRLZ");
-    expected.extend_from_slice(&[1, 0]); // format version
+    expected.extend_from_slice(&[2, 0]); // format version
     expected.extend_from_slice(&[0, 0]); // reserved
-    expected.extend_from_slice(&fingerprint.to_le_bytes());
+    expected.extend_from_slice(&Hello::schema().fingerprint().to_le_bytes());
     expected.extend_from_slice(&[17, 0, 0, 0]); // packet size
     expected.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0]); // count
-    assert_eq!(&file[..HEADER_SIZE], expected.as_slice());
-    assert_eq!((MAGIC, FORMAT_VERSION, HEADER_SIZE), (*b"PRLZ", 1, 28));
+    expected.extend_from_slice(&(schema.len() as u32).to_le_bytes()); // schema size
+    expected.extend_from_slice(&schema);
+    assert_eq!(&file[..start()], expected.as_slice());
+    assert_eq!((MAGIC, FORMAT_VERSION, HEADER_SIZE), (*b"PRLZ", 2, 28));
+
+    // Format 1: no schema, and the fingerprint of the declared type names.
+    let file = hello_file_v1(3);
+    assert_eq!(&file[4..6], [1, 0]);
+    assert_eq!(&file[8..16], 0x0338_4ab8_37a7_1ea4u64.to_le_bytes());
+    assert_eq!(&file[16..HEADER_SIZE], &expected[16..HEADER_SIZE]);
 }
 
 #[test]
 fn files_can_follow_each_other_in_one_stream() -> Result<(), Error> {
     let mut stream = hello_file(5);
-    stream.extend_from_slice(&hello_file(9));
+    stream.extend_from_slice(&hello_file_v1(9));
+    stream.extend_from_slice(&hello_file(2));
     let mut reader = stream.as_slice();
     assert_eq!(Results::<Hello>::read_from(&mut reader)?.len(), 5);
     assert_eq!(Results::<Hello>::read_from(&mut reader)?.len(), 9);
+    assert_eq!(Results::<Hello>::read_from(&mut reader)?.len(), 2);
     assert!(reader.is_empty());
     Ok(())
 }
@@ -170,6 +205,7 @@ fn a_schema_lists_names_types_offsets_and_sizes() {
     assert_eq!(fields, [("0", "u16", 0, 2), ("1", "FixedStr<11>", 2, 15)]);
     assert_eq!(Hello::FIELD_SIZES, &[2, 15]);
     assert_eq!(Schema::of::<Hello>(), schema);
+    assert_eq!(schema.type_name(), "(u16, FixedStr<11>)");
 }
 
 #[task(packet = (bool, Vec3, CFrame18, Color3, FixedBytes<4>, f64))]
@@ -191,13 +227,27 @@ fn offsets_are_the_sums_of_the_sizes_before() {
     assert_eq!(Mixed::PACKET_SIZE, 60);
 }
 
+/// The fingerprint in the header of a format-1 file of `T`.
+fn v1_fingerprint<T: Task>() -> u64 {
+    let mut file = Vec::new();
+    Results::<T>::new()
+        .write_to_format(&mut file, FormatVersion::V1)
+        .unwrap();
+    u64::from_le_bytes(file[8..16].try_into().unwrap())
+}
+
 #[test]
 fn fingerprints_are_stable() {
     // Computed once from the definition in docs/FORMAT.md: a change here
     // means files written before can no longer be read.
-    assert_eq!(Hello::schema().fingerprint(), 0x0338_4ab8_37a7_1ea4);
-    assert_eq!(Flipped::schema().fingerprint(), 0x7e7c_c84a_59d1_f8e0);
-    assert_eq!(Mixed::schema().fingerprint(), 0x35a6_abd2_5606_cb98);
+    assert_eq!(Hello::schema().fingerprint(), 0x058d_b623_c69e_e6c2);
+    assert_eq!(Flipped::schema().fingerprint(), 0x2029_16ec_4f88_bf56);
+    assert_eq!(Mixed::schema().fingerprint(), 0xba97_82b1_920d_1255);
+    // Format 1's fingerprints, of the declared type names, are those files
+    // of format 1 carry, as before format 2.
+    assert_eq!(v1_fingerprint::<Hello>(), 0x0338_4ab8_37a7_1ea4);
+    assert_eq!(v1_fingerprint::<Flipped>(), 0x7e7c_c84a_59d1_f8e0);
+    assert_eq!(v1_fingerprint::<Mixed>(), 0x35a6_abd2_5606_cb98);
 }
 
 #[test]
@@ -207,9 +257,35 @@ fn task_names_and_paths_do_not_change_the_fingerprint() {
     assert_eq!(Qualified::schema().fingerprint(), hello);
     assert_eq!(
         Qualified::schema().fields()[1].type_name(),
-        "parallelizer::FixedStr<11>",
-        "the schema shows the type as written"
+        "FixedStr<11>",
+        "the schema shows the type as it names itself"
     );
+    assert_eq!(v1_fingerprint::<Qualified>(), v1_fingerprint::<Hello>());
+}
+
+/// Hello's packet, its types spelled otherwise.
+type Text = FixedStr<{ 5 + 6 }>;
+
+#[task(packet = (u16, Text))]
+pub struct Aliased;
+
+#[test]
+fn aliases_and_const_expressions_give_the_same_schema() -> Result<(), Error> {
+    let mut aliased = Aliased::schema();
+    assert_eq!(aliased.fingerprint(), Hello::schema().fingerprint());
+    assert_eq!(aliased.fields(), Hello::schema().fields());
+    assert_eq!(aliased.task(), "Aliased");
+    // Files of format 2 are read across the spellings.
+    let results = Results::<Aliased>::read_from(hello_file(4).as_slice())?;
+    assert_eq!(results.get(3), Some((9, FixedStr::new("id 3")?)));
+    aliased = Schema::of::<Aliased>();
+    assert_eq!(aliased.fields()[1].type_name(), "FixedStr<11>");
+    // Format 1 hashed the spelling, so its files are not.
+    assert!(matches!(
+        Results::<Aliased>::read_from(hello_file_v1(4).as_slice()),
+        Err(Error::SchemaMismatch { .. })
+    ));
+    Ok(())
 }
 
 #[test]
@@ -231,13 +307,46 @@ fn field_order_types_and_sizes_change_the_fingerprint() {
 // Files of another schema.
 
 #[test]
-fn a_file_of_another_schema_is_refused() {
+fn a_file_of_another_schema_is_refused_naming_the_first_field_that_differs() {
     let file = hello_file(4);
     let error = Results::<Flipped>::read_from(file.as_slice()).unwrap_err();
-    let (expected, found) = (
-        Flipped::schema().fingerprint(),
-        Hello::schema().fingerprint(),
+    assert_eq!(
+        error,
+        Error::SchemaFieldMismatch {
+            task: "Flipped",
+            field: "0".into(),
+            found: "`0`: u16 (2 bytes)".into(),
+            expected: "`0`: a string of at most 11 bytes (15 bytes)".into(),
+        }
     );
+    let message = error.to_string();
+    assert!(message.contains("different schema"), "{message}");
+    assert!(
+        message.contains(
+            "at field `0` the file has `0`: u16 (2 bytes), but task `Flipped` has `0`: a \
+             string of at most 11 bytes (15 bytes)"
+        ),
+        "{message}"
+    );
+    let error = Results::<Longer>::read_from(file.as_slice()).unwrap_err();
+    assert!(
+        matches!(&error, Error::SchemaFieldMismatch { field, .. } if field == "1"),
+        "{error:?}"
+    );
+    let error = Results::<Signed>::read_from(file.as_slice()).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the file has `0`: u16 (2 bytes), but task `Signed` has `0`: i16 (2 bytes)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_file_of_format_1_and_another_schema_is_refused() {
+    let file = hello_file_v1(4);
+    let error = Results::<Flipped>::read_from(file.as_slice()).unwrap_err();
+    let (expected, found) = (v1_fingerprint::<Flipped>(), v1_fingerprint::<Hello>());
     assert_eq!(
         error,
         Error::SchemaMismatch {
@@ -269,6 +378,9 @@ fn the_same_packet_under_another_name_is_accepted() -> Result<(), Error> {
     assert_eq!(renamed.as_bytes(), results.as_bytes());
     let qualified = Results::<Qualified>::read_from(file.as_slice())?;
     assert_eq!(qualified.get(9), results.get(9));
+    let file = hello_file_v1(10);
+    assert_eq!(Results::<Renamed>::read_from(file.as_slice())?, renamed);
+    assert_eq!(Results::<Qualified>::read_from(file.as_slice())?, qualified);
     Ok(())
 }
 
@@ -297,25 +409,22 @@ fn a_truncated_header_is_refused() {
 
 #[test]
 fn truncated_packets_are_refused() {
-    let file = hello_file(10);
-    for cut in [
-        HEADER_SIZE,
-        HEADER_SIZE + 1,
-        HEADER_SIZE + PACKET,
-        file.len() - 1,
-    ] {
-        let error = read_hello(&file[..cut]).unwrap_err();
-        assert_eq!(
-            error,
-            Error::TruncatedPackets {
-                task: "Hello",
-                expected_bytes: 170,
-                found_bytes: (cut - HEADER_SIZE) as u64,
-                packet_size: PACKET,
-            },
-            "cut at {cut}"
-        );
+    for (file, start) in [(hello_file(10), start()), (hello_file_v1(10), HEADER_SIZE)] {
+        for cut in [start, start + 1, start + PACKET, file.len() - 1] {
+            let error = read_hello(&file[..cut]).unwrap_err();
+            assert_eq!(
+                error,
+                Error::TruncatedPackets {
+                    task: "Hello",
+                    expected_bytes: 170,
+                    found_bytes: (cut - start) as u64,
+                    packet_size: PACKET,
+                },
+                "cut at {cut}"
+            );
+        }
     }
+    let file = hello_file(10);
     let message = read_hello(&file[..file.len() - 1]).unwrap_err().to_string();
     assert!(
         message.contains("declares 10 packets (170 bytes) but ends after 169 bytes"),
@@ -355,16 +464,17 @@ fn a_bad_magic_is_refused() {
 
 #[test]
 fn an_unknown_version_is_refused() {
-    let error = read_hello(&patched(4, &2u16.to_le_bytes())).unwrap_err();
+    let error = read_hello(&patched(4, &3u16.to_le_bytes())).unwrap_err();
     assert_eq!(
         error,
         Error::UnsupportedFormatVersion {
             task: "Hello",
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         }
     );
-    assert!(error.to_string().contains("version 2"), "{error}");
+    assert!(error.to_string().contains("version 3"), "{error}");
+    assert!(error.to_string().contains("versions 1 to 2"), "{error}");
     let error = read_hello(&patched(4, &[0, 0])).unwrap_err();
     assert!(matches!(
         error,
@@ -439,7 +549,7 @@ fn a_huge_count_is_not_trusted_for_allocation() {
 #[test]
 fn corrupt_packets_are_refused_by_validation() {
     // Packet 1's string length (at offset 2 of the packet) beyond its slot.
-    let error = read_hello(&patched(HEADER_SIZE + PACKET + 2, &[12])).unwrap_err();
+    let error = read_hello(&patched(start() + PACKET + 2, &[12])).unwrap_err();
     assert_eq!(
         error,
         Error::InvalidPacket {
@@ -454,7 +564,7 @@ fn corrupt_packets_are_refused_by_validation() {
         }
     );
     // Packet 2's string bytes not UTF-8.
-    let error = read_hello(&patched(HEADER_SIZE + 2 * PACKET + 6, &[0xff])).unwrap_err();
+    let error = read_hello(&patched(start() + 2 * PACKET + 6, &[0xff])).unwrap_err();
     assert!(
         matches!(
             error,
@@ -562,7 +672,7 @@ fn a_failed_writer_stays_failed() -> Result<(), Error> {
     );
 
     let results = hello_results(3);
-    let mut writer = PacketWriter::<Hello, _>::new(Full { room: 40 }, 3)?;
+    let mut writer = PacketWriter::<Hello, _>::new(Full { room: start() + 12 }, 3)?;
     let first = writer.write(results.packets()).unwrap_err();
     assert!(matches!(first, Error::WriteFailed { .. }), "{first:?}");
     assert_eq!(writer.write(&[]).unwrap_err(), first);
@@ -605,18 +715,18 @@ fn reader_errors_are_reported() {
     }
 }
 
-/// The example file of docs/FORMAT.md.
+/// The example file of format 1 in docs/FORMAT.md.
 #[task(packet = (u16, bool, FixedStr<3>))]
 pub struct Tiny;
 
 #[test]
 fn the_format_doc_example_is_exact() -> Result<(), Error> {
-    assert_eq!(Tiny::schema().fingerprint(), 0x3ec8_af0d_bae8_af92);
+    assert_eq!(v1_fingerprint::<Tiny>(), 0x3ec8_af0d_bae8_af92);
     let packets = [
         Tiny::encode((7, true, FixedStr::new("hi")?)),
         Tiny::encode((513, false, FixedStr::new("abc")?)),
     ];
-    let mut writer = PacketWriter::<Tiny, _>::new(Vec::new(), 2)?;
+    let mut writer = PacketWriter::<Tiny, _>::with_format(Vec::new(), 2, FormatVersion::V1)?;
     writer.write(&packets)?;
     let file = writer.finish()?;
     #[rustfmt::skip]
@@ -628,5 +738,276 @@ fn the_format_doc_example_is_exact() -> Result<(), Error> {
     assert_eq!(file, expected);
     let results = Results::<Tiny>::read_from(file.as_slice())?;
     assert_eq!(results.get(1), Some((513, false, FixedStr::new("abc")?)));
+    Ok(())
+}
+
+// Format 2: the schema after the header.
+
+fn hello_schema_size() -> usize {
+    Hello::schema().canonical_encoding().len()
+}
+
+#[test]
+fn a_truncated_schema_is_refused() {
+    let file = hello_file(2);
+    for cut in [HEADER_SIZE, HEADER_SIZE + 3] {
+        assert_eq!(
+            read_hello(&file[..cut]).unwrap_err(),
+            Error::TruncatedSchema {
+                task: "Hello",
+                expected: 4,
+                found: cut - HEADER_SIZE
+            },
+            "cut at {cut}"
+        );
+    }
+    for cut in [HEADER_SIZE + 4, start() - 1] {
+        let error = read_hello(&file[..cut]).unwrap_err();
+        assert_eq!(
+            error,
+            Error::TruncatedSchema {
+                task: "Hello",
+                expected: 4 + hello_schema_size(),
+                found: cut - HEADER_SIZE
+            },
+            "cut at {cut}"
+        );
+        assert!(error.to_string().contains("truncated"), "{error}");
+    }
+}
+
+#[test]
+fn a_corrupt_schema_is_refused() {
+    // A size beyond any schema's.
+    let file = patched(HEADER_SIZE, &(MAX_SCHEMA_SIZE as u32 + 1).to_le_bytes());
+    let error = read_hello(&file).unwrap_err();
+    assert!(
+        matches!(&error, Error::CorruptSchema { reason, .. } if reason.contains("more than")),
+        "{error:?}"
+    );
+    // A schema that is not the one the header's fingerprint hashes.
+    let error = read_hello(&patched(HEADER_SIZE + 4 + 9, b"x")).unwrap_err();
+    assert!(
+        matches!(&error, Error::CorruptSchema { reason, .. } if reason.contains("fingerprint")),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("corrupt"), "{error}");
+    // Bytes that hash right but are no schema: a writer's bug, never trusted.
+    let mut file = Vec::new();
+    file.extend_from_slice(&hello_file(0)[..HEADER_SIZE]);
+    let junk = b"not a schema at all".to_vec();
+    let fingerprint = fnv1a(&junk);
+    file[8..16].copy_from_slice(&fingerprint.to_le_bytes());
+    file.extend_from_slice(&(junk.len() as u32).to_le_bytes());
+    file.extend_from_slice(&junk);
+    let error = read_hello(&file).unwrap_err();
+    assert!(matches!(error, Error::CorruptSchema { .. }), "{error:?}");
+}
+
+/// The FNV-1a 64 hash, as docs/FORMAT.md defines it.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[test]
+fn the_fingerprint_is_the_hash_of_the_stored_schema() {
+    let file = hello_file(1);
+    let stored = &file[HEADER_SIZE + 4..start()];
+    assert_eq!(stored, Hello::schema().canonical_encoding().as_slice());
+    assert_eq!(
+        u64::from_le_bytes(file[8..16].try_into().unwrap()),
+        fnv1a(stored)
+    );
+    assert_eq!(Hello::schema().fingerprint(), fnv1a(stored));
+}
+
+#[derive(WireType, Clone, Copy, Debug, PartialEq)]
+#[repr(u8)]
+pub enum Side {
+    Left,
+    Right,
+}
+
+/// The example of format 2 in docs/FORMAT.md.
+#[derive(WireType, Clone, Copy, Debug, PartialEq)]
+pub struct Probe {
+    pub id: u16,
+    pub side: Side,
+}
+
+#[task(packet = Probe)]
+pub struct Probes;
+
+#[test]
+fn the_format_2_doc_example_is_exact() -> Result<(), Error> {
+    #[rustfmt::skip]
+    let schema: [u8; 151] = [
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x69, 0x64, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x73, 0x69, 0x64, 0x65, 0x0e, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x4c, 0x65,
+        0x66, 0x74, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x52, 0x69, 0x67, 0x68, 0x74, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let encoding = Probes::schema().canonical_encoding();
+    assert_eq!(encoding, schema);
+    assert_eq!(Probes::schema().fingerprint(), 0xc779_1730_31e3_d361);
+    assert_eq!(fnv1a(&schema), 0xc779_1730_31e3_d361);
+
+    let mut writer = PacketWriter::<Probes, _>::new(Vec::new(), 2)?;
+    writer.write(&[
+        Probes::encode(Probe {
+            id: 7,
+            side: Side::Right,
+        }),
+        Probes::encode(Probe {
+            id: 513,
+            side: Side::Left,
+        }),
+    ])?;
+    let file = writer.finish()?;
+    let mut expected = Vec::new();
+    expected.extend_from_slice(b"PRLZ");
+    expected.extend_from_slice(&[0x02, 0x00, 0x00, 0x00]);
+    expected.extend_from_slice(&[0x61, 0xd3, 0xe3, 0x31, 0x30, 0x17, 0x79, 0xc7]);
+    expected.extend_from_slice(&[0x03, 0x00, 0x00, 0x00]);
+    expected.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 0, 0]);
+    expected.extend_from_slice(&[0x97, 0x00, 0x00, 0x00]);
+    expected.extend_from_slice(&schema);
+    expected.extend_from_slice(&[0x07, 0x00, 0x01, 0x01, 0x02, 0x00]);
+    assert_eq!(file, expected);
+    assert_eq!(file.len(), 189);
+    let results = Results::<Probes>::read_from(file.as_slice())?;
+    assert_eq!(
+        results.iter().collect::<Vec<_>>(),
+        [
+            Probe {
+                id: 7,
+                side: Side::Right
+            },
+            Probe {
+                id: 513,
+                side: Side::Left
+            }
+        ]
+    );
+    Ok(())
+}
+
+/// Probe after a release renamed a field, widened one and added another.
+mod later {
+    use super::*;
+
+    #[derive(WireType, Clone, Copy)]
+    #[repr(u8)]
+    pub enum Side {
+        Left,
+        Right,
+        Up,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct Renamed {
+        pub key: u16,
+        pub side: super::Side,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct Wider {
+        pub id: u32,
+        pub side: super::Side,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct Longer {
+        pub id: u16,
+        pub side: super::Side,
+        pub seen: bool,
+    }
+
+    #[derive(WireType, Clone, Copy)]
+    pub struct MoreSides {
+        pub id: u16,
+        pub side: Side,
+    }
+
+    #[task(packet = Renamed)]
+    pub struct RenamedProbes;
+
+    #[task(packet = Wider)]
+    pub struct WiderProbes;
+
+    #[task(packet = Longer)]
+    pub struct LongerProbes;
+
+    #[task(packet = MoreSides)]
+    pub struct MoreSidesProbes;
+}
+
+#[test]
+fn a_struct_layout_that_changed_is_refused_naming_the_field() -> Result<(), Error> {
+    let mut file = Vec::new();
+    let results = Results::<Probes>::from_bytes(vec![7, 0, 1, 1, 2, 0])?;
+    results.write_to(&mut file)?;
+
+    let error = Results::<later::RenamedProbes>::read_from(file.as_slice()).unwrap_err();
+    assert_eq!(
+        error,
+        Error::SchemaFieldMismatch {
+            task: "RenamedProbes",
+            field: "key".into(),
+            found: "`id`: u16 (2 bytes)".into(),
+            expected: "`key`: u16 (2 bytes)".into(),
+        }
+    );
+    let error = Results::<later::WiderProbes>::read_from(file.as_slice()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the results file was written by a different schema: at field `id` the file has `id`: \
+         u16 (2 bytes), but task `WiderProbes` has `id`: u32 (4 bytes); read it as a task with \
+         the packet that wrote it (the same field names, kinds and sizes, in the same order)"
+    );
+    let error = Results::<later::LongerProbes>::read_from(file.as_slice()).unwrap_err();
+    assert!(
+        matches!(&error, Error::SchemaFieldMismatch { field, found, expected, .. }
+            if field == "seen" && found == "no field" && expected == "`seen`: bool (1 byte)"),
+        "{error:?}"
+    );
+    let error = Results::<later::MoreSidesProbes>::read_from(file.as_slice()).unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "the file has `side`: an enum of 1 byte (Left = 0, Right = 1), but task \
+             `MoreSidesProbes` has `side`: an enum of 1 byte (Left = 0, Right = 1, Up = 2)"
+        ),
+        "{error}"
+    );
+    Ok(())
+}
+
+#[test]
+fn struct_packets_round_trip_through_files_of_both_formats() -> Result<(), Error> {
+    let results = Results::<Probes>::from_bytes(vec![7, 0, 1, 1, 2, 0, 9, 9, 0])?;
+    for version in [FormatVersion::V1, FormatVersion::V2] {
+        let mut file = Vec::new();
+        results.write_to_format(&mut file, version)?;
+        assert_eq!(&file[4..6], &version.number().to_le_bytes());
+        assert_eq!(Results::<Probes>::read_from(file.as_slice())?, results);
+    }
+    // A value that is no variant, in a file: refused, naming the field and the value.
+    let mut file = Vec::new();
+    results.write_to(&mut file)?;
+    let last = file.len() - 1;
+    file[last] = 5;
+    let error = Results::<Probes>::read_from(file.as_slice()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "packet 2 of task `Probes`, field 1 (Side): field `side`: 5 is not a variant of `Side`"
+    );
     Ok(())
 }

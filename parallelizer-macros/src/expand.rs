@@ -46,7 +46,13 @@ pub fn task(task: &TaskDef) -> TokenStream {
     // so a type that is not a wire type adds no error of its own.
     let sizes = fields.iter().map(|ty| {
         quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>())
+    }).collect::<Vec<_>>();
+    // Each field's shape, named by its position, and the packet's.
+    let shapes = fields.iter().zip(&index).zip(&sizes).map(|((ty, i), size)| {
+        let name = i.index.to_string();
+        quote_spanned!(ty.span()=> ::parallelizer::__private::field_shape(#name, <#ty as ::parallelizer::__private::WireType>::shape(), #size))
     });
+    let shape = quote!(::parallelizer::__private::tuple_shape([#(#shapes),*]));
     // A field whose wire form is empty would make an empty packet possible,
     // and a packet of zero bytes cannot be counted in a buffer: refused at
     // compile time, on the field's type. As the fields are, so is the packet:
@@ -99,6 +105,30 @@ pub fn task(task: &TaskDef) -> TokenStream {
     let has_memory = task.memory.is_some();
     let packet_struct = packet_struct(task);
     let worker_params = worker_params(task);
+    let mut parts = crate::whole_packet::Parts {
+        output: quote!((#(#fields,)*)),
+        packet_type,
+        packet_size,
+        field_types: quote!(&[#(#field_names),*]),
+        field_sizes: quote!(&[#(#sizes),*]),
+        codec,
+        shape,
+        packet_item: packet_struct,
+    };
+    // `packet = Cell`: the struct's wire form is the packet.
+    if let Some(whole) = crate::whole_packet::parts(task) {
+        parts = whole;
+    }
+    let crate::whole_packet::Parts {
+        output,
+        packet_type,
+        packet_size,
+        field_types,
+        field_sizes,
+        codec,
+        shape,
+        packet_item: packet_struct,
+    } = parts;
 
     quote! {
         #item
@@ -110,7 +140,7 @@ pub fn task(task: &TaskDef) -> TokenStream {
 
         #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
-            type Output = (#(#fields,)*);
+            type Output = #output;
             #packet_type
             type Memory = #memory;
             type Args = #args;
@@ -118,10 +148,14 @@ pub fn task(task: &TaskDef) -> TokenStream {
             const NAME: &'static str = #name;
             const PACKET_SIZE: usize = #packet_size;
             const HAS_MEMORY: bool = #has_memory;
-            const FIELD_TYPES: &'static [&'static str] = &[#(#field_names),*];
-            const FIELD_SIZES: &'static [usize] = &[#(#sizes),*];
+            const FIELD_TYPES: &'static [&'static str] = #field_types;
+            const FIELD_SIZES: &'static [usize] = #field_sizes;
 
             #codec
+
+            fn packet_shape() -> ::parallelizer::__private::Shape {
+                #shape
+            }
         }
 
         #worker_params
@@ -156,6 +190,11 @@ pub fn task_fallback(task: &TaskDef) -> TokenStream {
             quote!(())
         }
     });
+    // A whole packet's output is its struct.
+    let output = match &task.packet {
+        Some(packet) if packet.whole => packet.written().to_token_stream(),
+        _ => quote!((#(#output,)*)),
+    };
     let wire = fields.iter().map(|_| quote!(()));
     let (memory, args) = memory_and_args(task);
     let has_memory = task.memory.is_some();
@@ -173,7 +212,7 @@ pub fn task_fallback(task: &TaskDef) -> TokenStream {
 
         #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
-            type Output = (#(#output,)*);
+            type Output = #output;
             type Packet = #packet<#(#wire),*>;
             type Memory = #memory;
             type Args = #args;

@@ -5,18 +5,25 @@
 //! Each macro runs the same pipeline, each stage using only the ones before
 //! it: `model` parses the input into what the user wrote, `validate`
 //! checks it and `expand` generates code from it; `util` holds the few
-//! helpers they share. Errors are `syn::Error`s spanned on the user's
-//! offending token, turned into `compile_error!` only here, at the edge.
+//! helpers they share. `#[derive(WireType)]` has its own three stages
+//! (`derive_model`, `derive_validate`, `derive_expand`), and `#[task]`'s
+//! code for a struct packet (`packet = Cell`) is in `whole_packet`. Errors
+//! are `syn::Error`s spanned on the user's offending token, turned into
+//! `compile_error!` only here, at the edge.
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
 use quote::{quote, ToTokens};
-use syn::{ItemFn, ItemStruct, Path};
+use syn::{DeriveInput, ItemFn, ItemStruct, Path};
 
+mod derive_expand;
+mod derive_model;
+mod derive_validate;
 mod expand;
 mod model;
 mod util;
 mod validate;
+mod whole_packet;
 
 use model::{TaskDef, WorkerDef};
 use util::Errors;
@@ -77,6 +84,24 @@ pub fn worker(attr: TokenStream, item: TokenStream) -> TokenStream {
     match errors.finish() {
         Ok(()) => expand::worker(&worker).into(),
         Err(error) => with_errors(worker.item.into_token_stream(), error),
+    }
+}
+
+/// Derives `WireType` for a struct of wire types or a fieldless enum. See
+/// `parallelizer::WireType`.
+///
+/// The same pipeline as the attributes, in modules of its own
+/// (`derive_model`, `derive_validate`, `derive_expand`); on error, the
+/// errors beside a stand-in impl, so that the type's uses add none.
+#[proc_macro_derive(WireType)]
+pub fn derive_wire_type(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    let mut errors = Errors::default();
+    let def = derive_model::WireDef::parse(input, &mut errors);
+    derive_validate::wire(&def, &mut errors);
+    match errors.finish() {
+        Ok(()) => derive_expand::wire(&def).into(),
+        Err(error) => with_errors(derive_expand::fallback(&def), error),
     }
 }
 

@@ -35,18 +35,23 @@ pub struct Packet {
     pub ty: Type,
     /// The packet's field types, in order: the tuple's elements. A packet
     /// written as a single type, `u32` or `(u32)`, which `validate` rejects,
-    /// is read as that one field.
+    /// is read as that one field. None for a whole packet.
     pub fields: Vec<Type>,
+    /// Whether the packet is a struct deriving `WireType` as a whole,
+    /// `packet = Cell`: written as a plain name that is no built-in type.
+    pub whole: bool,
 }
 
 impl Packet {
     fn new(ty: Type) -> Self {
+        let whole = crate::whole_packet::is_whole(ungroup(&ty));
         let fields = match ungroup(&ty) {
+            _ if whole => Vec::new(),
             Type::Tuple(tuple) => tuple.elems.iter().cloned().collect(),
             Type::Paren(paren) => vec![(*paren.elem).clone()],
             other => vec![other.clone()],
         };
-        Packet { ty, fields }
+        Packet { ty, fields, whole }
     }
 
     /// The packet type as written, without the invisible group a

@@ -41,7 +41,7 @@ pub fn task(task: &TaskDef, errors: &mut Errors) {
                 errors.push(error);
                 return;
             }
-            if packet.fields.is_empty() {
+            if packet.fields.is_empty() && !packet.whole {
                 errors.push(syn::Error::new(
                     task.packet_span(),
                     "a packet needs at least one field, such as `(u32,)`",
@@ -56,10 +56,12 @@ pub fn task(task: &TaskDef, errors: &mut Errors) {
     }
 }
 
-/// A packet is a tuple.
+/// A packet is a tuple, or a struct as a whole.
 fn packet_shape(packet: &Packet) -> syn::Result<()> {
     match packet.written() {
         Type::Tuple(_) => Ok(()),
+        // A struct deriving `WireType`: the compiler checks that it does.
+        _ if packet.whole => Ok(()),
         Type::Paren(paren) => Err(syn::Error::new(
             paren.span(),
             "a packet is a tuple: write a packet of one field with a trailing comma, `(T,)`",
@@ -74,7 +76,8 @@ fn packet_shape(packet: &Packet) -> syn::Result<()> {
 
 /// Rejects the types that are known not to be wire types, with advice on
 /// what to use instead. Other types are checked by the `WireType` bound.
-fn wire_type(ty: &Type) -> syn::Result<()> {
+/// `#[derive(WireType)]` checks its fields with it too.
+pub fn wire_type(ty: &Type) -> syn::Result<()> {
     let advice = match ty {
         Type::Reference(_) | Type::Ptr(_) => {
             "a packet holds values, not references or pointers: use the value's type"

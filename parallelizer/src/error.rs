@@ -113,7 +113,10 @@ pub enum Error {
         index: usize,
         /// The index of the field in the packet.
         field: usize,
-        /// The field's declared type, as written in `#[task(packet = ...)]`.
+        /// The field's declared type, as written in `#[task(packet = ...)]`
+        /// (or in the struct of `#[task(packet = Struct)]`). A field of a
+        /// derived struct nested in it is named by the reason
+        /// ([`InvalidValue::Field`]).
         field_type: &'static str,
         /// What is wrong with the value.
         #[source]
@@ -150,13 +153,14 @@ pub enum Error {
         found: Vec<u8>,
     },
     /// The results file is in a format version this release cannot read.
-    #[error("the results file of task `{task}` is in format version {found}, but this release of parallelizer reads only version {supported}: read it with a release that supports version {found}")]
+    #[error("the results file of task `{task}` is in format version {found}, but this release of parallelizer reads only versions 1 to {supported}: read it with a release that supports version {found}")]
     UnsupportedFormatVersion {
         /// The task whose results were being read.
         task: &'static str,
         /// The file's format version.
         found: u16,
-        /// The version this release reads and writes.
+        /// The newest version this release reads, the one it writes; it
+        /// reads every version from 1 up to it.
         supported: u16,
     },
     /// The reserved field of a results file header is not zero.
@@ -167,8 +171,15 @@ pub enum Error {
         /// The reserved field's value.
         found: u16,
     },
-    /// The results file was written by a task of a different schema: its
-    /// [fingerprint](crate::Schema::fingerprint) is not the task's.
+    /// A results file of format version 1 was written by a task of a
+    /// different schema: the fingerprint in its header is not the task's.
+    /// A version-1 file stores nothing but that fingerprint, so the field
+    /// that differs cannot be named; files of version 2 (what this release
+    /// writes) are refused with [`Error::SchemaFieldMismatch`], which names it.
+    ///
+    /// Both fingerprints are version 1's, computed from the declared type
+    /// names as `docs/FORMAT.md` specifies, not
+    /// [`Schema::fingerprint`](crate::Schema::fingerprint).
     #[error("the results file was written by a different schema: its schema fingerprint is {found:#018x}, but task `{task}`'s is {expected:#018x}; read it as a task with the packet that wrote it (the same field types in the same order)")]
     SchemaMismatch {
         /// The task whose results were being read.
@@ -177,6 +188,44 @@ pub enum Error {
         expected: u64,
         /// The fingerprint in the file's header.
         found: u64,
+    },
+    /// A results file was written by a task of a different schema: the
+    /// schema stored in the file (format version 2) is not the task's. The
+    /// error names the first field, in declaration order, where they differ,
+    /// and what each has there.
+    #[error("the results file was written by a different schema: at field `{field}` the file has {found}, but task `{task}` has {expected}; read it as a task with the packet that wrote it (the same field names, kinds and sizes, in the same order)")]
+    SchemaFieldMismatch {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The path of the first field that differs, its names joined by
+        /// dots (`"normal.y"`), as the task names it (as the file names it
+        /// when the task has no such field).
+        field: String,
+        /// What the file's schema has there, such as ``"`y`: f32 (4 bytes)"``,
+        /// or `"no field"`.
+        found: String,
+        /// What the task's schema has there, or `"no field"`.
+        expected: String,
+    },
+    /// A results file (format version 2) ends inside the schema that follows
+    /// its header.
+    #[error("the results file of task `{task}` ends inside its schema: {expected} bytes of schema were expected after the header, {found} found; the file is truncated, write it again")]
+    TruncatedSchema {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// The bytes of schema expected (with the schema's 4-byte length).
+        expected: usize,
+        /// The bytes found.
+        found: usize,
+    },
+    /// The schema stored in a results file (format version 2) is corrupt:
+    /// too long, not the hash in the header, or not a schema.
+    #[error("the schema stored in the results file is corrupt, reading task `{task}`: {reason}; the file is corrupt, write it again")]
+    CorruptSchema {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The packet size in a results file header is not the task's, although
     /// the schema fingerprints match: the header is corrupt.
@@ -368,6 +417,27 @@ pub enum InvalidValue {
     InvalidBool {
         /// The byte found.
         byte: u8,
+    },
+    /// An enum's wire value is the discriminant of none of its variants.
+    #[error("{value} is not a variant of `{type_name}`")]
+    InvalidDiscriminant {
+        /// The enum's name.
+        type_name: &'static str,
+        /// The value found.
+        value: u64,
+    },
+    /// A field of a struct (`#[derive(WireType)]`) holds an invalid value.
+    /// Nested structs nest this variant, down to the invalid value.
+    #[error("field `{name}`: {reason}")]
+    Field {
+        /// The field's index in its struct.
+        index: usize,
+        /// The field's name: its identifier, or its position (`"0"`) in a
+        /// tuple struct.
+        name: &'static str,
+        /// Why its value is invalid.
+        #[source]
+        reason: Box<InvalidValue>,
     },
 }
 

@@ -50,8 +50,9 @@
 extern crate self as parallelizer;
 
 // The modules form layers, each using only those before it:
-// error -> wire -> task -> buffer -> control -> trace, progress -> run
-// -> results -> dispatch -> stream -> coordinator -> persist -> cluster.
+// error -> wire -> schema -> task -> generated, buffer -> control -> trace,
+// progress -> run -> results -> dispatch -> stream -> coordinator -> persist
+// -> cluster.
 mod buffer;
 #[cfg(feature = "mpi")]
 mod cluster;
@@ -59,11 +60,13 @@ mod control;
 mod coordinator;
 mod dispatch;
 mod error;
+mod generated;
 pub mod persist;
 #[cfg(feature = "progress")]
 mod progress;
 mod results;
 mod run;
+mod schema;
 mod stream;
 mod task;
 mod trace;
@@ -82,16 +85,17 @@ pub use error::Error;
 pub use mpi;
 pub use persist::PacketWriter;
 pub use results::Results;
+pub use schema::{Schema, SchemaField};
 pub use stream::{Batch, Stream};
-pub use task::{FieldError, Schema, SchemaField, Task, Worker};
+pub use task::{FieldError, Task, Worker};
 /// The zerocopy crate, whose traits packets implement: with
 /// [`IntoBytes`](zerocopy::IntoBytes) in scope, `packet.as_bytes()` gives one
 /// packet's bytes.
 pub use zerocopy;
 
 pub use wire::{
-    CFrame, CFrame18, CFrameF32, Color3, Color3b16, FixedBytes, FixedStr, InvalidValue, Vec2,
-    Vec2i16, Vec3, Vec3i16, WireType,
+    CFrame, CFrame18, CFrameF32, Color3, Color3b16, FixedBytes, FixedStr, InvalidValue, Kind,
+    Shape, Variant, Vec2, Vec2i16, Vec3, Vec3i16, WireType,
 };
 
 /// Declares a task on a unit struct: its packet, and optionally its memory
@@ -116,6 +120,11 @@ pub use wire::{
 ///
 /// - `packet = (T1, ..., Tn)`: the tuple each worker call returns; every `Ti`
 ///   is a [`WireType`]. One field is written `(T,)`.
+/// - `packet = Type`, where `Type` is a struct with
+///   [`#[derive(WireType)]`](derive@WireType): the worker returns `Type`,
+///   and [`Results::get`] and [`iter`](Results::iter) give it back. The
+///   packet is the struct's wire form, with the same bytes as a tuple of its
+///   fields.
 /// - `memory = Type`: read-only data every worker call sees as `&Type`; set
 ///   with [`Coordinator::define`].
 /// - `args = Type`: a value passed as `&Type` to every worker call of one
@@ -124,8 +133,66 @@ pub use wire::{
 /// The macro implements [`Task`] for the struct and generates its packet
 /// struct, named after the task (`HelloPacket` for `Hello`): a tuple struct of
 /// the fields' wire forms with the zerocopy traits, so
-/// [`Results::packets`] can be read in place.
+/// [`Results::packets`] can be read in place. For `packet = Type`,
+/// `HelloPacket` names the struct's wire form, `TypeWire`, whose fields
+/// have the struct's names.
 pub use parallelizer_macros::task;
+
+/// Derives [`WireType`](trait@WireType) for a struct of wire types or a
+/// fieldless enum, so that it can be a packet field, or a whole packet
+/// (`#[task(packet = Type)]`, for a struct).
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+/// #[repr(u8)]
+/// pub enum Biome { Ocean, Plains, Forest, Mountain = 7 }
+///
+/// #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+/// pub struct Cell {
+///     pub height: f32,
+///     pub biome: Biome,
+///     pub name: FixedStr<8>,
+/// }
+///
+/// #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+/// pub struct Pair(pub u16, pub Cell);
+///
+/// let cell = Cell { height: 1.5, biome: Biome::Mountain, name: FixedStr::new("peak")? };
+/// let wire = cell.to_wire();
+/// assert_eq!((wire.height.get(), wire.name.len.get()), (1.5, 4));
+/// assert_eq!(Cell::from_wire(&wire), cell);
+/// assert_eq!(
+///     format!("{wire:?}"),
+///     r#"CellWire { height: 1.5, biome: Mountain, name: FixedStrWire<8>("peak") }"#
+/// );
+/// assert_eq!(size_of::<<Pair as WireType>::Wire>(), 2 + 4 + 1 + 12);
+/// # Ok::<(), parallelizer::Error>(())
+/// ```
+///
+/// - **A struct** with named fields, or a tuple struct, whose fields are all
+///   wire types: built-in, derived (nested to any depth) or hand-written.
+///   Its wire form, generated beside it and named after it (`CellWire` for
+///   `Cell`, with the same visibility), is its fields' wire forms in
+///   declaration order, packed with no padding, little-endian: exactly a
+///   tuple packet of the same fields. Its fields have the struct's names
+///   (`0`, `1`, ... for a tuple struct), and its `Debug` prints their
+///   values. [`validate`](WireType::validate) checks every field, nested
+///   ones too; an error names the field ([`InvalidValue::Field`]).
+/// - **A fieldless enum** with `#[repr(u8)]`, `#[repr(u16)]` or
+///   `#[repr(u32)]`, whose discriminants may be explicit or implicit. Its
+///   wire form (`BiomeWire`) is the discriminant, little-endian. A value that
+///   is no variant's discriminant fails validation
+///   ([`InvalidValue::InvalidDiscriminant`]): reading it from a buffer or a
+///   file is an [`Error::InvalidPacket`] naming the field and the value,
+///   never a panic.
+///
+/// The type must be `Copy`, as every wire type is, and cannot be generic.
+/// Its [`shape`](WireType::shape) names its fields and variants, so a
+/// task's [`Schema`] shows them, and renaming or reordering them changes the
+/// schema's fingerprint.
+pub use parallelizer_macros::WireType;
 
 /// Makes a plain function the worker of a task.
 ///
@@ -174,9 +241,12 @@ pub struct ReadmeDoctests;
 /// public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::generated::{
+        field_shape, in_field, packet_field_error, tuple_shape, DebugWith, StructPacket,
+    };
     pub use crate::task::sealed::SealedTask;
     pub use crate::task::{FieldError, Task, Worker};
-    pub use crate::wire::WireType;
+    pub use crate::wire::{InvalidValue, Shape, Variant, WireType};
     pub use zerocopy;
 
     /// The parameters a task's worker takes after `task_id`, for a worker of

@@ -1,28 +1,34 @@
 //! Results files: a task's packets behind a small header that names their
 //! schema, written to any [`io::Write`] and read back from any [`io::Read`].
 //!
-//! A file is a [`HEADER_SIZE`]-byte header, then `count` packets exactly as
-//! [`Results::as_bytes`] holds them. Every header number is little-endian:
+//! A file is a [`HEADER_SIZE`]-byte header, then (from format version 2) the
+//! packet's [schema](crate::Schema), then `count` packets exactly as
+//! [`Results::as_bytes`] holds them. Every number is little-endian:
 //!
 //! | offset | size | field | value |
 //! |---|---|---|---|
 //! | 0 | 4 | magic | [`MAGIC`], `b"PRLZ"` |
-//! | 4 | 2 | format version | [`FORMAT_VERSION`] (u16) |
+//! | 4 | 2 | format version | [`FORMAT_VERSION`] (u16), 2; or 1 |
 //! | 6 | 2 | reserved | 0 (u16) |
 //! | 8 | 8 | schema fingerprint | [`Schema::fingerprint`](crate::Schema::fingerprint) (u64) |
 //! | 16 | 4 | packet size | `Task::PACKET_SIZE` (u32) |
 //! | 20 | 8 | count | the number of packets (u64) |
+//! | 28 | 4 | schema size | the schema's size in bytes, `S` (u32); version 2 only |
+//! | 32 | `S` | schema | [`Schema::canonical_encoding`](crate::Schema::canonical_encoding); version 2 only |
 //!
 //! Reading checks every header field against the task, so a file written by
 //! another schema, a truncated file or a corrupt header is an [`Error`],
-//! never garbage; then every packet is validated as by
-//! [`Results::from_bytes`]. `docs/FORMAT.md` in the repository specifies the
-//! format in full.
+//! never garbage: a file written by another layout is refused with an error
+//! that names the first field that differs. Then every packet is validated
+//! as by [`Results::from_bytes`]. `docs/FORMAT.md` in the repository
+//! specifies the format in full.
 //!
 //! Write whole results with [`Results::write_to`], or packets chunk by chunk
 //! with a [`PacketWriter`]; read them with [`Results::read_from`]. A reader
 //! reads exactly one file's bytes, so several files can follow each other in
-//! one stream.
+//! one stream. Files of format version 1, which carry only a fingerprint of
+//! the declared type names, are still read, and written on request
+//! ([`FormatVersion::V1`]).
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -32,16 +38,58 @@ use zerocopy::IntoBytes;
 
 use crate::error::Error;
 use crate::results::Results;
-use crate::task::Task;
+use crate::schema::{first_difference, fnv1a};
+use crate::task::{v1_fingerprint, Task};
 
 /// The first 4 bytes of every results file.
 pub const MAGIC: [u8; 4] = *b"PRLZ";
 
-/// The format version this release writes, and the only one it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this release writes, and the newest it reads: 2. It
+/// reads every version from 1 up.
+pub const FORMAT_VERSION: u16 = 2;
 
-/// The size of a results file header in bytes.
+/// The size in bytes of the fixed header every results file starts with.
+/// From format version 2 the packet's schema follows it: a `u32` size, then
+/// the schema.
 pub const HEADER_SIZE: usize = 28;
+
+/// The most bytes a file's schema may have: far more than any packet's
+/// (a few kilobytes for hundreds of fields), so that a corrupt size cannot
+/// make a reader allocate much.
+pub const MAX_SCHEMA_SIZE: usize = 16 << 20;
+
+/// A format version a results file can be written in.
+///
+/// ```
+/// use parallelizer::persist::FormatVersion;
+///
+/// assert_eq!(FormatVersion::default(), FormatVersion::V2);
+/// assert_eq!(FormatVersion::V1.number(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum FormatVersion {
+    /// Version 1: the header's fingerprint hashes the fields' declared type
+    /// names and sizes; no schema is stored. For readers of releases before
+    /// version 2. A reader can say only that the schema differs, not where.
+    V1,
+    /// Version 2, the default: the header's fingerprint is
+    /// [`Schema::fingerprint`](crate::Schema::fingerprint), and the schema
+    /// itself follows the header, so that a reader of another layout names
+    /// the first field that differs.
+    #[default]
+    V2,
+}
+
+impl FormatVersion {
+    /// The version's number, as the header holds it.
+    pub const fn number(self) -> u16 {
+        match self {
+            FormatVersion::V1 => 1,
+            FormatVersion::V2 => 2,
+        }
+    }
+}
 
 /// Packets are read in chunks of at most this many bytes, so a corrupt count
 /// cannot make the reader allocate more than the data it actually finds.
@@ -95,8 +143,36 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
     ///
     /// [`Error::WriteFailed`] if the writer fails; [`Error::FileTooLarge`] if
     /// the file's size would not fit in `u64` (or the packet size in `u32`).
-    pub fn new(mut writer: W, count: usize) -> Result<Self, Error> {
-        let header = header_of::<T>(count)?;
+    pub fn new(writer: W, count: usize) -> Result<Self, Error> {
+        Self::with_format(writer, count, FormatVersion::default())
+    }
+
+    /// Writes the header of a file of `count` packets of task `T` in format
+    /// `version`; [`new`](Self::new) writes the current one.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::persist::FormatVersion;
+    ///
+    /// #[task(packet = (u32,))]
+    /// pub struct Count;
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// // For a reader of a release before format version 2.
+    /// let mut writer = PacketWriter::<Count, _>::with_format(Vec::new(), 1, FormatVersion::V1)?;
+    /// writer.write(&[Count::encode((7,))])?;
+    /// let file = writer.finish()?;
+    /// assert_eq!((&file[4..6], file.len()), (&[1, 0][..], 28 + 4));
+    /// assert_eq!(Results::<Count>::read_from(file.as_slice())?.get(0), Some((7,)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_format(mut writer: W, count: usize, version: FormatVersion) -> Result<Self, Error> {
+        let header = header_of::<T>(count, version)?;
         writer.write_all(&header).map_err(write_failed::<T>)?;
         Ok(PacketWriter {
             writer,
@@ -184,8 +260,8 @@ impl<T: Task, W: Write> fmt::Debug for PacketWriter<T, W> {
 impl<T: Task> Results<T> {
     /// Writes the results as a [results file](self): a 28-byte
     /// header naming the task's [schema](Task::schema) and the number of
-    /// packets, then [`as_bytes`](Self::as_bytes) as it is. The writer is
-    /// flushed; pass `&mut writer` to keep using it.
+    /// packets, the schema itself, then [`as_bytes`](Self::as_bytes) as it
+    /// is. The writer is flushed; pass `&mut writer` to keep using it.
     ///
     /// ```
     /// use parallelizer::prelude::*;
@@ -203,7 +279,8 @@ impl<T: Task> Results<T> {
     ///
     /// let mut file = Vec::new(); // or a `File`, a `BufWriter`, a socket...
     /// results.write_to(&mut file)?;
-    /// assert_eq!(file.len(), 28 + 100 * Label::PACKET_SIZE);
+    /// let schema = Label::schema().canonical_encoding().len();
+    /// assert_eq!(file.len(), 28 + 4 + schema + 100 * Label::PACKET_SIZE);
     /// assert_eq!(&file[..4], b"PRLZ");
     ///
     /// let read = Results::<Label>::read_from(file.as_slice())?;
@@ -216,16 +293,32 @@ impl<T: Task> Results<T> {
     ///
     /// [`Error::WriteFailed`] if the writer fails.
     pub fn write_to<W: Write>(&self, writer: W) -> Result<(), Error> {
-        write_results(self, writer)
+        write_results(self, writer, FormatVersion::default())
+    }
+
+    /// Writes the results as a results file of format `version`, such as
+    /// [`FormatVersion::V1`] for a reader of an older release;
+    /// [`write_to`](Self::write_to) writes the current one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WriteFailed`] if the writer fails.
+    pub fn write_to_format<W: Write>(
+        &self,
+        writer: W,
+        version: FormatVersion,
+    ) -> Result<(), Error> {
+        write_results(self, writer, version)
     }
 
     /// Reads results back from a [results file](self), such as one
     /// [`write_to`](Self::write_to) or a [`PacketWriter`](crate::PacketWriter)
     /// wrote.
     ///
-    /// The header must be a results file of this format version, with the
-    /// task's [schema fingerprint](crate::Schema::fingerprint) and packet
-    /// size; then every packet is validated as by
+    /// The header must be a results file of format version 1 or 2, with the
+    /// task's [schema fingerprint](crate::Schema::fingerprint) (for version
+    /// 1, the fingerprint of its declared field types) and packet size; then
+    /// every packet is validated as by
     /// [`from_bytes`](Self::from_bytes). The reader is read up to the end of
     /// the packets and no further, so files can follow each other in one
     /// stream; memory grows with the bytes actually read, never with the
@@ -252,10 +345,12 @@ impl<T: Task> Results<T> {
     /// let results = Results::<Parity>::read_from(file.as_slice())?;
     /// assert_eq!(results.get(4), Some((4, true)));
     ///
-    /// // The same bytes read as another schema are refused, not misread.
+    /// // The same bytes read as another schema are refused, not misread,
+    /// // naming the first field that differs.
     /// let error = Results::<Flipped>::read_from(file.as_slice()).unwrap_err();
-    /// assert!(matches!(error, Error::SchemaMismatch { .. }));
-    /// assert!(error.to_string().contains("different schema"));
+    /// assert!(matches!(error, Error::SchemaFieldMismatch { .. }));
+    /// assert!(error.to_string().contains("different schema"), "{error}");
+    /// assert!(error.to_string().contains("at field `0` the file has `0`: u32 (4 bytes)"), "{error}");
     ///
     /// // So is a truncated file.
     /// let error = Results::<Parity>::read_from(&file[..file.len() - 1]).unwrap_err();
@@ -270,7 +365,11 @@ impl<T: Task> Results<T> {
     /// - [`Error::NotAResultsFile`], [`Error::UnsupportedFormatVersion`],
     ///   [`Error::ReservedHeaderBits`] or [`Error::PacketSizeMismatch`] for a
     ///   header this release cannot read;
-    /// - [`Error::SchemaMismatch`] for a file another schema wrote;
+    /// - [`Error::SchemaFieldMismatch`] for a file another schema wrote,
+    ///   naming the first field that differs ([`Error::SchemaMismatch`] for
+    ///   a file of format version 1, which stores no schema);
+    /// - [`Error::TruncatedSchema`] or [`Error::CorruptSchema`] if the schema
+    ///   stored after the header is cut short or corrupt;
     /// - [`Error::FileTooLarge`] if the header's count cannot fit in memory;
     /// - [`Error::TruncatedHeader`] or [`Error::TruncatedPackets`] if the
     ///   data ends early;
@@ -285,8 +384,9 @@ impl<T: Task> Results<T> {
 pub(crate) fn write_results<T: Task, W: Write>(
     results: &Results<T>,
     writer: W,
+    version: FormatVersion,
 ) -> Result<(), Error> {
-    let mut writer = PacketWriter::<T, W>::new(writer, results.len())?;
+    let mut writer = PacketWriter::<T, W>::with_format(writer, results.len(), version)?;
     writer.write(results.packets())?;
     writer.finish().map(drop)
 }
@@ -310,7 +410,7 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
         });
     }
     let version = u16::from_le_bytes([header[4], header[5]]);
-    if version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(Error::UnsupportedFormatVersion {
             task: T::NAME,
             found: version,
@@ -325,13 +425,17 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
         });
     }
     let fingerprint = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-    let expected = T::schema().fingerprint();
-    if fingerprint != expected {
-        return Err(Error::SchemaMismatch {
-            task: T::NAME,
-            expected,
-            found: fingerprint,
-        });
+    if version == 1 {
+        let expected = v1_fingerprint::<T>();
+        if fingerprint != expected {
+            return Err(Error::SchemaMismatch {
+                task: T::NAME,
+                expected,
+                found: fingerprint,
+            });
+        }
+    } else {
+        check_schema::<T, R>(&mut reader, fingerprint)?;
     }
     let packet_size = u32::from_le_bytes(header[16..20].try_into().expect("4 bytes"));
     if usize::try_from(packet_size) != Ok(T::PACKET_SIZE) {
@@ -378,8 +482,77 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
     Results::from_bytes(bytes)
 }
 
-/// The header of a file of `count` packets of `T`.
-fn header_of<T: Task>(count: usize) -> Result<[u8; HEADER_SIZE], Error> {
+/// Reads the schema that follows a version-2 header, checks it is the one
+/// the header's `fingerprint` hashes, then that it is `T`'s; if not, names
+/// the first field where they differ.
+fn check_schema<T: Task, R: Read>(reader: &mut R, fingerprint: u64) -> Result<(), Error> {
+    let mut size = [0; 4];
+    let found = read_up_to(reader, &mut size).map_err(read_failed::<T>)?;
+    if found < size.len() {
+        return Err(Error::TruncatedSchema {
+            task: T::NAME,
+            expected: size.len(),
+            found,
+        });
+    }
+    let size = u32::from_le_bytes(size) as usize;
+    if size > MAX_SCHEMA_SIZE {
+        return Err(Error::CorruptSchema {
+            task: T::NAME,
+            reason: format!(
+                "its size is {size} bytes, more than the {MAX_SCHEMA_SIZE} a schema may have"
+            ),
+        });
+    }
+    // Read as it comes, as packets are: a size that lies costs no more
+    // memory than the bytes actually there.
+    let mut stored = Vec::new();
+    reader
+        .take(size as u64)
+        .read_to_end(&mut stored)
+        .map_err(read_failed::<T>)?;
+    if stored.len() < size {
+        return Err(Error::TruncatedSchema {
+            task: T::NAME,
+            expected: 4 + size,
+            found: 4 + stored.len(),
+        });
+    }
+    if fnv1a(&stored) != fingerprint {
+        return Err(Error::CorruptSchema {
+            task: T::NAME,
+            reason: format!("its hash is not the fingerprint {fingerprint:#018x} in the header"),
+        });
+    }
+    let schema = T::schema();
+    let expected = schema.fingerprint();
+    if fingerprint == expected {
+        return Ok(());
+    }
+    match first_difference(&stored, &schema) {
+        Ok(Some(difference)) => Err(Error::SchemaFieldMismatch {
+            task: T::NAME,
+            field: difference.field,
+            found: difference.found,
+            expected: difference.expected,
+        }),
+        // Equal layouts have equal encodings, so equal fingerprints: only a
+        // hash collision between stored schemas gets here.
+        Ok(None) => Err(Error::SchemaMismatch {
+            task: T::NAME,
+            expected,
+            found: fingerprint,
+        }),
+        Err(reason) => Err(Error::CorruptSchema {
+            task: T::NAME,
+            reason,
+        }),
+    }
+}
+
+/// The header of a file of `count` packets of `T` in format `version`,
+/// with the schema that follows it from version 2.
+fn header_of<T: Task>(count: usize, version: FormatVersion) -> Result<Vec<u8>, Error> {
     let too_large = Error::FileTooLarge {
         task: T::NAME,
         count: count as u64,
@@ -391,13 +564,25 @@ fn header_of<T: Task>(count: usize) -> Result<[u8; HEADER_SIZE], Error> {
     if (count as u64).checked_mul(u64::from(packet_size)).is_none() {
         return Err(too_large);
     }
-    let mut header = [0; HEADER_SIZE];
-    header[0..4].copy_from_slice(&MAGIC);
-    header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    // 6..8: reserved, 0.
-    header[8..16].copy_from_slice(&T::schema().fingerprint().to_le_bytes());
-    header[16..20].copy_from_slice(&packet_size.to_le_bytes());
-    header[20..28].copy_from_slice(&(count as u64).to_le_bytes());
+    let (fingerprint, schema) = match version {
+        FormatVersion::V1 => (v1_fingerprint::<T>(), None),
+        FormatVersion::V2 => {
+            let schema = T::schema();
+            (schema.fingerprint(), Some(schema.canonical_encoding()))
+        }
+    };
+    let mut header = Vec::with_capacity(HEADER_SIZE + 4 + schema.as_ref().map_or(0, Vec::len));
+    header.extend_from_slice(&MAGIC);
+    header.extend_from_slice(&version.number().to_le_bytes());
+    header.extend_from_slice(&0u16.to_le_bytes()); // reserved
+    header.extend_from_slice(&fingerprint.to_le_bytes());
+    header.extend_from_slice(&packet_size.to_le_bytes());
+    header.extend_from_slice(&(count as u64).to_le_bytes());
+    if let Some(schema) = schema {
+        // Far below u32::MAX: a schema is a few bytes per field.
+        header.extend_from_slice(&(schema.len() as u32).to_le_bytes());
+        header.extend_from_slice(&schema);
+    }
     Ok(header)
 }
 

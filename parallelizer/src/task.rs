@@ -4,7 +4,9 @@ use std::fmt;
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use crate::wire::InvalidValue;
+pub(crate) use crate::schema::Fnv1a;
+use crate::schema::Schema;
+use crate::wire::{intern, InvalidValue, Shape};
 
 /// A typed task: its packet schema, its memory and its per-dispatch arguments.
 ///
@@ -26,11 +28,12 @@ use crate::wire::InvalidValue;
 /// ```
 pub trait Task: sealed::SealedTask + Sized + 'static {
     /// What a worker returns for one task id: the tuple of the packet's value
-    /// types, in order.
+    /// types, in order, or the struct of `#[task(packet = Struct)]`.
     type Output;
 
     /// The generated wire struct: every field's wire form in order, with no
-    /// padding, so its bytes are exactly the packet's bytes.
+    /// padding, so its bytes are exactly the packet's bytes. For
+    /// `packet = Struct`, the struct's wire form, with its field names.
     type Packet: FromBytes
         + IntoBytes
         + KnownLayout
@@ -59,7 +62,8 @@ pub trait Task: sealed::SealedTask + Sized + 'static {
     /// [defined](crate::Coordinator::define) before a dispatch.
     const HAS_MEMORY: bool;
 
-    /// The declared type of each packet field, as written in the attribute.
+    /// The declared type of each packet field, as written in the attribute
+    /// (for `packet = Struct`, as written in the struct).
     const FIELD_TYPES: &'static [&'static str];
 
     /// The wire size in bytes of each packet field, in order: they add up to
@@ -75,10 +79,30 @@ pub trait Task: sealed::SealedTask + Sized + 'static {
     /// Checks every field of a packet read from outside.
     fn validate(packet: &Self::Packet) -> Result<(), FieldError>;
 
-    /// The packet's layout: every field's name, type, offset and size, and
-    /// the [fingerprint](Schema::fingerprint) that results files carry.
+    /// The packet's layout as a tree: every field's name, type, offset,
+    /// size, kind and parts, and the [fingerprint](Schema::fingerprint) that
+    /// results files carry.
     fn schema() -> Schema {
         Schema::of::<Self>()
+    }
+
+    /// The packet's [`Shape`]: a struct whose fields are the packet's
+    /// fields, each described by its own type ([`WireType::shape`]).
+    /// [`schema`](Self::schema) is built from it.
+    ///
+    /// `#[task]` implements it; the default describes each field as raw
+    /// bytes of its size, named after its position.
+    ///
+    /// [`WireType::shape`]: crate::WireType::shape
+    fn packet_shape() -> Shape {
+        let fields = Self::FIELD_TYPES
+            .iter()
+            .zip(Self::FIELD_SIZES)
+            .enumerate()
+            .map(|(index, (&type_name, &size))| {
+                (intern(index.to_string()), Shape::raw(type_name, size))
+            });
+        Shape::structure(Self::NAME, fields)
     }
 }
 
@@ -116,134 +140,31 @@ pub struct FieldError {
     pub reason: InvalidValue,
 }
 
-/// The layout of a task's packet: its fields in order, with their declared
-/// types, offsets and sizes.
-///
-/// A packet is its fields' wire forms back to back, with no padding, so each
-/// field's offset is the sum of the sizes before it. The
-/// [fingerprint](Self::fingerprint) identifies the layout in the header of a
-/// [results file](crate::persist).
-///
-/// ```
-/// use parallelizer::prelude::*;
-///
-/// #[task(packet = (u16, FixedStr<11>))]
-/// pub struct Hello;
-///
-/// let schema = Hello::schema();
-/// assert_eq!(schema.task(), "Hello");
-/// assert_eq!(schema.packet_size(), 17);
-/// let text = &schema.fields()[1];
-/// assert_eq!((text.name(), text.type_name()), ("1", "FixedStr<11>"));
-/// assert_eq!((text.offset(), text.size()), (2, 15));
-/// assert_eq!(schema.fingerprint(), 0x0338_4ab8_37a7_1ea4);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Schema {
-    task: &'static str,
-    fields: Vec<SchemaField>,
-    packet_size: usize,
-}
-
-/// One field of a [`Schema`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SchemaField {
-    name: String,
-    type_name: &'static str,
-    offset: usize,
-    size: usize,
-}
-
 impl Schema {
-    /// The schema of task `T`: the same as `T::schema()`.
+    /// The schema of task `T`: the same as `T::schema()`, built from
+    /// [`T::packet_shape()`](Task::packet_shape).
     pub fn of<T: Task>() -> Schema {
-        debug_assert_eq!(T::FIELD_TYPES.len(), T::FIELD_SIZES.len());
-        let mut offset = 0;
-        let fields = T::FIELD_TYPES
-            .iter()
-            .zip(T::FIELD_SIZES)
-            .enumerate()
-            .map(|(index, (&type_name, &size))| {
-                let field = SchemaField {
-                    name: index.to_string(),
-                    type_name,
-                    offset,
-                    size,
-                };
-                offset += size;
-                field
-            })
-            .collect();
-        debug_assert_eq!(offset, T::PACKET_SIZE);
-        Schema {
-            task: T::NAME,
-            fields,
-            packet_size: T::PACKET_SIZE,
-        }
-    }
-
-    /// The task's name. It is not part of the [fingerprint](Self::fingerprint).
-    pub fn task(&self) -> &'static str {
-        self.task
-    }
-
-    /// The packet's fields, in declaration order.
-    pub fn fields(&self) -> &[SchemaField] {
-        &self.fields
-    }
-
-    /// The size of one packet in bytes: the sum of the fields' sizes.
-    pub fn packet_size(&self) -> usize {
-        self.packet_size
-    }
-
-    /// A 64-bit hash of the packet's layout, stable across platforms,
-    /// compilers and releases: equal for tasks whose packets have the same
-    /// field types in the same order, whatever the tasks are named.
-    ///
-    /// It is the 64-bit FNV-1a hash of this encoding, every integer a
-    /// little-endian `u64`: the number of fields, then for each field its
-    /// size in bytes, the length in bytes of its canonical type name and that
-    /// name's UTF-8 bytes. The canonical type name is the
-    /// [type name](SchemaField::type_name) without whitespace and without path
-    /// qualifiers (each `::` and the identifier before it are dropped), so
-    /// `parallelizer::FixedStr<11>` and `FixedStr<11>` are the same type. A
-    /// type alias is a different name, so it gives a different fingerprint.
-    /// `docs/FORMAT.md` in the repository has a worked example.
-    pub fn fingerprint(&self) -> u64 {
-        let mut hash = Fnv1a::new();
-        hash.write_u64(self.fields.len() as u64);
-        for field in &self.fields {
-            let name = canonical_type_name(field.type_name);
-            hash.write_u64(field.size as u64);
-            hash.write_u64(name.len() as u64);
-            hash.write(name.as_bytes());
-        }
-        hash.finish()
+        let schema = Schema::from_shape(T::NAME, T::packet_shape());
+        debug_assert_eq!(schema.packet_size(), T::PACKET_SIZE);
+        schema
     }
 }
 
-impl SchemaField {
-    /// The field's name: its position in the packet tuple, `"0"`, `"1"`, ...
-    pub fn name(&self) -> &str {
-        &self.name
+/// The fingerprint of `T`'s packet in a results file of format version 1:
+/// the FNV-1a 64 hash of the number of fields, then each field's size, and
+/// its declared type's name without whitespace or paths (`docs/FORMAT.md`).
+/// Kept so that version-1 files stay readable (and writable).
+pub(crate) fn v1_fingerprint<T: Task>() -> u64 {
+    debug_assert_eq!(T::FIELD_TYPES.len(), T::FIELD_SIZES.len());
+    let mut hash = Fnv1a::new();
+    hash.write_u64(T::FIELD_TYPES.len() as u64);
+    for (type_name, &size) in T::FIELD_TYPES.iter().zip(T::FIELD_SIZES) {
+        let name = canonical_type_name(type_name);
+        hash.write_u64(size as u64);
+        hash.write_u64(name.len() as u64);
+        hash.write(name.as_bytes());
     }
-
-    /// The field's type as written in `#[task(packet = ...)]`, such as
-    /// `"FixedStr<11>"`.
-    pub fn type_name(&self) -> &'static str {
-        self.type_name
-    }
-
-    /// Where the field starts in a packet, in bytes.
-    pub fn offset(&self) -> usize {
-        self.offset
-    }
-
-    /// The field's wire size in bytes.
-    pub fn size(&self) -> usize {
-        self.size
-    }
+    hash.finish()
 }
 
 /// A type name without whitespace or path qualifiers:
@@ -268,45 +189,9 @@ fn canonical_type_name(type_name: &str) -> String {
     name
 }
 
-/// The 64-bit FNV-1a hash: tiny, and fixed by its definition, unlike std's
-/// `Hasher`s.
-pub(crate) struct Fnv1a(u64);
-
-impl Fnv1a {
-    pub(crate) fn new() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-
-    pub(crate) fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    pub(crate) fn write_u64(&mut self, value: u64) {
-        self.write(&value.to_le_bytes());
-    }
-
-    pub(crate) fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv1a_matches_its_published_test_vectors() {
-        let hash = |bytes: &[u8]| {
-            let mut hash = Fnv1a::new();
-            hash.write(bytes);
-            hash.finish()
-        };
-        assert_eq!(hash(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(hash(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(hash(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn canonical_type_names_drop_whitespace_and_paths() {

@@ -3,10 +3,11 @@
 //! and lose precision only when they are made from a [`CFrame`].
 
 use std::f64::consts::{PI, TAU};
+use std::fmt;
 
 use zerocopy::{little_endian, FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::{InvalidValue, Vec3, Vec3Wire, WireType};
+use super::{InvalidValue, Shape, Vec3, Vec3Wire, WireType};
 
 /// A position and a rotation (XYZ Euler angles, radians), as `f64`: 48 bytes
 /// on the wire, exact.
@@ -67,6 +68,17 @@ impl WireType for CFrame {
     fn validate(_: &CFrameWire) -> Result<(), InvalidValue> {
         Ok(())
     }
+
+    /// A struct of a position and a rotation, each a [`Vec3`].
+    fn shape() -> Shape {
+        Shape::structure(
+            "CFrame",
+            [
+                ("position", Shape::of::<Vec3>()),
+                ("rotation", Shape::of::<Vec3>()),
+            ],
+        )
+    }
 }
 
 /// A [`CFrame`] in `f32`: 24 bytes on the wire.
@@ -102,9 +114,9 @@ impl CFrameF32 {
     }
 }
 
-/// The wire form of [`CFrameF32`]: 24 bytes.
+/// The wire form of [`CFrameF32`]: 24 bytes. `Debug` prints the numbers.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+    Clone, Copy, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
 )]
 #[repr(C)]
 pub struct CFrameF32Wire {
@@ -133,6 +145,26 @@ impl WireType for CFrameF32 {
 
     fn validate(_: &CFrameF32Wire) -> Result<(), InvalidValue> {
         Ok(())
+    }
+
+    /// A struct of a position and a rotation, each x, y, z as `f32`.
+    fn shape() -> Shape {
+        Shape::structure(
+            "CFrameF32",
+            [
+                ("position", xyz::<f32>("[f32; 3]")),
+                ("rotation", xyz::<f32>("[f32; 3]")),
+            ],
+        )
+    }
+}
+
+impl fmt::Debug for CFrameF32Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CFrameF32Wire")
+            .field("position", &self.position.map(little_endian::F32::get))
+            .field("rotation", &self.rotation.map(little_endian::F32::get))
+            .finish()
     }
 }
 
@@ -241,9 +273,9 @@ impl Default for CFrame18 {
     }
 }
 
-/// The wire form of [`CFrame18`]: 18 bytes.
+/// The wire form of [`CFrame18`]: 18 bytes. `Debug` prints the numbers.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+    Clone, Copy, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
 )]
 #[repr(C)]
 pub struct CFrame18Wire {
@@ -273,6 +305,42 @@ impl WireType for CFrame18 {
     fn validate(_: &CFrame18Wire) -> Result<(), InvalidValue> {
         Ok(())
     }
+
+    /// A struct of a position (x, y, z as `f32`) and the angles' codes (x,
+    /// y, z as `u16`).
+    fn shape() -> Shape {
+        Shape::structure(
+            "CFrame18",
+            [
+                ("position", xyz::<f32>("[f32; 3]")),
+                ("angle_codes", xyz::<u16>("[u16; 3]")),
+            ],
+        )
+    }
+}
+
+impl fmt::Debug for CFrame18Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CFrame18Wire")
+            .field("position", &self.position.map(little_endian::F32::get))
+            .field(
+                "angle_codes",
+                &self.angle_codes.map(little_endian::U16::get),
+            )
+            .finish()
+    }
+}
+
+/// Three numbers of type `T`, named x, y and z.
+fn xyz<T: WireType>(type_name: &'static str) -> Shape {
+    Shape::structure(
+        type_name,
+        [
+            ("x", Shape::of::<T>()),
+            ("y", Shape::of::<T>()),
+            ("z", Shape::of::<T>()),
+        ],
+    )
 }
 
 impl From<CFrame> for CFrame18 {
@@ -449,6 +517,37 @@ mod tests {
             let expected = if code == u16::MAX { 0 } else { code };
             assert_eq!(again, expected, "{code}");
         }
+    }
+
+    #[test]
+    fn frames_describe_their_parts() {
+        let shape = Shape::of::<CFrame>();
+        assert_eq!((shape.type_name(), shape.size()), ("CFrame", 48));
+        assert_eq!(shape.fields()[1], ("rotation", Shape::of::<Vec3>()));
+        let shape = Shape::of::<CFrame18>();
+        assert_eq!(shape.size(), 18);
+        let (name, codes) = &shape.fields()[1];
+        assert_eq!(
+            (*name, codes.type_name(), codes.size()),
+            ("angle_codes", "[u16; 3]", 6)
+        );
+        assert_eq!(Shape::of::<CFrameF32>().fields()[0].1.size(), 12);
+    }
+
+    #[test]
+    fn wire_forms_print_their_numbers() {
+        let wire = CFrame18::new([1.0, 2.0, 3.0], [0, 32768, 65535]).to_wire();
+        assert_eq!(
+            format!("{wire:?}"),
+            "CFrame18Wire { position: [1.0, 2.0, 3.0], angle_codes: [0, 32768, 65535] }"
+        );
+        let wire = CFrameF32::new([0.5; 3], [-1.0; 3]).to_wire();
+        assert_eq!(
+            format!("{wire:?}"),
+            "CFrameF32Wire { position: [0.5, 0.5, 0.5], rotation: [-1.0, -1.0, -1.0] }"
+        );
+        let wire = CFrame::default().to_wire();
+        assert!(format!("{wire:?}").starts_with("CFrameWire { position: Vec3Wire { x: 0.0,"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::fmt;
 
 use zerocopy::{little_endian, FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::{InvalidValue, WireType};
+use super::{InvalidValue, Shape, WireType};
 
 /// An RGB color with channels in `0..=1`: 3 bytes on the wire, one per channel.
 ///
@@ -86,6 +86,18 @@ impl WireType for Color3 {
     fn validate(_: &Color3Wire) -> Result<(), InvalidValue> {
         Ok(())
     }
+
+    /// A struct of r, g and b, as bytes.
+    fn shape() -> Shape {
+        Shape::structure(
+            "Color3",
+            [
+                ("r", Shape::of::<u8>()),
+                ("g", Shape::of::<u8>()),
+                ("b", Shape::of::<u8>()),
+            ],
+        )
+    }
 }
 
 /// An RGB color packed as RGB565 in a `u16`: 5 bits of red, 6 of green, 5 of
@@ -144,6 +156,16 @@ impl WireType for Color3b16 {
 
     fn validate(_: &little_endian::U16) -> Result<(), InvalidValue> {
         Ok(())
+    }
+
+    /// A `u16` of RGB565 bits.
+    fn shape() -> Shape {
+        Shape::of::<u16>().with_type_name("Color3b16")
+    }
+
+    /// As the color prints: `Color3b16(0xf800)`.
+    fn fmt_wire(wire: &little_endian::U16, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Self::from_wire(wire), f)
     }
 }
 

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use zerocopy::{little_endian, FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::{InvalidValue, WireType};
+use super::{intern, InvalidValue, Shape, WireType};
 use crate::Error;
 
 /// A UTF-8 string of at most `N` bytes, stored inline.
@@ -49,8 +49,10 @@ pub struct FixedStr<const N: usize> {
 /// The wire form of [`FixedStr<N>`]: `N + 4` bytes.
 ///
 /// A valid wire value has `len <= N`, UTF-8 in `bytes[..len]` and zeros after.
+/// `Debug` prints the string it holds, as `FixedStrWire<5>("hello")`, or its
+/// raw fields if it holds none.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+    Clone, Copy, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
 )]
 #[repr(C)]
 pub struct FixedStrWire<const N: usize> {
@@ -159,6 +161,24 @@ impl<const N: usize> WireType for FixedStr<N> {
         }
         check_padding(&wire.bytes, len)
     }
+
+    /// A string slot: its `len` (u32), then its `bytes`.
+    fn shape() -> Shape {
+        Shape::string(intern(format!("FixedStr<{N}>")), N)
+    }
+}
+
+impl<const N: usize> fmt::Debug for FixedStrWire<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match FixedStr::validate(self) {
+            Ok(()) => write!(
+                f,
+                "FixedStrWire<{N}>({:?})",
+                FixedStr::from_wire(self).as_str()
+            ),
+            Err(_) => raw_debug(f, "FixedStrWire", N, self.len.get().into(), &self.bytes),
+        }
+    }
 }
 
 impl<const N: usize> Default for FixedStr<N> {
@@ -252,8 +272,10 @@ pub struct FixedBytes<const N: usize> {
 /// The wire form of [`FixedBytes<N>`]: `N + 2` bytes.
 ///
 /// A valid wire value has `len <= N` and zeros after the first `len` bytes.
+/// `Debug` prints the bytes it holds, as `FixedBytesWire<4>([1, 2])`, or its
+/// raw fields if it holds none.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+    Clone, Copy, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
 )]
 #[repr(C)]
 pub struct FixedBytesWire<const N: usize> {
@@ -331,6 +353,38 @@ impl<const N: usize> WireType for FixedBytes<N> {
         let len = check_len(wire.len.get().into(), N)?;
         check_padding(&wire.bytes, len)
     }
+
+    /// A byte slot: its `len` (u16), then its `bytes`.
+    fn shape() -> Shape {
+        Shape::bytes(intern(format!("FixedBytes<{N}>")), N)
+    }
+}
+
+impl<const N: usize> fmt::Debug for FixedBytesWire<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match FixedBytes::validate(self) {
+            Ok(()) => write!(
+                f,
+                "FixedBytesWire<{N}>({:?})",
+                FixedBytes::from_wire(self).as_bytes()
+            ),
+            Err(_) => raw_debug(f, "FixedBytesWire", N, self.len.get().into(), &self.bytes),
+        }
+    }
+}
+
+/// The fields of a slot's wire form that holds no valid value.
+fn raw_debug(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    capacity: usize,
+    len: u64,
+    bytes: &[u8],
+) -> fmt::Result {
+    f.debug_struct(&format!("{name}<{capacity}>"))
+        .field("len", &len)
+        .field("bytes", &bytes)
+        .finish()
 }
 
 impl<const N: usize> Default for FixedBytes<N> {
@@ -461,6 +515,49 @@ mod tests {
         let mut hasher = DefaultHasher::new();
         value.hash(&mut hasher);
         hasher.finish()
+    }
+
+    #[test]
+    fn wire_forms_print_their_values() {
+        let wire = FixedStr::<11>::new("Hello").unwrap().to_wire();
+        assert_eq!(format!("{wire:?}"), r#"FixedStrWire<11>("Hello")"#);
+        let wire = str_wire(9, *b"abcd");
+        assert_eq!(
+            format!("{wire:?}"),
+            "FixedStrWire<4> { len: 9, bytes: [97, 98, 99, 100] }"
+        );
+        let wire = FixedBytes::<4>::new(&[1, 2]).unwrap().to_wire();
+        assert_eq!(format!("{wire:?}"), "FixedBytesWire<4>([1, 2])");
+        let wire = bytes_wire(1, [1, 0, 9]);
+        assert_eq!(
+            format!("{wire:?}"),
+            "FixedBytesWire<3> { len: 1, bytes: [1, 0, 9] }"
+        );
+    }
+
+    #[test]
+    fn slots_describe_their_length_and_bytes() {
+        use crate::wire::Kind;
+
+        let shape = Shape::of::<FixedStr<11>>();
+        assert_eq!(
+            (shape.type_name(), shape.kind(), shape.size()),
+            ("FixedStr<11>", &Kind::Str { capacity: 11 }, 15)
+        );
+        let parts: Vec<_> = shape
+            .fields()
+            .iter()
+            .map(|(name, part)| (*name, part.type_name(), part.size()))
+            .collect();
+        assert_eq!(parts, [("len", "u32", 4), ("bytes", "[u8; 11]", 11)]);
+        assert_eq!(Shape::of::<FixedStr<{ 5 + 6 }>>(), shape);
+
+        let shape = Shape::of::<FixedBytes<16>>();
+        assert_eq!(
+            (shape.type_name(), shape.kind(), shape.size()),
+            ("FixedBytes<16>", &Kind::Bytes { capacity: 16 }, 18)
+        );
+        assert_eq!(shape.fields()[0].1.kind(), &Kind::U16);
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod cframe;
 mod color;
 mod fixed;
 mod scalar;
+mod shape;
 mod vector;
 
 /// Re-exported here beside the wire types it describes.
@@ -40,15 +41,24 @@ pub use crate::error::InvalidValue;
 pub use cframe::{CFrame, CFrame18, CFrame18Wire, CFrameF32, CFrameF32Wire, CFrameWire};
 pub use color::{Color3, Color3Wire, Color3b16};
 pub use fixed::{FixedBytes, FixedBytesWire, FixedStr, FixedStrWire};
+pub(crate) use shape::{intern, short_type_name};
+pub use shape::{Kind, Shape, Variant};
 pub use vector::{Vec2, Vec2Wire, Vec2i16, Vec2i16Wire, Vec3, Vec3Wire, Vec3i16, Vec3i16Wire};
 
 /// A value with a fixed-size, little-endian wire form: anything that can be a
 /// field of a task's packet.
 ///
-/// Implemented for every value type of the crate. You can implement it for
-/// your own types too: derive the zerocopy traits on a `#[repr(C)]` struct of
-/// byte-order-aware fields (such as [`zerocopy::little_endian::U32`]) and
-/// convert to and from it.
+/// Implemented for every value type of the crate. For your own types,
+/// derive it: `#[derive(WireType)]` on a struct whose fields are wire types
+/// (named or tuple fields, nested to any depth) or on a fieldless enum with
+/// `#[repr(u8)]`, `#[repr(u16)]` or `#[repr(u32)]` (see
+/// [`derive@crate::WireType`]).
+///
+/// You can also implement it by hand: derive the zerocopy traits on a
+/// `#[repr(C)]` struct of byte-order-aware fields (such as
+/// [`zerocopy::little_endian::U32`]) and convert to and from it. Override
+/// [`shape`](Self::shape) to describe the layout in a task's
+/// [`Schema`](crate::Schema); without it the type is described as raw bytes.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a wire type, so it cannot be a packet field",
     label = "not a fixed-size wire type",
@@ -82,4 +92,57 @@ pub trait WireType: Copy + 'static {
 
     /// Checks that a wire value read from outside holds a value of this type.
     fn validate(wire: &Self::Wire) -> Result<(), InvalidValue>;
+
+    /// Describes the wire form's layout: its type name, [`Kind`] and parts.
+    /// A task's [`Schema`](crate::Schema), and so the fingerprint in its
+    /// results files, is built from its fields' shapes.
+    ///
+    /// Every type of the crate and every `#[derive(WireType)]` describes
+    /// itself. The default, for a hand-written impl that does not, is
+    /// [`Shape::raw`]: the wire form's size in raw bytes, named after the
+    /// type. Override it so that schemas show the type's parts and tell
+    /// layouts of the same size apart:
+    ///
+    /// ```
+    /// use parallelizer::{InvalidValue, Shape, WireType};
+    /// use parallelizer::zerocopy::little_endian::U16;
+    ///
+    /// /// Meters, stored in centimetres as a u16.
+    /// #[derive(Clone, Copy)]
+    /// pub struct Height(pub f32);
+    ///
+    /// impl WireType for Height {
+    ///     type Wire = U16;
+    ///
+    ///     fn to_wire(&self) -> U16 {
+    ///         U16::new((self.0 * 100.0) as u16)
+    ///     }
+    ///
+    ///     fn from_wire(wire: &U16) -> Self {
+    ///         Height(f32::from(wire.get()) / 100.0)
+    ///     }
+    ///
+    ///     fn validate(_: &U16) -> Result<(), InvalidValue> {
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn shape() -> Shape {
+    ///         Shape::of::<u16>().with_type_name("Height")
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Shape::of::<Height>().type_name(), "Height");
+    /// assert_eq!(Shape::of::<Height>().size(), 2);
+    /// ```
+    fn shape() -> Shape {
+        Shape::raw(short_type_name::<Self>(), std::mem::size_of::<Self::Wire>())
+    }
+
+    /// Formats a wire value for `Debug` as the value it holds: numbers as
+    /// numbers, `bool`s as `true` or `false`, strings as text. The wire forms
+    /// of derived structs print their fields this way. The default is the
+    /// wire form's own `Debug`.
+    fn fmt_wire(wire: &Self::Wire, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(wire, f)
+    }
 }

@@ -3,13 +3,15 @@
 //! Floats are stored by their bits, so every value round-trips exactly,
 //! NaN payloads and `-0.0` included.
 
+use std::fmt;
+
 use zerocopy::little_endian;
 
-use super::{InvalidValue, WireType};
+use super::{InvalidValue, Kind, Shape, WireType};
 
 /// Single bytes need no byte order: the value is its own wire form.
 macro_rules! byte_wire {
-    ($($ty:ty),+) => {$(
+    ($($ty:ident => $kind:ident),+) => {$(
         impl WireType for $ty {
             type Wire = $ty;
 
@@ -24,6 +26,10 @@ macro_rules! byte_wire {
             fn validate(_: &$ty) -> Result<(), InvalidValue> {
                 Ok(())
             }
+
+            fn shape() -> Shape {
+                Shape::number(stringify!($ty), Kind::$kind)
+            }
         }
     )+};
 }
@@ -31,7 +37,7 @@ macro_rules! byte_wire {
 /// Wider numbers are stored in zerocopy's little-endian wrapper of the same
 /// width, which has no alignment and so packs without padding.
 macro_rules! little_endian_wire {
-    ($($ty:ty => $wire:ident),+) => {$(
+    ($($ty:ident => $wire:ident, $kind:ident),+) => {$(
         impl WireType for $ty {
             type Wire = little_endian::$wire;
 
@@ -46,21 +52,30 @@ macro_rules! little_endian_wire {
             fn validate(_: &little_endian::$wire) -> Result<(), InvalidValue> {
                 Ok(())
             }
+
+            fn shape() -> Shape {
+                Shape::number(stringify!($ty), Kind::$kind)
+            }
+
+            /// The number, as `Debug` prints it.
+            fn fmt_wire(wire: &little_endian::$wire, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&wire.get(), f)
+            }
         }
     )+};
 }
 
-byte_wire!(u8, i8);
+byte_wire!(u8 => U8, i8 => I8);
 
 little_endian_wire!(
-    u16 => U16,
-    u32 => U32,
-    u64 => U64,
-    i16 => I16,
-    i32 => I32,
-    i64 => I64,
-    f32 => F32,
-    f64 => F64
+    u16 => U16, U16,
+    u32 => U32, U32,
+    u64 => U64, U64,
+    i16 => I16, I16,
+    i32 => I32, I32,
+    i64 => I64, I64,
+    f32 => F32, F32,
+    f64 => F64, F64
 );
 
 /// A `bool` is one byte, 1 or 0. Reading is lenient (any nonzero byte is
@@ -81,6 +96,20 @@ impl WireType for bool {
         match *wire {
             0 | 1 => Ok(()),
             byte => Err(InvalidValue::InvalidBool { byte }),
+        }
+    }
+
+    fn shape() -> Shape {
+        Shape::number("bool", Kind::Bool)
+    }
+
+    /// `true` or `false`; a byte that is neither 0 nor 1 prints as
+    /// `bool(byte)`.
+    fn fmt_wire(wire: &u8, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *wire {
+            0 => f.write_str("false"),
+            1 => f.write_str("true"),
+            byte => write!(f, "bool({byte})"),
         }
     }
 }
@@ -202,6 +231,65 @@ mod tests {
         assert_eq!(bytes_of(false), [0]);
         assert!(round_trip(true));
         assert!(!round_trip(false));
+    }
+
+    /// `T::fmt_wire` of `value`'s wire form, as `Debug` would print it.
+    fn wire_debug<T: WireType>(value: T) -> String {
+        struct Wire<T: WireType>(T::Wire);
+        impl<T: WireType> fmt::Debug for Wire<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                T::fmt_wire(&self.0, f)
+            }
+        }
+        format!("{:?}", Wire::<T>(value.to_wire()))
+    }
+
+    #[test]
+    fn wire_forms_print_as_their_values() {
+        assert_eq!(wire_debug(7u8), "7");
+        assert_eq!(wire_debug(-3i8), "-3");
+        assert_eq!(wire_debug(513u16), "513");
+        assert_eq!(wire_debug(-70_000i32), "-70000");
+        assert_eq!(wire_debug(u64::MAX), "18446744073709551615");
+        assert_eq!(wire_debug(1.5f32), "1.5");
+        assert_eq!(wire_debug(-0.25f64), "-0.25");
+        assert_eq!(wire_debug(true), "true");
+        assert_eq!(wire_debug(false), "false");
+        let mut text = String::new();
+        fmt::write(&mut text, format_args!("{:?}", BoolByte(2))).unwrap();
+        assert_eq!(text, "bool(2)");
+    }
+
+    struct BoolByte(u8);
+
+    impl fmt::Debug for BoolByte {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            bool::fmt_wire(&self.0, f)
+        }
+    }
+
+    #[test]
+    fn numbers_describe_themselves() {
+        let shapes = [
+            (Shape::of::<u8>(), "u8", Kind::U8, 1),
+            (Shape::of::<i8>(), "i8", Kind::I8, 1),
+            (Shape::of::<bool>(), "bool", Kind::Bool, 1),
+            (Shape::of::<u16>(), "u16", Kind::U16, 2),
+            (Shape::of::<i16>(), "i16", Kind::I16, 2),
+            (Shape::of::<u32>(), "u32", Kind::U32, 4),
+            (Shape::of::<i32>(), "i32", Kind::I32, 4),
+            (Shape::of::<f32>(), "f32", Kind::F32, 4),
+            (Shape::of::<u64>(), "u64", Kind::U64, 8),
+            (Shape::of::<i64>(), "i64", Kind::I64, 8),
+            (Shape::of::<f64>(), "f64", Kind::F64, 8),
+        ];
+        for (shape, name, kind, size) in shapes {
+            assert_eq!(
+                (shape.type_name(), shape.kind(), shape.size()),
+                (name, &kind, size)
+            );
+            assert!(shape.fields().is_empty());
+        }
     }
 
     #[test]

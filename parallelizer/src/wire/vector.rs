@@ -1,17 +1,21 @@
 //! 2D and 3D vectors, of `f64` or of `i16`. Each component is stored
 //! little-endian in field order, so every value round-trips exactly.
 
+use std::fmt;
+
 use zerocopy::{little_endian, FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::{InvalidValue, WireType};
+use super::{InvalidValue, Shape, WireType};
 
 /// Declares a vector's wire struct (one little-endian field per component,
 /// named like the value's) and its lossless [`WireType`] impl.
 macro_rules! vector_wire {
-    ($value:ident => $wire:ident { $($field:ident),+ }: $le:ident, $bytes:literal) => {
+    ($value:ident => $wire:ident { $($field:ident),+ }: $le:ident as $num:ident, $bytes:literal) => {
         #[doc = concat!("The wire form of [`", stringify!($value), "`]: ", $bytes, " bytes.")]
+        ///
+        /// `Debug` prints the components as numbers.
         #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, Hash,
+            Clone, Copy, PartialEq, Eq, Hash,
             FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
         )]
         #[repr(C)]
@@ -20,6 +24,14 @@ macro_rules! vector_wire {
                 #[doc = concat!("`", stringify!($field), "`, little-endian.")]
                 pub $field: little_endian::$le,
             )+
+        }
+
+        impl fmt::Debug for $wire {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($wire))
+                    $(.field(stringify!($field), &self.$field.get()))+
+                    .finish()
+            }
         }
 
         impl WireType for $value {
@@ -35,6 +47,14 @@ macro_rules! vector_wire {
 
             fn validate(_: &$wire) -> Result<(), InvalidValue> {
                 Ok(())
+            }
+
+            #[doc = concat!("A struct of ", $(stringify!($field), " ",)+ "as `", stringify!($num), "`.")]
+            fn shape() -> Shape {
+                Shape::structure(
+                    stringify!($value),
+                    [$((stringify!($field), Shape::of::<$num>())),+],
+                )
             }
         }
 
@@ -70,7 +90,7 @@ impl Vec3 {
     }
 }
 
-vector_wire!(Vec3 => Vec3Wire { x, y, z }: F64, 24);
+vector_wire!(Vec3 => Vec3Wire { x, y, z }: F64 as f64, 24);
 
 /// A 3D vector of `i16`: 6 bytes on the wire.
 ///
@@ -99,7 +119,7 @@ impl Vec3i16 {
     }
 }
 
-vector_wire!(Vec3i16 => Vec3i16Wire { x, y, z }: I16, 6);
+vector_wire!(Vec3i16 => Vec3i16Wire { x, y, z }: I16 as i16, 6);
 
 /// A 2D vector of `f64`: 16 bytes on the wire.
 ///
@@ -126,7 +146,7 @@ impl Vec2 {
     }
 }
 
-vector_wire!(Vec2 => Vec2Wire { x, y }: F64, 16);
+vector_wire!(Vec2 => Vec2Wire { x, y }: F64 as f64, 16);
 
 /// A 2D vector of `i16`: 4 bytes on the wire.
 ///
@@ -153,7 +173,7 @@ impl Vec2i16 {
     }
 }
 
-vector_wire!(Vec2i16 => Vec2i16Wire { x, y }: I16, 4);
+vector_wire!(Vec2i16 => Vec2i16Wire { x, y }: I16 as i16, 4);
 
 #[cfg(test)]
 mod tests {
@@ -218,6 +238,36 @@ mod tests {
             Vec2::new(1.0, 0.0).to_wire().as_bytes(),
             [0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0, 0, 0, 0, 0, 0, 0, 0]
         );
+    }
+
+    #[test]
+    fn wire_forms_print_their_components() {
+        let wire = Vec3::new(1.0, -2.5, 0.0).to_wire();
+        assert_eq!(format!("{wire:?}"), "Vec3Wire { x: 1.0, y: -2.5, z: 0.0 }");
+        let wire = Vec2i16::new(-1, 300).to_wire();
+        assert_eq!(format!("{wire:?}"), "Vec2i16Wire { x: -1, y: 300 }");
+    }
+
+    #[test]
+    fn vectors_describe_their_components() {
+        use crate::wire::Kind;
+
+        let shape = Shape::of::<Vec3i16>();
+        assert_eq!(
+            (shape.type_name(), shape.kind(), shape.size()),
+            ("Vec3i16", &Kind::Struct, 6)
+        );
+        let parts: Vec<_> = shape
+            .fields()
+            .iter()
+            .map(|(name, part)| (*name, part.kind().clone()))
+            .collect();
+        assert_eq!(
+            parts,
+            [("x", Kind::I16), ("y", Kind::I16), ("z", Kind::I16)]
+        );
+        assert_eq!(Shape::of::<Vec2>().size(), 16);
+        assert_eq!(Shape::of::<Vec2>().fields()[1].1.kind(), &Kind::F64);
     }
 
     #[test]

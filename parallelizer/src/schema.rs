@@ -1,0 +1,793 @@
+//! A packet's layout as a tree ([`Schema`]), its canonical encoding and the
+//! fingerprint that hashes it, and the comparison that names the first field
+//! where two layouts differ.
+//!
+//! The tree is built from the packet's [`Shape`]s, which every wire type
+//! supplies itself: nothing here depends on how a type was spelled.
+
+use std::fmt;
+
+use crate::wire::{Kind, Shape};
+
+/// The layout of a task's packet: its fields in order, each with its name,
+/// type, offset, size, kind and parts, down to the numbers, `bool`s, string
+/// slots and enums that the bytes hold.
+///
+/// A packet is its fields' wire forms back to back, with no padding, so each
+/// field's offset is the sum of the sizes before it, and each part's offset
+/// is its field's plus the sizes of the parts before it. The tree is what the
+/// [fingerprint](Self::fingerprint) hashes and what a
+/// [results file](crate::persist) stores, so that a file written by another
+/// layout is refused with an error naming the first field that differs.
+///
+/// ```
+/// use parallelizer::prelude::*;
+/// use parallelizer::Kind;
+///
+/// #[task(packet = (u16, FixedStr<11>))]
+/// pub struct Hello;
+///
+/// let schema = Hello::schema();
+/// assert_eq!(schema.task(), "Hello");
+/// assert_eq!(schema.packet_size(), 17);
+/// let text = &schema.fields()[1];
+/// assert_eq!((text.name(), text.type_name()), ("1", "FixedStr<11>"));
+/// assert_eq!((text.offset(), text.size()), (2, 15));
+/// assert_eq!(text.kind(), &Kind::Str { capacity: 11 });
+/// let len = &text.fields()[0];
+/// assert_eq!((len.name(), len.kind(), len.offset()), ("len", &Kind::U32, 2));
+/// assert_eq!(schema.field("1.bytes").map(|bytes| bytes.offset()), Some(6));
+/// assert_eq!(schema.fingerprint(), 0x058d_b623_c69e_e6c2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Schema {
+    task: &'static str,
+    type_name: &'static str,
+    fields: Vec<SchemaField>,
+    packet_size: usize,
+}
+
+/// One field of a [`Schema`], or one part of a field: a node of the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SchemaField {
+    name: String,
+    type_name: &'static str,
+    offset: usize,
+    size: usize,
+    kind: Kind,
+    fields: Vec<SchemaField>,
+}
+
+impl Schema {
+    /// The schema of task `task`, whose packet is `packet`: a struct shape
+    /// whose fields are the packet's fields.
+    pub(crate) fn from_shape(task: &'static str, packet: Shape) -> Schema {
+        let mut offset = 0;
+        let fields = packet
+            .fields()
+            .iter()
+            .map(|(name, shape)| {
+                let field = SchemaField::new(name, shape, offset);
+                offset += field.size;
+                field
+            })
+            .collect();
+        Schema {
+            task,
+            type_name: packet.type_name(),
+            fields,
+            packet_size: packet.size(),
+        }
+    }
+
+    /// The task's name. It is not part of the [fingerprint](Self::fingerprint).
+    pub fn task(&self) -> &'static str {
+        self.task
+    }
+
+    /// The packet's type: the struct's name for `#[task(packet = Cell)]`,
+    /// the tuple of the fields' types, such as `"(u16, FixedStr<11>)"`, for
+    /// a tuple packet. It is not part of the fingerprint.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The packet's fields, in declaration order: the tuple's elements, named
+    /// `"0"`, `"1"`, ..., or the struct's fields.
+    pub fn fields(&self) -> &[SchemaField] {
+        &self.fields
+    }
+
+    /// The field or part at `path`: names joined by dots, such as `"normal"`
+    /// or `"normal.y"`, or `"1.len"` in a tuple packet.
+    pub fn field(&self, path: &str) -> Option<&SchemaField> {
+        let mut names = path.split('.');
+        let first = names.next()?;
+        let mut field = self.fields.iter().find(|field| field.name == first)?;
+        for name in names {
+            field = field.fields.iter().find(|part| part.name == name)?;
+        }
+        Some(field)
+    }
+
+    /// The size of one packet in bytes: the sum of the fields' sizes.
+    pub fn packet_size(&self) -> usize {
+        self.packet_size
+    }
+
+    /// A 64-bit hash of the packet's layout, stable across platforms,
+    /// compilers and releases: the 64-bit FNV-1a hash of the
+    /// [canonical encoding](Self::canonical_encoding).
+    ///
+    /// It covers every field's and part's name, kind, size, capacity and
+    /// enum variants, in order, so it changes when a field is renamed,
+    /// reordered, retyped or resized, or a variant changes. It leaves out
+    /// the task's name and every type name: a type alias, `FixedStr<{ 5 + 6
+    /// }>` and `FixedStr<11>` give the same fingerprint, and two tasks with
+    /// the same packet layout share one.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hash = Fnv1a::new();
+        self.encode(&mut hash);
+        hash.finish()
+    }
+
+    /// The canonical encoding of the layout, which the
+    /// [fingerprint](Self::fingerprint) hashes and a results file stores.
+    ///
+    /// Every integer is a little-endian `u64`. The packet is encoded as a
+    /// node named `""` of kind struct whose children are its fields; a node
+    /// is its name (byte length, then UTF-8 bytes), its kind's tag, its size
+    /// in bytes, its kind's parameters (a string or byte slot's capacity; an
+    /// enum's variant count, then each variant's name and value), its
+    /// children's count, then its children. `docs/FORMAT.md` in the
+    /// repository lists the tags and works an example through.
+    pub fn canonical_encoding(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.encode(&mut bytes);
+        bytes
+    }
+
+    fn encode(&self, out: &mut impl Sink) {
+        encode_node(out, "", &Kind::Struct, self.packet_size, &self.fields);
+    }
+}
+
+impl SchemaField {
+    /// The field for `shape`, named `name`, at `offset`, with its parts.
+    fn new(name: &str, shape: &Shape, offset: usize) -> SchemaField {
+        let mut part_offset = offset;
+        let fields = shape
+            .fields()
+            .iter()
+            .map(|(name, part)| {
+                let part = SchemaField::new(name, part, part_offset);
+                part_offset += part.size;
+                part
+            })
+            .collect();
+        SchemaField {
+            name: name.to_string(),
+            type_name: shape.type_name(),
+            offset,
+            size: shape.size(),
+            kind: shape.kind().clone(),
+            fields,
+        }
+    }
+
+    /// The field's name: its position in a tuple packet (`"0"`, `"1"`, ...),
+    /// its name in a struct, or its part's name (`"x"`, `"len"`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The field's type, as the type names itself, such as
+    /// `"FixedStr<11>"` or `"Cell"`: the same whatever alias or path the
+    /// packet used for it.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// Where the field starts in a packet, in bytes.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The field's wire size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// What kind of value the field holds.
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
+    /// The field's parts, in order, each with its absolute offset: a
+    /// struct's fields, a string slot's `len` and `bytes`, a vector's `x`,
+    /// `y` and `z`; none for a number, a `bool`, an enum or raw bytes.
+    pub fn fields(&self) -> &[SchemaField] {
+        &self.fields
+    }
+}
+
+/// A readable tree: one line per field and part, with its offset, size,
+/// name and type, parts indented under their field.
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+/// #[repr(u8)]
+/// pub enum Biome { Ocean = 0, Plains = 1, Forest = 2, Mountain = 7 }
+///
+/// #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+/// pub struct Cell {
+///     pub height: f32,
+///     pub normal: Vec3,
+///     pub biome: Biome,
+///     pub name: FixedStr<8>,
+///     pub color: Color3,
+///     pub wet: bool,
+/// }
+///
+/// #[task(packet = Cell, args = f32)]
+/// pub struct Terrain;
+///
+/// assert_eq!(Terrain::schema().to_string(), "\
+/// Terrain: Cell, 45 bytes
+/// offset  size  field
+///      0     4  height: f32
+///      4    24  normal: Vec3
+///      4     8    x: f64
+///     12     8    y: f64
+///     20     8    z: f64
+///     28     1  biome: Biome (enum u8: Ocean = 0, Plains = 1, Forest = 2, Mountain = 7)
+///     29    12  name: FixedStr<8> (string of at most 8 bytes)
+///     29     4    len: u32
+///     33     8    bytes: [u8; 8]
+///     41     3  color: Color3
+///     41     1    r: u8
+///     42     1    g: u8
+///     43     1    b: u8
+///     44     1  wet: bool
+/// ");
+/// ```
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {}, {} bytes",
+            self.task, self.type_name, self.packet_size
+        )?;
+        writeln!(f, "offset  size  field")?;
+        for field in &self.fields {
+            field.write_tree(f, 0)?;
+        }
+        Ok(())
+    }
+}
+
+impl SchemaField {
+    fn write_tree(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        write!(
+            f,
+            "{:>6}  {:>4}  {:indent$}{}: {}",
+            self.offset,
+            self.size,
+            "",
+            self.name,
+            self.type_name,
+            indent = depth * 2
+        )?;
+        match &self.kind {
+            Kind::Enum { variants } => {
+                write!(f, " (enum {}:", unsigned_name(self.size))?;
+                for (i, variant) in variants.iter().enumerate() {
+                    let comma = if i == 0 { "" } else { "," };
+                    write!(f, "{comma} {} = {}", variant.name(), variant.value())?;
+                }
+                f.write_str(")")?;
+            }
+            Kind::Str { capacity } => write!(f, " (string of at most {capacity} bytes)")?,
+            Kind::Bytes { capacity } => write!(f, " (bytes, at most {capacity})")?,
+            Kind::Struct => {}
+            Kind::Raw if self.type_name.starts_with("[u8;") => {}
+            kind if kind.name() != self.type_name => write!(f, " ({})", kind.name())?,
+            _ => {}
+        }
+        writeln!(f)?;
+        for part in &self.fields {
+            part.write_tree(f, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// The unsigned integer of `size` bytes, which an enum's discriminant is.
+fn unsigned_name(size: usize) -> String {
+    match size {
+        1 => "u8".into(),
+        2 => "u16".into(),
+        4 => "u32".into(),
+        8 => "u64".into(),
+        size => format!("of {size} bytes"),
+    }
+}
+
+/// The tag of each kind in the canonical encoding.
+fn tag(kind: &Kind) -> u64 {
+    match kind {
+        Kind::U8 => 1,
+        Kind::U16 => 2,
+        Kind::U32 => 3,
+        Kind::U64 => 4,
+        Kind::I8 => 5,
+        Kind::I16 => 6,
+        Kind::I32 => 7,
+        Kind::I64 => 8,
+        Kind::F32 => 9,
+        Kind::F64 => 10,
+        Kind::Bool => 11,
+        Kind::Str { .. } => 12,
+        Kind::Bytes { .. } => 13,
+        Kind::Enum { .. } => 14,
+        Kind::Struct => 15,
+        Kind::Raw => 16,
+    }
+}
+
+const TAG_STR: u64 = 12;
+const TAG_BYTES: u64 = 13;
+const TAG_ENUM: u64 = 14;
+const TAG_STRUCT: u64 = 15;
+const TAG_RAW: u64 = 16;
+const TAG_MAX: u64 = TAG_RAW;
+
+/// Where the canonical encoding goes: bytes, or straight into a hash.
+trait Sink {
+    fn bytes(&mut self, bytes: &[u8]);
+
+    fn u64(&mut self, value: u64) {
+        self.bytes(&value.to_le_bytes());
+    }
+
+    fn str(&mut self, text: &str) {
+        self.u64(text.len() as u64);
+        self.bytes(text.as_bytes());
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Fnv1a {
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.write(bytes);
+    }
+}
+
+fn encode_node(out: &mut impl Sink, name: &str, kind: &Kind, size: usize, parts: &[SchemaField]) {
+    out.str(name);
+    out.u64(tag(kind));
+    out.u64(size as u64);
+    match kind {
+        Kind::Str { capacity } | Kind::Bytes { capacity } => out.u64(*capacity as u64),
+        Kind::Enum { variants } => {
+            out.u64(variants.len() as u64);
+            for variant in variants {
+                out.str(variant.name());
+                out.u64(variant.value());
+            }
+        }
+        _ => {}
+    }
+    out.u64(parts.len() as u64);
+    for part in parts {
+        encode_node(out, &part.name, &part.kind, part.size, &part.fields);
+    }
+}
+
+/// The 64-bit FNV-1a hash: tiny, and fixed by its definition, unlike std's
+/// `Hasher`s.
+pub(crate) struct Fnv1a(u64);
+
+impl Fnv1a {
+    pub(crate) fn new() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub(crate) fn write_u64(&mut self, value: u64) {
+        self.write(&value.to_le_bytes());
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The FNV-1a 64 hash of `bytes`.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = Fnv1a::new();
+    hash.write(bytes);
+    hash.finish()
+}
+
+/// A node of a canonical encoding read back: what two layouts are compared
+/// by. Names are owned, as they come from a file.
+#[derive(Debug, PartialEq)]
+struct Node {
+    name: String,
+    tag: u64,
+    size: u64,
+    /// A slot's capacity.
+    capacity: u64,
+    variants: Vec<(String, u64)>,
+    parts: Vec<Node>,
+}
+
+/// Deeper than any real packet, shallow enough for any stack.
+const MAX_DEPTH: usize = 64;
+
+/// Reads a canonical encoding back, to its last byte.
+fn decode(bytes: &[u8]) -> Result<Node, String> {
+    let mut reader = Reader { bytes };
+    let node = reader.node(0)?;
+    if !reader.bytes.is_empty() {
+        return Err(format!(
+            "{} bytes follow the encoded packet",
+            reader.bytes.len()
+        ));
+    }
+    Ok(node)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn u64(&mut self) -> Result<u64, String> {
+        let Some((head, rest)) = self.bytes.split_first_chunk::<8>() else {
+            return Err("it ends inside a number".into());
+        };
+        self.bytes = rest;
+        Ok(u64::from_le_bytes(*head))
+    }
+
+    /// A count of things of at least `each` bytes that the rest can hold.
+    fn count(&mut self, each: usize) -> Result<usize, String> {
+        let count = self.u64()?;
+        match usize::try_from(count) {
+            Ok(count) if count.saturating_mul(each) <= self.bytes.len() => Ok(count),
+            _ => Err(format!("it counts {count} items, more than it holds")),
+        }
+    }
+
+    fn str(&mut self) -> Result<String, String> {
+        let len = self.count(1)?;
+        let (text, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        String::from_utf8(text.to_vec()).map_err(|_| "a name is not UTF-8".to_string())
+    }
+
+    fn node(&mut self, depth: usize) -> Result<Node, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("it nests deeper than {MAX_DEPTH} levels"));
+        }
+        let name = self.str()?;
+        let tag = self.u64()?;
+        if !(1..=TAG_MAX).contains(&tag) {
+            return Err(format!("field `{name}` has the unknown kind tag {tag}"));
+        }
+        let size = self.u64()?;
+        let mut node = Node {
+            name,
+            tag,
+            size,
+            capacity: 0,
+            variants: Vec::new(),
+            parts: Vec::new(),
+        };
+        match tag {
+            TAG_STR | TAG_BYTES => node.capacity = self.u64()?,
+            TAG_ENUM => {
+                // A variant is at least its name's length and its value.
+                let count = self.count(16)?;
+                for _ in 0..count {
+                    let name = self.str()?;
+                    node.variants.push((name, self.u64()?));
+                }
+            }
+            _ => {}
+        }
+        // A node is at least its name's length, tag, size and count.
+        let count = self.count(32)?;
+        for _ in 0..count {
+            node.parts.push(self.node(depth + 1)?);
+        }
+        Ok(node)
+    }
+}
+
+/// Where two layouts first differ: the path of the field, and what each
+/// layout has there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Difference {
+    pub field: String,
+    pub found: String,
+    pub expected: String,
+}
+
+/// Compares the layout a file stored (`found`, a canonical encoding) with
+/// `expected`'s: the first field, in declaration order, where they differ.
+/// `Ok(None)` if they are the same; `Err` if `found` is not an encoding.
+pub(crate) fn first_difference(
+    found: &[u8],
+    expected: &Schema,
+) -> Result<Option<Difference>, String> {
+    let found = decode(found)?;
+    let expected = decode(&expected.canonical_encoding()).expect("an encoding reads back");
+    if found.tag != TAG_STRUCT || !found.name.is_empty() {
+        return Err("it does not encode a packet".into());
+    }
+    Ok(
+        differ_in_parts("", &found.parts, &expected.parts).or_else(|| {
+            (found.size != expected.size).then(|| Difference {
+                field: String::new(),
+                found: format!("a packet of {} bytes", found.size),
+                expected: format!("a packet of {} bytes", expected.size),
+            })
+        }),
+    )
+}
+
+fn differ_in_parts(path: &str, found: &[Node], expected: &[Node]) -> Option<Difference> {
+    for index in 0..found.len().max(expected.len()) {
+        let difference = match (found.get(index), expected.get(index)) {
+            (Some(found), Some(expected)) => differ(path, found, expected),
+            (Some(found), None) => Some(Difference {
+                field: join(path, &found.name),
+                found: describe(found),
+                expected: "no field".into(),
+            }),
+            (None, Some(expected)) => Some(Difference {
+                field: join(path, &expected.name),
+                found: "no field".into(),
+                expected: describe(expected),
+            }),
+            (None, None) => None,
+        };
+        if difference.is_some() {
+            return difference;
+        }
+    }
+    None
+}
+
+fn differ(path: &str, found: &Node, expected: &Node) -> Option<Difference> {
+    let path = join(path, &expected.name);
+    let here = || Difference {
+        field: path.clone(),
+        found: describe(found),
+        expected: describe(expected),
+    };
+    let is_struct = expected.tag == TAG_STRUCT;
+    if found.name != expected.name
+        || found.tag != expected.tag
+        || (!is_struct
+            && (found.size != expected.size
+                || found.capacity != expected.capacity
+                || found.variants != expected.variants))
+    {
+        return Some(here());
+    }
+    // A struct differs where its fields first do; the parts of the other
+    // kinds follow from what was compared.
+    differ_in_parts(&path, &found.parts, &expected.parts)
+        .or_else(|| (found.size != expected.size).then(here))
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// A node as an error names it: `` `height`: f32 (4 bytes) ``.
+fn describe(node: &Node) -> String {
+    let bytes = |size: u64| {
+        if size == 1 {
+            "1 byte".to_string()
+        } else {
+            format!("{size} bytes")
+        }
+    };
+    let what = match node.tag {
+        TAG_STRUCT => format!(
+            "a struct of {} fields ({})",
+            node.parts.len(),
+            bytes(node.size)
+        ),
+        TAG_STR => format!(
+            "a string of at most {} ({})",
+            bytes(node.capacity),
+            bytes(node.size)
+        ),
+        TAG_BYTES => format!("bytes, at most {} ({})", node.capacity, bytes(node.size)),
+        TAG_ENUM => {
+            let variants = node
+                .variants
+                .iter()
+                .map(|(name, value)| format!("{name} = {value}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("an enum of {} ({variants})", bytes(node.size))
+        }
+        TAG_RAW => bytes(node.size) + " of raw bytes",
+        tag => format!("{} ({})", kind_name(tag), bytes(node.size)),
+    };
+    format!("`{}`: {what}", node.name)
+}
+
+/// The name of a number's or `bool`'s tag.
+fn kind_name(tag: u64) -> &'static str {
+    let kinds = [
+        Kind::U8,
+        Kind::U16,
+        Kind::U32,
+        Kind::U64,
+        Kind::I8,
+        Kind::I16,
+        Kind::I32,
+        Kind::I64,
+        Kind::F32,
+        Kind::F64,
+        Kind::Bool,
+    ];
+    kinds
+        .iter()
+        .find(|kind| self::tag(kind) == tag)
+        .map_or("?", Kind::name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Variant;
+
+    fn schema(fields: Vec<(&'static str, Shape)>) -> Schema {
+        Schema::from_shape("Test", Shape::structure("Test", fields))
+    }
+
+    #[test]
+    fn fnv1a_matches_its_published_test_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn the_fingerprint_hashes_the_canonical_encoding() {
+        let schema = schema(vec![("a", Shape::of::<u16>())]);
+        assert_eq!(schema.fingerprint(), fnv1a(&schema.canonical_encoding()));
+    }
+
+    #[test]
+    fn encodings_read_back() {
+        let schema = schema(vec![
+            ("a", Shape::of::<crate::FixedStr<3>>()),
+            (
+                "e",
+                Shape::enumeration("E", 2, [Variant::new("X", 0), Variant::new("Y", 9)]),
+            ),
+        ]);
+        let node = decode(&schema.canonical_encoding()).unwrap();
+        assert_eq!(node.parts.len(), 2);
+        assert_eq!(node.parts[0].capacity, 3);
+        assert_eq!(node.parts[0].parts.len(), 2);
+        assert_eq!(node.parts[1].variants, [("X".into(), 0), ("Y".into(), 9)]);
+        assert_eq!(
+            first_difference(&schema.canonical_encoding(), &schema),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn broken_encodings_are_refused() {
+        let bytes = schema(vec![("a", Shape::of::<u16>())]).canonical_encoding();
+        for cut in [0, 7, 8, 30, bytes.len() - 1] {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode(&longer).unwrap_err().contains("follow"));
+        // A count far beyond the bytes there.
+        let mut huge = bytes.clone();
+        huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode(&huge).is_err());
+        // An unknown kind.
+        let mut unknown = bytes;
+        unknown[8..16].copy_from_slice(&99u64.to_le_bytes());
+        assert!(decode(&unknown).unwrap_err().contains("tag 99"));
+    }
+
+    #[test]
+    fn differences_name_the_first_field_that_differs() {
+        let xyz = |kind: fn() -> Shape| {
+            Shape::structure("V", [("x", kind()), ("y", kind()), ("z", kind())])
+        };
+        let expected = schema(vec![
+            ("a", Shape::of::<u8>()),
+            ("v", xyz(Shape::of::<f64>)),
+            ("s", Shape::of::<crate::FixedStr<8>>()),
+        ]);
+        let check = |found: Schema, field: &str, what_found: &str, what_expected: &str| {
+            let difference = first_difference(&found.canonical_encoding(), &expected)
+                .unwrap()
+                .expect("they differ");
+            assert_eq!(
+                difference,
+                Difference {
+                    field: field.into(),
+                    found: what_found.into(),
+                    expected: what_expected.into(),
+                }
+            );
+        };
+        check(
+            schema(vec![
+                ("a", Shape::of::<u8>()),
+                ("v", xyz(Shape::of::<f32>)),
+                ("s", Shape::of::<crate::FixedStr<8>>()),
+            ]),
+            "v.x",
+            "`x`: f32 (4 bytes)",
+            "`x`: f64 (8 bytes)",
+        );
+        check(
+            schema(vec![("b", Shape::of::<u8>()), ("v", xyz(Shape::of::<f64>))]),
+            "a",
+            "`b`: u8 (1 byte)",
+            "`a`: u8 (1 byte)",
+        );
+        check(
+            schema(vec![
+                ("a", Shape::of::<u8>()),
+                ("v", xyz(Shape::of::<f64>)),
+                ("s", Shape::of::<crate::FixedStr<9>>()),
+            ]),
+            "s",
+            "`s`: a string of at most 9 bytes (13 bytes)",
+            "`s`: a string of at most 8 bytes (12 bytes)",
+        );
+        check(
+            schema(vec![("a", Shape::of::<u8>()), ("v", xyz(Shape::of::<f64>))]),
+            "s",
+            "no field",
+            "`s`: a string of at most 8 bytes (12 bytes)",
+        );
+        check(
+            schema(vec![
+                ("a", Shape::of::<u8>()),
+                ("v", xyz(Shape::of::<f64>)),
+                ("s", Shape::of::<crate::FixedStr<8>>()),
+                ("t", Shape::of::<bool>()),
+            ]),
+            "t",
+            "`t`: bool (1 byte)",
+            "no field",
+        );
+    }
+}
