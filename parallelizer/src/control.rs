@@ -11,7 +11,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -30,6 +30,11 @@ pub(crate) struct Control {
     /// if it never does. Read once per batch, so the clock is read only by
     /// jobs that have a deadline.
     deadline: AtomicU64,
+    /// The state sets that a thread waiting for the job holds (see
+    /// [`state`](crate::state)): the job's batches hold them too.
+    waiters_held: OnceLock<Vec<usize>>,
+    /// The state set whose queue the job waits in, 0 if none.
+    queued_for: AtomicUsize,
 }
 
 const NO_DEADLINE: u64 = u64::MAX;
@@ -44,7 +49,33 @@ impl Control {
             failure: Mutex::new(None),
             started: Instant::now(),
             deadline: AtomicU64::new(NO_DEADLINE),
+            waiters_held: OnceLock::new(),
+            queued_for: AtomicUsize::new(0),
         }
+    }
+
+    /// Notes the state sets that a thread about to wait for the job holds
+    /// (the first such thread's). Returns whether the job waits for one of
+    /// them, which would never end.
+    pub fn waited_on_by(&self, held: Vec<usize>) -> bool {
+        if held.is_empty() {
+            return false;
+        }
+        let queued_for = self.queued_for.load(Ordering::Acquire);
+        let deadlock = queued_for != 0 && held.contains(&queued_for);
+        let _ = self.waiters_held.set(held);
+        deadlock
+    }
+
+    /// The state sets that threads waiting for the job hold.
+    #[inline]
+    pub fn waiters_held(&self) -> &[usize] {
+        self.waiters_held.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Notes that the job waits in the queue of state set `id` (0: no longer).
+    pub fn set_queued_for(&self, id: usize) {
+        self.queued_for.store(id, Ordering::Release);
     }
 
     /// Stops the job at its next batch boundary; the first reason wins.
