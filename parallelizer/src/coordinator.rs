@@ -391,7 +391,7 @@ impl Coordinator {
                 return Err(error);
             }
         };
-        job.hold(state::held_here().into_iter().chain(lease.id()));
+        job.hold(lease.id(), state::held_here());
         let outcome = match lease.prepare() {
             Ok(states) => job.run_into(results.buffer_mut(), states, Runner::Caller(&self.pool)),
             Err(error) => {
@@ -450,7 +450,7 @@ impl Coordinator {
         let mut lease = self.lease::<T>()?;
         // The batches hold the states, and whatever the caller's held: a
         // worker of this job that would wait for either fails instead.
-        job.hold(state::held_here().into_iter().chain(lease.id()));
+        job.hold(lease.id(), state::held_here());
         let outcome = lease
             .prepare()
             .and_then(|states| job.run(&self.buffers, states, Runner::Caller(&self.pool)));
@@ -487,7 +487,7 @@ impl Coordinator {
                         return Err(lease);
                     };
                     pool.spawn(move || {
-                        job.hold(lease.id());
+                        job.hold(lease.id(), Vec::new());
                         let outcome = lease
                             .prepare()
                             .and_then(|states| job.run(&buffers, states, Runner::Pool));

@@ -8,12 +8,17 @@
 //!
 //! - [`#[task]`](task) on a unit struct declares a task: its packet (the
 //!   ordered [wire types](wire) each task id returns), and optionally the
-//!   `memory` every worker call reads and the `args` of each dispatch.
+//!   `memory` every worker call reads, the `args` of each dispatch, and the
+//!   `state` each actor keeps from one batch to the next.
 //! - [`#[worker(Task)]`](worker) on a plain function makes it the task's
 //!   worker. A worker that does not match its task's packet is a compile error.
 //! - A [`Coordinator`] owns a pool of actors on a rayon thread pool and
 //!   dispatches task ids in batches; workers write their packets straight
 //!   into one merged buffer, in task-id order, viewed by [`Results`].
+//! - A [`Dispatch`] started in the background is also a [`Future`]: `.await`
+//!   it on any executor.
+//!
+//! [`Future`]: std::future::Future
 //!
 //! ```
 //! use parallelizer::prelude::*;
@@ -121,9 +126,13 @@ pub use wire::{
 ///   with [`Coordinator::define`].
 /// - `args = Type`: a value passed as `&Type` to every worker call of one
 ///   dispatch, given to [`Coordinator::dispatch_with`].
+/// - `state = Type`: each actor's own value, passed as `&mut Type` to the
+///   worker for a whole batch and kept from one batch and dispatch to the
+///   next; made by [`Coordinator::define_state`]'s initializer or by
+///   `Default`, gathered by [`Coordinator::take_states`].
 ///
-/// The macro implements [`Task`] for the struct and generates its packet
-/// struct, named after the task (`HelloPacket` for `Hello`): a tuple struct of
+/// The macro implements [`Task`] and [`TaskState`] for the struct and
+/// generates its packet struct, named after the task (`HelloPacket` for `Hello`): a tuple struct of
 /// the fields' wire forms with the zerocopy traits, so
 /// [`Results::packets`] can be read in place.
 pub use parallelizer_macros::task;
@@ -150,10 +159,43 @@ pub use parallelizer_macros::task;
 /// ```
 ///
 /// The function takes `task_id: usize`, then `&Memory` exactly when the task
-/// declares `memory`, then `&Args` exactly when it declares `args`, and
-/// returns the packet's tuple. It must be a free function (not a method), and
-/// each task has one worker. Any mismatch is a compile error on the offending
-/// parameter or return type.
+/// declares `memory`, then `&Args` exactly when it declares `args`, then
+/// `&mut State` exactly when it declares `state`, and returns the packet's
+/// tuple. It must be a free function (not a method), and each task has one
+/// worker. Any mismatch is a compile error on the offending parameter or
+/// return type, which says what that position takes: "the 2nd parameter of
+/// this worker is its task's memory, `&Params`, not `&Camera`". Memory and
+/// args may also be taken as what std's owning types deref to (`&[T]` for a
+/// `Vec<T>`, `&str` for a `String`, `&T` for a `Box<T>` or an `Arc<T>`).
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[derive(Default)]
+/// pub struct Hits {
+///     pub odd: u64,
+/// }
+///
+/// #[task(packet = (u64,), memory = Vec<u64>, args = u64, state = Hits)]
+/// pub struct Lookup;
+///
+/// #[worker(Lookup)]
+/// fn lookup(task_id: usize, table: &[u64], offset: &u64, hits: &mut Hits) -> (u64,) {
+///     let value = table[task_id % table.len()] + offset;
+///     hits.odd += value % 2;
+///     (value,)
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let coordinator = Coordinator::new(4);
+/// coordinator.define(Lookup, vec![1, 2, 3]);
+/// let results = coordinator.dispatch_with(Lookup, 9, 2, 10)?;
+/// assert_eq!(results.get(4), Some((12,)));
+/// let odd: u64 = coordinator.take_states(Lookup).iter().map(|hits| hits.odd).sum();
+/// assert_eq!(odd, 6);
+/// # Ok(())
+/// # }
+/// ```
 pub use parallelizer_macros::worker;
 
 /// Everything a user of the crate needs, in one import.

@@ -77,9 +77,11 @@ pub(crate) struct Job<T: Worker> {
     memory: Arc<T::Memory>,
     args: Arc<T::Args>,
     control: Arc<Control>,
-    /// The state sets that the job's batches hold: its own, and those its
-    /// caller held when it waits for the job (see [`state`]).
-    held: Vec<usize>,
+    /// The state set whose states the job's batches use, if any.
+    own: Option<usize>,
+    /// The state sets that the job's caller held when it waits for the job
+    /// (see [`state`]): the job's batches hold them too.
+    inherited: Vec<usize>,
 }
 
 /// Where a job's batches run.
@@ -118,14 +120,28 @@ impl<T: Worker> Job<T> {
             memory,
             args,
             control,
-            held: Vec::new(),
+            own: None,
+            inherited: Vec::new(),
         })
     }
 
-    /// Marks the state sets `held` as held by the job's batches, so that a
-    /// worker that would wait for one of them fails instead.
-    pub fn hold(&mut self, held: impl IntoIterator<Item = usize>) {
-        self.held.extend(held);
+    /// Marks the state set `own` (the job's states) and those its caller
+    /// holds, `inherited`, as held by the job's batches, so that a worker
+    /// that would wait for one of them fails instead.
+    pub fn hold(&mut self, own: Option<usize>, inherited: Vec<usize>) {
+        self.own = own;
+        self.inherited = inherited;
+    }
+
+    /// Marks what the job's batches hold on this thread, until dropped: once
+    /// per stretch of batches that a thread runs, not per batch.
+    #[inline]
+    fn holding(&self) -> state::Holding {
+        state::hold([
+            self.own.as_slice(),
+            &self.inherited,
+            self.control.waiters_held(),
+        ])
     }
 
     /// Runs the whole job into a buffer from `buffers`, recycled when
@@ -187,7 +203,9 @@ impl<T: Worker> Job<T> {
         let _entered = trace::enter(&span);
         match runner {
             Runner::Caller(pool) => {
+                let held = self.holding();
                 let done_here = self.run_if_cheap(&span, slots, states, pool.current_num_threads());
+                drop(held);
                 if done_here < slots.len() && !self.control.stopped() {
                     pool.install(|| self.run_on_pool(&span, slots, states, done_here));
                 }
@@ -258,6 +276,7 @@ impl<T: Worker> Job<T> {
         if start == slots.len() {
             return;
         }
+        let _held = self.holding();
         let boundary =
             ((self.ids.start + start).next_multiple_of(batch) - self.ids.start).min(slots.len());
         let packet_bytes = slots.len() * T::PACKET_SIZE;
@@ -289,11 +308,14 @@ impl<T: Worker> Job<T> {
                     .par_chunks_mut(batch)
                     .zip(from_first.par_iter_mut().chain(before.par_iter_mut()))
                     .enumerate()
-                    .for_each(|(i, (slots, state))| {
-                        if !self.control.stopped() {
-                            self.traced_batch(span, first + i * batch, slots, state);
-                        }
-                    });
+                    .for_each_init(
+                        || self.holding(),
+                        |_held, (i, (slots, state))| {
+                            if !self.control.stopped() {
+                                self.traced_batch(span, first + i * batch, slots, state);
+                            }
+                        },
+                    );
             }
             return;
         }
@@ -326,6 +348,7 @@ impl<T: Worker> Job<T> {
             })
             .collect();
         lanes.into_par_iter().for_each(|(state, lane)| {
+            let _held = self.holding();
             for (first, slots) in lane.iter_mut() {
                 if self.control.stopped() {
                     return;
@@ -352,7 +375,6 @@ impl<T: Worker> Job<T> {
     ) {
         let first_id = self.ids.start + index;
         let _batch = trace::batch(span, T::NAME, first_id, slots.len(), self.actor(index));
-        let _held = state::hold(&self.held, self.control.waiters_held());
         match fill::<T>(
             first_id..first_id + slots.len(),
             slots,

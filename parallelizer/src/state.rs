@@ -358,18 +358,20 @@ pub(crate) fn held_here() -> Vec<usize> {
     HELD.with(|held| held.borrow().clone())
 }
 
-/// Marks the sets `ids` and `more` as held on this thread until dropped:
-/// what a batch of a run that holds (or whose waiters hold) them does. Costs
-/// nothing when both are empty.
-pub(crate) fn hold(ids: &[usize], more: &[usize]) -> Holding {
-    if ids.is_empty() && more.is_empty() {
+/// Marks the sets in `parts` as held on this thread until dropped: what a
+/// stretch of batches of a run that holds (or whose waiters hold) them does.
+/// Costs one branch when they are all empty.
+#[inline]
+pub(crate) fn hold(parts: [&[usize]; 3]) -> Holding {
+    if parts.iter().all(|part| part.is_empty()) {
         return Holding(None);
     }
     HELD.with(|held| {
         let mut held = held.borrow_mut();
         let len = held.len();
-        held.extend_from_slice(ids);
-        held.extend_from_slice(more);
+        for part in parts {
+            held.extend_from_slice(part);
+        }
         Holding(Some(len))
     })
 }

@@ -777,7 +777,7 @@ impl<T: Worker> Shared<T> {
             .unwrap_or_else(|| unreachable!("lanes claim batches while the states are there"));
         let mut state = control::lock(&states.states[k % self.actors]);
         let held = self.held.get().map_or(&[][..], Vec::as_slice);
-        let _held = state::hold(held, &[]);
+        let _held = state::hold([held, &[], &[]]);
         run::fill::<T>(
             ids,
             packets.slots_mut(),
