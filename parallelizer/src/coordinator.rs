@@ -409,6 +409,11 @@ impl Coordinator {
     /// None of the job runs on the calling thread. Errors that
     /// [`dispatch`](Self::dispatch) would return come out of
     /// [`Dispatch::wait`] (or the callback of [`Dispatch::on_complete`]).
+    /// The handle is also a [`Future`](std::future::Future) of the same
+    /// outcome: `.await` it on any executor (see [`Dispatch`]). A dispatch of
+    /// a task that declares `state` starts once it has the actors' states
+    /// (see [`define_state`](Self::define_state)), waiting its turn without
+    /// holding a pool thread.
     pub fn spawn<T: Worker>(&self, task: T, threads: usize, batch: usize) -> Dispatch<T>
     where
         T::Args: NoArgs<T>,
@@ -606,7 +611,8 @@ impl Coordinator {
     /// and their handles resolve at once to
     /// [`Error::CoordinatorDestroyed`]; so do streams, at their next item.
     /// Nothing waits for a whole job. The result buffers kept for reuse are
-    /// freed. Dropping the coordinator does the same.
+    /// freed, and so are the actors' states (those a run still holds when it
+    /// ends). Dropping the coordinator does the same.
     pub fn destroy(self) {}
 
     /// The task's actor states: made empty when first asked for.

@@ -240,12 +240,20 @@ impl<T: Worker> Job<T> {
         let len = slots.len();
         let started = Instant::now();
         let (mut ran, mut next_check) = (0, 1);
+        // The actor of the batch holding slot `ran`, kept up to date without
+        // dividing: the next batch is the next actor's.
+        let mut actor = self.actor(0);
         while ran < len && !self.control.stopped() {
             let boundary = self.next_boundary(ran, len);
             let piece = ran.max(1).min(boundary - ran);
-            let state = &mut states[self.actor(ran)];
-            self.traced_batch(span, ran, &mut slots[ran..ran + piece], state);
+            self.traced_batch(span, ran, &mut slots[ran..ran + piece], &mut states[actor]);
             ran += piece;
+            if ran == boundary {
+                actor += 1;
+                if actor == self.actors {
+                    actor = 0;
+                }
+            }
             if ran < next_check || ran == len {
                 continue;
             }
@@ -289,8 +297,7 @@ impl<T: Worker> Job<T> {
             // in order; nothing is allocated. The first batch's rest runs
             // first. Batch `i` of every round runs on actor
             // `(first + i) % actors`, where `first` is the tail's first
-            // batch: the states, rotated to start at that actor, line up with
-            // the round's batches.
+            // batch's actor.
             if !head.is_empty() {
                 let state = &mut states[self.actor(start)];
                 self.traced_batch(span, start, head, state);
@@ -298,15 +305,18 @@ impl<T: Worker> Job<T> {
             if tail.is_empty() {
                 return;
             }
-            let (before, from_first) = states.split_at_mut(self.actor(boundary));
+            // Rotated so that batch `i` of every round and state `i` are one
+            // actor's; rotated back afterwards.
+            let first_actor = self.actor(boundary);
+            states.rotate_left(first_actor);
             for (r, round) in tail.chunks_mut(batch.saturating_mul(actors)).enumerate() {
                 if self.control.stopped() {
-                    return;
+                    break;
                 }
                 let first = boundary + r * batch * actors;
                 round
                     .par_chunks_mut(batch)
-                    .zip(from_first.par_iter_mut().chain(before.par_iter_mut()))
+                    .zip(states.par_iter_mut())
                     .enumerate()
                     .for_each_init(
                         || self.holding(),
@@ -317,6 +327,7 @@ impl<T: Worker> Job<T> {
                         },
                     );
             }
+            states.rotate_right(first_actor);
             return;
         }
         // Slot indices of each batch's first packet, with its slots.
