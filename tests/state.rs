@@ -558,6 +558,11 @@ fn a_dispatch_while_a_stream_of_its_task_is_open_on_this_thread_fails() -> Resul
         coordinator.dispatch(Counter, 10, 1).unwrap_err(),
         Error::StateInUse { task: "Counter" }
     );
+    // Waiting for a spawned one would never end either.
+    assert_eq!(
+        coordinator.spawn(Counter, 10, 1).wait().unwrap_err(),
+        Error::StateInUse { task: "Counter" }
+    );
     // Other tasks run meanwhile.
     coordinator.dispatch_with(Track, 10, 1, 1)?;
     drop(stream);

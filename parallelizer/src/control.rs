@@ -33,8 +33,16 @@ pub(crate) struct Control {
     /// The state sets that a thread waiting for the job holds (see
     /// [`state`](crate::state)): the job's batches hold them too.
     waiters_held: OnceLock<Vec<usize>>,
-    /// The state set whose queue the job waits in, 0 if none.
-    queued_for: AtomicUsize,
+    /// The state set whose queue the job waits in, if any.
+    queued_for: Mutex<Option<Arc<dyn StateQueue>>>,
+}
+
+/// A queue of runs waiting for a task's actor states (a
+/// [`StateSet`](crate::state::StateSet)), as a job waiting in it sees it.
+pub(crate) trait StateQueue: Send + Sync + std::fmt::Debug {
+    /// Whether a thread that holds the sets `held` would wait for the queue
+    /// forever: it holds this one, or a stream open on it does.
+    fn would_deadlock(&self, held: &[usize]) -> bool;
 }
 
 const NO_DEADLINE: u64 = u64::MAX;
@@ -50,20 +58,19 @@ impl Control {
             started: Instant::now(),
             deadline: AtomicU64::new(NO_DEADLINE),
             waiters_held: OnceLock::new(),
-            queued_for: AtomicUsize::new(0),
+            queued_for: Mutex::new(None),
         }
     }
 
     /// Notes the state sets that a thread about to wait for the job holds
-    /// (the first such thread's). Returns whether the job waits for one of
-    /// them, which would never end.
+    /// (the first such thread's). Returns whether the job waits for states
+    /// that this thread holds, which would never end.
     pub fn waited_on_by(&self, held: Vec<usize>) -> bool {
-        if held.is_empty() {
-            return false;
+        let queued = lock(&self.queued_for).clone();
+        let deadlock = queued.is_some_and(|queue| queue.would_deadlock(&held));
+        if !held.is_empty() {
+            let _ = self.waiters_held.set(held);
         }
-        let queued_for = self.queued_for.load(Ordering::Acquire);
-        let deadlock = queued_for != 0 && held.contains(&queued_for);
-        let _ = self.waiters_held.set(held);
         deadlock
     }
 
@@ -73,9 +80,9 @@ impl Control {
         self.waiters_held.get().map_or(&[], Vec::as_slice)
     }
 
-    /// Notes that the job waits in the queue of state set `id` (0: no longer).
-    pub fn set_queued_for(&self, id: usize) {
-        self.queued_for.store(id, Ordering::Release);
+    /// Notes that the job waits in `queue` (`None`: no longer).
+    pub fn set_queued_for(&self, queue: Option<Arc<dyn StateQueue>>) {
+        *lock(&self.queued_for) = queue;
     }
 
     /// Stops the job at its next batch boundary; the first reason wins.

@@ -486,7 +486,7 @@ impl Coordinator {
                 // Starts the job on the pool once it has the states: now, or
                 // when its turn comes, so no pool thread waits for them.
                 let start = move |mut lease: Lease<T::State>| {
-                    control.set_queued_for(0);
+                    control.set_queued_for(None);
                     let Some(pool) = pool.upgrade() else {
                         delivery.complete(Err(Error::CoordinatorDestroyed { task: T::NAME }));
                         return Err(lease);
@@ -510,7 +510,9 @@ impl Coordinator {
                 };
                 if T::HAS_STATE {
                     let set = self.state_set::<T>();
-                    completion.control.set_queued_for(set.id());
+                    completion
+                        .control
+                        .set_queued_for(Some(Arc::clone(&set) as _));
                     set.acquire_later(false, start);
                 } else if let Err(lease) = start(Lease::stateless::<T>(self.actors)) {
                     drop(lease);

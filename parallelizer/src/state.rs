@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, ThreadId};
 
-use crate::control;
+use crate::control::{self, StateQueue};
 use crate::error::Error;
 use crate::task::TaskState;
 
@@ -79,9 +79,10 @@ impl<S: Send + 'static> StateSet<S> {
         }
     }
 
-    /// The set's identity, for the per-thread lists of held sets.
-    pub fn id(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self) as *const () as usize
+    /// The set's identity, for the per-thread lists of held sets: its
+    /// address, which its `Arc` keeps while anyone can hold it.
+    pub fn id(&self) -> usize {
+        std::ptr::from_ref(self) as *const () as usize
     }
 
     /// Replaces the initializer; the states made before are dropped (now,
@@ -97,11 +98,8 @@ impl<S: Send + 'static> StateSet<S> {
 
     /// Whether waiting for the states here would never end: a run up this
     /// thread's stack holds them, or a stream open on this thread does.
-    pub fn would_deadlock(self: &Arc<Self>) -> bool {
-        if holds(self.id()) {
-            return true;
-        }
-        control::lock(&self.inner).holder == Some(Holder::Stream(thread::current().id()))
+    pub fn would_deadlock(&self) -> bool {
+        StateQueue::would_deadlock(self, &held_here())
     }
 
     /// Lends the states to a run on this thread, waiting for its turn.
@@ -238,6 +236,22 @@ impl<S: Send + 'static> StateSet<S> {
     }
 }
 
+impl<S: Send + 'static> std::fmt::Debug for StateSet<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSet")
+            .field("task", &self.task)
+            .field("actors", &self.actors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + 'static> StateQueue for StateSet<S> {
+    fn would_deadlock(&self, held: &[usize]) -> bool {
+        held.contains(&self.id())
+            || control::lock(&self.inner).holder == Some(Holder::Stream(thread::current().id()))
+    }
+}
+
 /// A thread's turn in a set's queue.
 struct Turn<S: Send + 'static> {
     lease: Mutex<TurnState<S>>,
@@ -276,7 +290,7 @@ impl<S: Send + 'static> Lease<S> {
 
     /// The held set's identity, if the task has state.
     pub fn id(&self) -> Option<usize> {
-        self.set.as_ref().map(StateSet::id)
+        self.set.as_deref().map(StateSet::id)
     }
 
     /// Every actor's state, in actor order, made first if need be: by the

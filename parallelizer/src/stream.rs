@@ -580,6 +580,8 @@ impl<T: Worker> Shared<T> {
     ) -> Poll<Option<Result<Batch<T>, Error>>> {
         let destroyed = || Poll::Ready(Some(Err(Error::CoordinatorDestroyed { task: T::NAME })));
         let mut state = self.lock();
+        // Whether this thread found no pool work to run, last it looked.
+        let mut pool_idle = false;
         loop {
             if state.destroyed {
                 return destroyed();
@@ -630,16 +632,17 @@ impl<T: Worker> Shared<T> {
                 state = control::wait(state, &self.state, &self.ready);
                 continue;
             };
-            if rayon::current_thread_index().is_some() {
+            if !pool_idle && rayon::current_thread_index().is_some() {
                 // On a pool thread, the batch may be waiting for this very
-                // thread: run pending pool work before giving up.
+                // thread: run pending pool work before giving up, then look
+                // again from the top (the batch may be done meanwhile).
                 drop(state);
-                let ran = rayon::yield_now() == Some(rayon::Yield::Executed);
+                pool_idle = rayon::yield_now() != Some(rayon::Yield::Executed);
                 state = self.lock();
-                if ran {
-                    continue;
-                }
+                continue;
             }
+            // Registered under the lock under which a lane marks the batch
+            // done and takes the waker: no wake-up is lost.
             if !matches!(&state.waker, Some(stored) if stored.will_wake(waker)) {
                 state.waker = Some(waker.clone());
             }
