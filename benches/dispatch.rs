@@ -8,6 +8,12 @@
 //!   validated, against serde + bincode on `Vec<(u16, String)>`; into a fresh
 //!   `Vec` each time, and into one that is kept.
 //! - `scaling`: the large job on pools of 1 and 2 threads.
+//! - `state_large`, `state_small`: each job's `dispatch` and `dispatch_into`
+//!   of `Mix` (`without`) beside the same work with a per-actor state that
+//!   every call reads (`MixState`, `with`), and one that every call also
+//!   updates (`MixCount`, `with_counter`: the user's own read-modify-write
+//!   per task id), on one coordinator. Filter with
+//!   `cargo bench --bench dispatch -- state_`.
 
 use std::hint::black_box;
 
@@ -18,6 +24,43 @@ use rayon::prelude::*;
 
 mod common;
 use common::{baseline_tuned, work, Job, Mix, Record, ACTORS, LARGE, SMALL};
+
+/// What each actor of [`MixState`] and [`MixCount`] keeps.
+#[derive(Default)]
+pub struct Salt {
+    /// Mixed into every number: 0, so the packets are [`Mix`]'s.
+    pub salt: u16,
+    /// How many task ids the actor ran ([`MixCount`] only).
+    pub calls: u64,
+}
+
+/// [`Mix`] with a per-actor state that every call reads.
+#[task(packet = (u16, FixedStr<11>), state = Salt)]
+pub struct MixState;
+
+#[worker(MixState)]
+fn mix_state(task_id: usize, state: &mut Salt) -> (u16, FixedStr<11>) {
+    let (number, word) = work(task_id);
+    (
+        number ^ state.salt,
+        FixedStr::new(word).expect("every word is 11 bytes"),
+    )
+}
+
+/// [`MixState`] whose calls also count themselves in the state: a
+/// read-modify-write per task id, the user's own work.
+#[task(packet = (u16, FixedStr<11>), state = Salt)]
+pub struct MixCount;
+
+#[worker(MixCount)]
+fn mix_count(task_id: usize, state: &mut Salt) -> (u16, FixedStr<11>) {
+    state.calls += 1;
+    let (number, word) = work(task_id);
+    (
+        number ^ state.salt,
+        FixedStr::new(word).expect("every word is 11 bytes"),
+    )
+}
 
 /// The baseline's record of one task id.
 fn record(task_id: usize) -> Record {
@@ -163,5 +206,51 @@ fn scaling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, large, small, leave, scaling);
+/// A task with a state against the same task without one, side by side.
+fn state(c: &mut Criterion) {
+    for (job, samples) in [(&LARGE, 30), (&SMALL, 100)] {
+        let coordinator = Coordinator::new(ACTORS);
+        let mut group = c.benchmark_group(format!("state_{}", job.name));
+        group.sample_size(samples);
+        let (n, batch) = (job.threads, job.batch);
+        group.bench_function("dispatch/without", |b| {
+            b.iter(|| black_box(coordinator.dispatch(Mix, n, batch).unwrap()))
+        });
+        group.bench_function("dispatch/with", |b| {
+            b.iter(|| black_box(coordinator.dispatch(MixState, n, batch).unwrap()))
+        });
+        group.bench_function("dispatch/with_counter", |b| {
+            b.iter(|| black_box(coordinator.dispatch(MixCount, n, batch).unwrap()))
+        });
+        let mut without = Results::new();
+        group.bench_function("dispatch_into/without", |b| {
+            b.iter(|| {
+                coordinator
+                    .dispatch_into(Mix, n, batch, &mut without)
+                    .unwrap();
+                black_box(without.len())
+            })
+        });
+        let mut with = Results::new();
+        group.bench_function("dispatch_into/with", |b| {
+            b.iter(|| {
+                coordinator
+                    .dispatch_into(MixState, n, batch, &mut with)
+                    .unwrap();
+                black_box(with.len())
+            })
+        });
+        group.finish();
+        assert_eq!(with.as_bytes(), without.as_bytes());
+        // Every call counted once, in some actor's state.
+        let calls: u64 = coordinator
+            .take_states(MixCount)
+            .iter()
+            .map(|state| state.calls)
+            .sum();
+        assert_eq!(calls % n as u64, 0);
+    }
+}
+
+criterion_group!(benches, large, small, leave, scaling, state);
 criterion_main!(benches);

@@ -535,3 +535,27 @@ fn raw_identifiers_are_named_without_their_prefix() {
     assert_eq!(format!("{wire:?}"), "KeywordsWire { type: 3, match: true }");
     assert_eq!(Keywords::from_wire(&wire), value);
 }
+
+/// A struct packet and actor state together: each actor counts its calls
+/// and numbers its own packets.
+#[task(packet = Pair, state = u16)]
+pub struct Numbered;
+
+#[worker(Numbered)]
+fn numbered(task_id: usize, calls: &mut u16) -> Pair {
+    *calls += 1;
+    Pair(*calls, task_id as i16)
+}
+
+#[test]
+fn struct_packets_and_actor_state_work_together() -> Result<(), Error> {
+    let coordinator = Coordinator::builder().actors(4).threads(2).build()?;
+    let results = coordinator.dispatch(Numbered, 64, 4)?;
+    // Batch k runs on actor k % 4, in order: actor 0 runs batches 0, 4, 8,
+    // 12, so task 16 (batch 4) is its 5th call.
+    assert_eq!(results.get(16), Some(Pair(5, 16)));
+    assert_eq!(results.get(63), Some(Pair(16, 63)));
+    let states = coordinator.take_states(Numbered);
+    assert_eq!(states, vec![16; 4]);
+    Ok(())
+}

@@ -129,6 +129,7 @@ pub fn task(task: &TaskDef) -> TokenStream {
         shape,
         packet_item: packet_struct,
     } = parts;
+    let task_state = task_state(task);
 
     quote! {
         #item
@@ -137,6 +138,8 @@ pub fn task(task: &TaskDef) -> TokenStream {
 
         #[automatically_derived]
         impl ::parallelizer::__private::SealedTask for #ident {}
+
+        #task_state
 
         #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
@@ -200,6 +203,7 @@ pub fn task_fallback(task: &TaskDef) -> TokenStream {
     let has_memory = task.memory.is_some();
     let packet_struct = packet_struct(task);
     let worker_params = worker_params(task);
+    let task_state = task_state(task);
     let unreachable = format!("`{name}`'s #[task] has errors, so it cannot run");
 
     quote! {
@@ -209,6 +213,8 @@ pub fn task_fallback(task: &TaskDef) -> TokenStream {
 
         #[automatically_derived]
         impl ::parallelizer::__private::SealedTask for #ident {}
+
+        #task_state
 
         #[automatically_derived]
         impl ::parallelizer::__private::Task for #ident {
@@ -309,25 +315,81 @@ fn memory_and_args(task: &TaskDef) -> (TokenStream, TokenStream) {
 }
 
 /// How the task's worker gets its parameters after `task_id`, for the one
-/// arity its memory and args give.
+/// arity its memory, args and state give: each in the wrapper of its
+/// position and kind (`__private::params`), which checks the worker's
+/// declared type and says what the position takes.
 fn worker_params(task: &TaskDef) -> TokenStream {
     let ident = &task.item.ident;
     let arity = task.worker_arity();
-    let (params_ty, params) = match (&task.memory, &task.args) {
-        (None, None) => (quote!(()), quote!()),
-        (Some(memory), None) => (quote!((&'a #memory,)), quote!((memory,))),
-        (None, Some(args)) => (quote!((&'a #args,)), quote!((args,))),
-        (Some(memory), Some(args)) => (quote!((&'a #memory, &'a #args)), quote!((memory, args))),
+    let mut types = Vec::new();
+    let mut values = Vec::new();
+    let wrap = |position: usize, kind: &str| {
+        let name = format_ident!("{}{}", kind, position);
+        quote!(::parallelizer::__private::params::#name)
     };
+    if let Some(memory) = &task.memory {
+        let wrapper = wrap(types.len() + 2, "Memory");
+        types.push(quote!(#wrapper<&'a #memory>));
+        values.push(quote!(#wrapper(memory)));
+    }
+    if let Some(args) = &task.args {
+        let wrapper = wrap(types.len() + 2, "Args");
+        types.push(quote!(#wrapper<&'a #args>));
+        values.push(quote!(#wrapper(args)));
+    }
+    if let Some(state) = &task.state {
+        let wrapper = wrap(types.len() + 2, "State");
+        types.push(quote!(#wrapper<&'a mut #state>));
+        values.push(quote!(#wrapper(state)));
+    }
+    // No parameters after `task_id`: the body ends with the statement
+    // before, and returns `()`.
+    let values = (!values.is_empty()).then(|| quote!((#(#values,)*)));
     quote! {
         #[automatically_derived]
         impl ::parallelizer::__private::WorkerParams<#arity> for #ident {
-            type Params<'a> = #params_ty;
+            type Params<'a> = (#(#types,)*);
 
             #[inline]
-            fn params<'a>(memory: &'a Self::Memory, args: &'a Self::Args) -> Self::Params<'a> {
-                let _ = (&memory, &args);
-                #params
+            fn params<'a>(
+                memory: &'a Self::Memory,
+                args: &'a Self::Args,
+                state: &'a mut Self::State,
+            ) -> Self::Params<'a> {
+                let _ = (&memory, &args, &state);
+                #values
+            }
+        }
+    }
+}
+
+/// The task's `TaskState` impl: its state type (`()` without one), and
+/// whether that type implements `Default`, told by autoref on the concrete
+/// type.
+fn task_state(task: &TaskDef) -> TokenStream {
+    let ident = &task.item.ident;
+    let has_state = task.state.is_some();
+    let (state, default) = match &task.state {
+        None => (quote!(()), quote!(::core::option::Option::Some(()))),
+        Some(state) => (
+            state.to_token_stream(),
+            quote! {{
+                #[allow(unused_imports)]
+                use ::parallelizer::__private::{ViaDefault as _, ViaNothing as _};
+                (&&::parallelizer::__private::StateProbe::<#state>::new()).state()
+            }},
+        ),
+    };
+    quote! {
+        #[automatically_derived]
+        impl ::parallelizer::__private::TaskState for #ident {
+            type State = #state;
+
+            const HAS_STATE: bool = #has_state;
+
+            #[inline]
+            fn default_state() -> ::core::option::Option<Self::State> {
+                #default
             }
         }
     }
@@ -363,16 +425,18 @@ pub fn worker(worker: &WorkerDef) -> TokenStream {
     let task_at_params = respan(task.to_token_stream(), params_span);
     let pick = quote_spanned! {params_span=>
         let (#(#extras,)*) =
-            <#task_at_params as ::parallelizer::__private::WorkerParams<#arity>>::params(memory, args);
+            <#task_at_params as ::parallelizer::__private::WorkerParams<#arity>>::params(memory, args, state);
     };
     // Each parameter and the return value are checked against the task in a
-    // binding spanned on the user's type, so a mismatch is reported there.
+    // binding spanned on the user's type, so a mismatch is reported there:
+    // a parameter after `task_id` through its position's wrapper, whose
+    // check says what that position takes.
     let task_id = quote_spanned! {task_id_ty.span()=>
         let __parallelizer_task_id: #task_id_ty = task_id;
     };
     let extras_checked = extras.iter().zip(extra_tys).map(|(extra, ty)| {
         let value = Ident::new(&extra.to_string(), ty.span());
-        quote_spanned!(ty.span()=> let #extra: #ty = #value;)
+        quote_spanned!(ty.span()=> let #extra: #ty = #value.param::<#ty>();)
     });
     let ReturnType::Type(_, output_ty) = &item.sig.output else {
         unreachable!("validate checked the worker returns a value")
@@ -389,10 +453,11 @@ pub fn worker(worker: &WorkerDef) -> TokenStream {
         #header {
             #[inline]
             #[allow(clippy::type_complexity)]
-            fn run(
+            fn run_with_state(
                 task_id: usize,
                 memory: &<#task as #task_trait>::Memory,
                 args: &<#task as #task_trait>::Args,
+                state: &mut <#task as ::parallelizer::__private::TaskState>::State,
             ) -> <#task as #task_trait>::Output {
                 #pick
                 #task_id

@@ -14,7 +14,7 @@ use syn::{Ident, ItemFn, ItemStruct, Path, Token, Type};
 
 use crate::util::Errors;
 
-/// `#[task(packet = (T1, ..., Tn), memory = M, args = A)]` on a struct.
+/// `#[task(packet = (T1, ..., Tn), memory = M, args = A, state = S)]` on a struct.
 pub struct TaskDef {
     /// The struct, as written.
     pub item: ItemStruct,
@@ -24,6 +24,8 @@ pub struct TaskDef {
     pub memory: Option<Type>,
     /// The `args` type, if the attribute gives one.
     pub args: Option<Type>,
+    /// The `state` type, if the attribute gives one.
+    pub state: Option<Type>,
     /// Whether part of the attribute could not be read (a syntax error, an
     /// unknown or repeated key): a key that seems missing may be there.
     pub malformed: bool,
@@ -77,6 +79,7 @@ impl TaskDef {
             packet: None,
             memory: None,
             args: None,
+            state: None,
             malformed: false,
         };
         let parser = |input: ParseStream| {
@@ -108,11 +111,13 @@ impl TaskDef {
         match key.to_string().as_str() {
             "packet" if self.packet.is_some() => return Err(given_twice()),
             "packet" => self.packet = Some(Packet::new(value)),
-            "memory" | "args" => {
+            "memory" | "args" | "state" => {
                 let slot = if key == "memory" {
                     &mut self.memory
-                } else {
+                } else if key == "args" {
                     &mut self.args
+                } else {
+                    &mut self.state
                 };
                 if slot.is_some() {
                     return Err(given_twice());
@@ -122,7 +127,9 @@ impl TaskDef {
             other => {
                 return Err(syn::Error::new(
                     key.span(),
-                    format!("unknown key `{other}`: #[task] takes `packet`, `memory` and `args`"),
+                    format!(
+                    "unknown key `{other}`: #[task] takes `packet`, `memory`, `args` and `state`"
+                ),
                 ))
             }
         }
@@ -147,10 +154,12 @@ impl TaskDef {
             .map_or(&[], |packet| packet.fields.as_slice())
     }
 
-    /// How many parameters the task's worker takes: `task_id`, then memory
-    /// and args when declared.
+    /// How many parameters the task's worker takes: `task_id`, then memory,
+    /// args and state when declared.
     pub fn worker_arity(&self) -> usize {
-        1 + usize::from(self.memory.is_some()) + usize::from(self.args.is_some())
+        1 + usize::from(self.memory.is_some())
+            + usize::from(self.args.is_some())
+            + usize::from(self.state.is_some())
     }
 }
 

@@ -166,7 +166,7 @@ pub fn worker(worker: &WorkerDef, errors: &mut Errors) {
         errors.push(syn::Error::new(
             sig.paren_token.span.join(),
             "a worker takes `task_id: usize`, then `&Memory` if its task declares `memory`, \
-             then `&Args` if it declares `args`",
+             then `&Args` if it declares `args`, then `&mut State` if it declares `state`",
         ));
     }
     for (index, input) in sig.inputs.iter().enumerate() {
@@ -175,9 +175,10 @@ pub fn worker(worker: &WorkerDef, errors: &mut Errors) {
                 receiver.span(),
                 "a worker is a free function, not a method: it takes no `self`",
             )),
-            FnArg::Typed(typed) if index >= 3 => errors.push(syn::Error::new(
+            FnArg::Typed(typed) if index >= 4 => errors.push(syn::Error::new(
                 typed.span(),
-                "a worker takes at most 3 parameters: `task_id: usize`, `&Memory`, `&Args`",
+                "a worker takes at most 4 parameters: `task_id: usize`, `&Memory`, `&Args`, \
+                 `&mut State`",
             )),
             FnArg::Typed(typed) if contains_impl_trait(&typed.ty) => errors.push(syn::Error::new(
                 typed.ty.span(),

@@ -11,7 +11,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -30,6 +30,19 @@ pub(crate) struct Control {
     /// if it never does. Read once per batch, so the clock is read only by
     /// jobs that have a deadline.
     deadline: AtomicU64,
+    /// The state sets that a thread waiting for the job holds (see
+    /// [`state`](crate::state)): the job's batches hold them too.
+    waiters_held: OnceLock<Vec<usize>>,
+    /// The state set whose queue the job waits in, if any.
+    queued_for: Mutex<Option<Arc<dyn StateQueue>>>,
+}
+
+/// A queue of runs waiting for a task's actor states (a
+/// [`StateSet`](crate::state::StateSet)), as a job waiting in it sees it.
+pub(crate) trait StateQueue: Send + Sync + std::fmt::Debug {
+    /// Whether a thread that holds the sets `held` would wait for the queue
+    /// forever: it holds this one, or a stream open on it does.
+    fn would_deadlock(&self, held: &[usize]) -> bool;
 }
 
 const NO_DEADLINE: u64 = u64::MAX;
@@ -44,7 +57,32 @@ impl Control {
             failure: Mutex::new(None),
             started: Instant::now(),
             deadline: AtomicU64::new(NO_DEADLINE),
+            waiters_held: OnceLock::new(),
+            queued_for: Mutex::new(None),
         }
+    }
+
+    /// Notes the state sets that a thread about to wait for the job holds
+    /// (the first such thread's). Returns whether the job waits for states
+    /// that this thread holds, which would never end.
+    pub fn waited_on_by(&self, held: Vec<usize>) -> bool {
+        let queued = lock(&self.queued_for).clone();
+        let deadlock = queued.is_some_and(|queue| queue.would_deadlock(&held));
+        if !held.is_empty() {
+            let _ = self.waiters_held.set(held);
+        }
+        deadlock
+    }
+
+    /// The state sets that threads waiting for the job hold.
+    #[inline]
+    pub fn waiters_held(&self) -> &[usize] {
+        self.waiters_held.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Notes that the job waits in `queue` (`None`: no longer).
+    pub fn set_queued_for(&self, queue: Option<Arc<dyn StateQueue>>) {
+        *lock(&self.queued_for) = queue;
     }
 
     /// Stops the job at its next batch boundary; the first reason wins.

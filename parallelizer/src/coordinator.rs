@@ -12,10 +12,12 @@ use crate::dispatch::{Completion, Dispatch};
 use crate::error::Error;
 use crate::results::Results;
 use crate::run::{Job, Runner};
+use crate::state::{self, AnySet, Lease, StateSet};
 use crate::stream::Stream;
-use crate::task::{Task, Worker};
+use crate::task::{NoArgs, Task, TaskState, Worker};
 
 type MemoryMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
+type StateMap = HashMap<TypeId, AnySet>;
 
 /// Runs typed tasks over ranges of task ids on a pool of actors, and merges
 /// their packets into one buffer in task-id order.
@@ -59,6 +61,8 @@ pub struct Coordinator {
     /// Shared with streams, which hold it weakly.
     pool: Arc<rayon::ThreadPool>,
     memory: RwLock<MemoryMap>,
+    /// Each stateful task's actor states, made when first needed.
+    states: RwLock<StateMap>,
     /// Result buffers handed back by dropped results, for reuse.
     buffers: Arc<BufferPool>,
     /// Background dispatches and streams, ended by `destroy`.
@@ -113,6 +117,128 @@ impl Coordinator {
             .insert(TypeId::of::<T>(), Arc::new(memory));
     }
 
+    /// Gives a task that declares `state` the initializer of its actors'
+    /// states: actor `a`'s state is `init(a)`.
+    ///
+    /// Each actor keeps its own state from one batch and one dispatch to the
+    /// next; the worker gets `&mut` to it for a whole batch, with no lock
+    /// per task. The states are made when a run first needs them, all at
+    /// once, by this initializer, or by `Default` if none was given. Defining
+    /// an initializer again drops the states made so far (those a running
+    /// dispatch holds, when it ends): the next run starts from the new one.
+    /// [`take_states`](Self::take_states) gathers them.
+    ///
+    /// Batch `k` of a dispatch always runs with the state of actor
+    /// `k % actors`, and each actor's batches run in order, whatever the
+    /// pool, the timing, or the way the task runs (blocking, spawned,
+    /// streamed, into existing results, or a cluster's chunks on each
+    /// rank's own coordinator): a worker that uses its state
+    /// deterministically makes the same bytes and the same final states
+    /// from the same states. Runs of one stateful task take turns with the
+    /// states, in the order they were asked for; runs of other tasks do not
+    /// wait.
+    ///
+    /// A worker that panics leaves its actor's state as the panic left it:
+    /// the dispatch fails with [`Error::WorkerPanicked`], the state is not
+    /// poisoned, and [`take_states`](Self::take_states) returns it as it is.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// /// A small random generator per actor: no lock, no `thread_local!`.
+    /// pub struct Rng {
+    ///     pub seed: u64,
+    ///     pub draws: u64,
+    /// }
+    ///
+    /// #[task(packet = (u32,), state = Rng)]
+    /// pub struct Noise;
+    ///
+    /// #[worker(Noise)]
+    /// fn noise(_task_id: usize, rng: &mut Rng) -> (u32,) {
+    ///     rng.seed ^= rng.seed << 13;
+    ///     rng.seed ^= rng.seed >> 7;
+    ///     rng.seed ^= rng.seed << 17;
+    ///     rng.draws += 1;
+    ///     ((rng.seed >> 32) as u32,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let coordinator = Coordinator::new(8);
+    /// coordinator.define_state(Noise, |actor| Rng { seed: 1 + actor as u64, draws: 0 });
+    /// let first = coordinator.dispatch(Noise, 10_000, 100)?;
+    ///
+    /// // The same dispatch from the same states gives the same bytes.
+    /// let other = Coordinator::builder().actors(8).threads(1).build()?;
+    /// other.define_state(Noise, |actor| Rng { seed: 1 + actor as u64, draws: 0 });
+    /// assert_eq!(other.dispatch(Noise, 10_000, 100)?, first);
+    ///
+    /// let states = coordinator.take_states(Noise);
+    /// assert_eq!(states.len(), 8);
+    /// assert_eq!(states.iter().map(|rng| rng.draws).sum::<u64>(), 10_000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn define_state<T, F>(&self, _task: T, init: F)
+    where
+        T: TaskState,
+        F: Fn(usize) -> T::State + Send + Sync + 'static,
+    {
+        self.state_set::<T>().define(Arc::new(init));
+    }
+
+    /// Takes every actor's state of a task, one per actor in actor order,
+    /// and starts the actors again from the initializer (or `Default`).
+    ///
+    /// This is how a job reduces: each actor accumulates into its state,
+    /// and the states gathered after the dispatch are the partial results.
+    /// States that no run has made yet are made now. Waits for the runs of
+    /// the task that hold the states (dispatches still running, a stream
+    /// not yet ended or dropped). For a task without state, `actors` units.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// pub struct Sum {
+    ///     pub total: u64,
+    /// }
+    ///
+    /// #[task(packet = (u8,), state = Sum)]
+    /// pub struct Add;
+    ///
+    /// #[worker(Add)]
+    /// fn add(task_id: usize, sum: &mut Sum) -> (u8,) {
+    ///     sum.total += task_id as u64;
+    ///     (0,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let coordinator = Coordinator::new(4);
+    /// coordinator.dispatch(Add, 1000, 10)?;
+    /// let sums = coordinator.take_states(Add);
+    /// assert_eq!(sums.iter().map(|sum| sum.total).sum::<u64>(), 999 * 1000 / 2);
+    /// // The actors start again from `Default`.
+    /// assert!(coordinator.take_states(Add).iter().all(|sum| sum.total == 0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the states cannot be made ([`Error::StateNotDefined`],
+    /// [`Error::StatePanicked`]), or if waiting would never end
+    /// ([`Error::StateInUse`]: called from a worker of the same task, or
+    /// while a stream of the task is open on this thread).
+    pub fn take_states<T: TaskState>(&self, _task: T) -> Vec<T::State> {
+        let taken = if T::HAS_STATE {
+            self.state_set::<T>().take()
+        } else {
+            Ok(Lease::stateless::<T>(self.actors).take_states())
+        };
+        taken.unwrap_or_else(|error| panic!("take_states({}): {error}", T::NAME))
+    }
+
     /// Runs task ids `0..threads` in batches of `batch` and returns their
     /// results in task-id order.
     ///
@@ -137,13 +263,16 @@ impl Coordinator {
     /// [`Error::ResultsTooLarge`] or [`Error::AllocationFailed`] if the
     /// results do not fit in memory, [`Error::WorkerPanicked`] if a worker
     /// panicked.
-    pub fn dispatch<T: Worker<Args = ()>>(
+    pub fn dispatch<T: Worker>(
         &self,
         task: T,
         threads: usize,
         batch: usize,
-    ) -> Result<Results<T>, Error> {
-        self.dispatch_with(task, threads, batch, ())
+    ) -> Result<Results<T>, Error>
+    where
+        T::Args: NoArgs<T>,
+    {
+        self.dispatch_with(task, threads, batch, NoArgs::none())
     }
 
     /// [`dispatch`](Self::dispatch) with the batch size that deals the task
@@ -152,11 +281,10 @@ impl Coordinator {
     /// # Errors
     ///
     /// As [`dispatch`](Self::dispatch).
-    pub fn dispatch_equally<T: Worker<Args = ()>>(
-        &self,
-        task: T,
-        threads: usize,
-    ) -> Result<Results<T>, Error> {
+    pub fn dispatch_equally<T: Worker>(&self, task: T, threads: usize) -> Result<Results<T>, Error>
+    where
+        T::Args: NoArgs<T>,
+    {
         self.dispatch(task, threads, self.equal_batch(threads))
     }
 
@@ -220,14 +348,17 @@ impl Coordinator {
     /// # Errors
     ///
     /// As [`dispatch`](Self::dispatch); on error `results` is left empty.
-    pub fn dispatch_into<T: Worker<Args = ()>>(
+    pub fn dispatch_into<T: Worker>(
         &self,
         task: T,
         threads: usize,
         batch: usize,
         results: &mut Results<T>,
-    ) -> Result<(), Error> {
-        self.dispatch_with_into(task, threads, batch, (), results)
+    ) -> Result<(), Error>
+    where
+        T::Args: NoArgs<T>,
+    {
+        self.dispatch_with_into(task, threads, batch, NoArgs::none(), results)
     }
 
     /// [`dispatch_with`](Self::dispatch_with) into existing results, reusing
@@ -246,23 +377,32 @@ impl Coordinator {
     ) -> Result<(), Error> {
         let control = Arc::new(Control::new(T::NAME, threads));
         let job = self.memory_of::<T>().and_then(|memory| {
-            Job::new(
+            let job = Job::new(
                 0..threads,
                 batch,
                 self.actors,
                 memory,
                 Arc::new(args),
                 control,
-            )
+            )?;
+            Ok((job, self.lease::<T>()?))
         });
-        let job = match job {
+        let (mut job, mut lease) = match job {
             Ok(job) => job,
             Err(error) => {
                 results.buffer_mut().bytes_mut().clear();
                 return Err(error);
             }
         };
-        let outcome = job.run_into(results.buffer_mut(), Runner::Caller(&self.pool));
+        job.hold(lease.id(), state::held_here());
+        let outcome = match lease.prepare() {
+            Ok(states) => job.run_into(results.buffer_mut(), states, Runner::Caller(&self.pool)),
+            Err(error) => {
+                results.buffer_mut().bytes_mut().clear();
+                Err(error)
+            }
+        };
+        drop(lease);
         job.release();
         outcome
     }
@@ -272,13 +412,16 @@ impl Coordinator {
     /// None of the job runs on the calling thread. Errors that
     /// [`dispatch`](Self::dispatch) would return come out of
     /// [`Dispatch::wait`] (or the callback of [`Dispatch::on_complete`]).
-    pub fn spawn<T: Worker<Args = ()>>(
-        &self,
-        task: T,
-        threads: usize,
-        batch: usize,
-    ) -> Dispatch<T> {
-        self.spawn_with(task, threads, batch, ())
+    /// The handle is also a [`Future`](std::future::Future) of the same
+    /// outcome: `.await` it on any executor (see [`Dispatch`]). A dispatch of
+    /// a task that declares `state` starts once it has the actors' states
+    /// (see [`define_state`](Self::define_state)), waiting its turn without
+    /// holding a pool thread.
+    pub fn spawn<T: Worker>(&self, task: T, threads: usize, batch: usize) -> Dispatch<T>
+    where
+        T::Args: NoArgs<T>,
+    {
+        self.spawn_with(task, threads, batch, NoArgs::none())
     }
 
     /// [`spawn`](Self::spawn) for a task that declares `args`.
@@ -311,8 +454,17 @@ impl Coordinator {
         args: Arc<T::Args>,
     ) -> Result<Results<T>, Error> {
         let control = Arc::new(Control::new(T::NAME, ids.len()));
-        let job = Job::new(ids, batch, self.actors, memory, args, control)?;
-        let outcome = job.run(&self.buffers, Runner::Caller(&self.pool));
+        let mut job = Job::new(ids, batch, self.actors, memory, args, control)?;
+        let mut lease = self.lease::<T>()?;
+        // The batches hold the states, and whatever the caller's held: a
+        // worker of this job that would wait for either fails instead.
+        job.hold(lease.id(), state::held_here());
+        let outcome = lease
+            .prepare()
+            .and_then(|states| job.run(&self.buffers, states, Runner::Caller(&self.pool)));
+        // Given back before the job's values are dropped, which runs user
+        // code.
+        drop(lease);
         job.release();
         outcome.map(Results::from_packets)
     }
@@ -327,20 +479,47 @@ impl Coordinator {
     ) -> Dispatch<T> {
         let control = Arc::new(Control::new(T::NAME, ids.len()));
         let completion = Arc::new(Completion::<T>::new(Arc::clone(&control)));
-        match Job::new(ids, batch, self.actors, memory, args, control) {
+        match Job::new(ids, batch, self.actors, memory, args, Arc::clone(&control)) {
             Err(error) => completion.complete(Err(error)),
-            Ok(job) => {
+            Ok(mut job) => {
                 let ticket = self.running.track(Arc::downgrade(&completion) as _);
                 let delivery = Arc::clone(&completion);
                 let buffers = Arc::clone(&self.buffers);
-                self.pool.spawn(move || {
-                    let outcome = job.run(&buffers, Runner::Pool);
-                    drop((ticket, buffers));
-                    // Delivered before the job's values are dropped, which
-                    // runs user code that may even destroy this coordinator.
-                    delivery.complete(outcome.map(Results::from_packets));
-                    job.release();
-                });
+                let pool = Arc::downgrade(&self.pool);
+                // Starts the job on the pool once it has the states: now, or
+                // when its turn comes, so no pool thread waits for them.
+                let start = move |mut lease: Lease<T::State>| {
+                    control.set_queued_for(None);
+                    let Some(pool) = pool.upgrade() else {
+                        delivery.complete(Err(Error::CoordinatorDestroyed { task: T::NAME }));
+                        return Err(lease);
+                    };
+                    pool.spawn(move || {
+                        job.hold(lease.id(), Vec::new());
+                        let outcome = lease
+                            .prepare()
+                            .and_then(|states| job.run(&buffers, states, Runner::Pool));
+                        // The states go back first: a callback may run the
+                        // task again.
+                        drop(lease);
+                        drop((ticket, buffers));
+                        // Delivered before the job's values are dropped,
+                        // which runs user code that may even destroy this
+                        // coordinator.
+                        delivery.complete(outcome.map(Results::from_packets));
+                        job.release();
+                    });
+                    Ok(())
+                };
+                if T::HAS_STATE {
+                    let set = self.state_set::<T>();
+                    completion
+                        .control
+                        .set_queued_for(Some(Arc::clone(&set) as _));
+                    set.acquire_later(false, start);
+                } else if let Err(lease) = start(Lease::stateless::<T>(self.actors)) {
+                    drop(lease);
+                }
             }
         }
         Dispatch::new(completion)
@@ -394,8 +573,11 @@ impl Coordinator {
     /// [`Error::AllocationFailed`]) comes in its place, after every batch
     /// before it; [`Error::CoordinatorDestroyed`] comes at once if the
     /// coordinator is destroyed. The stream ends after an error.
-    pub fn stream<T: Worker<Args = ()>>(&self, task: T, threads: usize, batch: usize) -> Stream<T> {
-        self.stream_with(task, threads, batch, ())
+    pub fn stream<T: Worker>(&self, task: T, threads: usize, batch: usize) -> Stream<T>
+    where
+        T::Args: NoArgs<T>,
+    {
+        self.stream_with(task, threads, batch, NoArgs::none())
     }
 
     /// [`stream`](Self::stream) for a task that declares `args`.
@@ -411,6 +593,7 @@ impl Coordinator {
             Err(error) => return Stream::failed(error),
         };
         let lanes = self.actors.min(self.threads());
+        let set = T::HAS_STATE.then(|| self.state_set::<T>());
         let mut stream = Stream::new(
             threads,
             batch,
@@ -418,6 +601,8 @@ impl Coordinator {
             args,
             Arc::downgrade(&self.pool),
             lanes,
+            self.actors,
+            set,
         );
         if let Some(work) = stream.abort_handle() {
             stream.set_ticket(self.running.track(work));
@@ -431,8 +616,42 @@ impl Coordinator {
     /// and their handles resolve at once to
     /// [`Error::CoordinatorDestroyed`]; so do streams, at their next item.
     /// Nothing waits for a whole job. The result buffers kept for reuse are
-    /// freed. Dropping the coordinator does the same.
+    /// freed, and so are the actors' states (those a run still holds when it
+    /// ends). Dropping the coordinator does the same.
     pub fn destroy(self) {}
+
+    /// The task's actor states: made empty when first asked for.
+    fn state_set<T: TaskState>(&self) -> Arc<StateSet<T::State>> {
+        let key = TypeId::of::<T>();
+        let found = self
+            .states
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let set = match found {
+            Some(set) => set,
+            None => Arc::clone(
+                self.states
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(StateSet::new::<T>(self.actors))),
+            ),
+        };
+        set.downcast::<StateSet<T::State>>()
+            .unwrap_or_else(|_| unreachable!("states stored under a task's TypeId have its type"))
+    }
+
+    /// Lends the task's actor states to a run on this thread, waiting for
+    /// its turn: `()`s for a task without state.
+    fn lease<T: TaskState>(&self) -> Result<Lease<T::State>, Error> {
+        if T::HAS_STATE {
+            self.state_set::<T>().acquire()
+        } else {
+            Ok(Lease::stateless::<T>(self.actors))
+        }
+    }
 
     fn equal_batch(&self, threads: usize) -> usize {
         threads.div_ceil(self.actors).max(1)
@@ -535,6 +754,7 @@ impl CoordinatorBuilder {
             actors,
             pool: Arc::new(pool),
             memory: RwLock::default(),
+            states: RwLock::default(),
             buffers: Arc::default(),
             running: Arc::default(),
         })

@@ -335,6 +335,38 @@ pub enum Error {
         /// That rank's value.
         found: u64,
     },
+    /// A task that declares `state` was run with no way to make its actors'
+    /// states: no [`Coordinator::define_state`](crate::Coordinator::define_state)
+    /// initializer, and a state type that does not implement `Default`.
+    #[error("task `{task}` declares a state that does not implement `Default`, and no initializer was defined: call `coordinator.define_state({task}, |actor| ...)` before dispatching it")]
+    StateNotDefined {
+        /// The task's name.
+        task: &'static str,
+    },
+    /// The initializer given to
+    /// [`Coordinator::define_state`](crate::Coordinator::define_state)
+    /// panicked; the run that needed the state failed, and the actors'
+    /// states are made again from the initializer next time.
+    #[error("the state initializer of task `{task}` panicked for actor {actor}: {message}")]
+    StatePanicked {
+        /// The task's name.
+        task: &'static str,
+        /// The actor whose state was being made.
+        actor: usize,
+        /// The panic message.
+        message: String,
+    },
+    /// A run of a task that declares `state` needed its actors' states
+    /// while the states were held by a run that cannot end before this one:
+    /// a worker of the task that dispatches, streams or waits for the same
+    /// task on the same coordinator (directly, or through another dispatch
+    /// that it waits for), or a stream of the task still open on the
+    /// calling thread. Waiting would never end, so the run fails at once.
+    #[error("task `{task}`'s actor states are held by a run that waits for this one (a worker of `{task}` that dispatches `{task}` on its own coordinator, or a stream of `{task}` still open on this thread): finish or drop that run first, or use another coordinator")]
+    StateInUse {
+        /// The task's name.
+        task: &'static str,
+    },
 }
 
 /// The size of a version-1 results file header, as `persist::HEADER_SIZE`

@@ -8,12 +8,17 @@
 //!
 //! - [`#[task]`](task) on a unit struct declares a task: its packet (the
 //!   ordered [wire types](wire) each task id returns), and optionally the
-//!   `memory` every worker call reads and the `args` of each dispatch.
+//!   `memory` every worker call reads, the `args` of each dispatch, and the
+//!   `state` each actor keeps from one batch to the next.
 //! - [`#[worker(Task)]`](worker) on a plain function makes it the task's
 //!   worker. A worker that does not match its task's packet is a compile error.
 //! - A [`Coordinator`] owns a pool of actors on a rayon thread pool and
 //!   dispatches task ids in batches; workers write their packets straight
 //!   into one merged buffer, in task-id order, viewed by [`Results`].
+//! - A [`Dispatch`] started in the background is also a [`Future`]: `.await`
+//!   it on any executor.
+//!
+//! [`Future`]: std::future::Future
 //!
 //! ```
 //! use parallelizer::prelude::*;
@@ -50,9 +55,9 @@
 extern crate self as parallelizer;
 
 // The modules form layers, each using only those before it:
-// error -> wire -> schema -> task -> generated, buffer -> control -> trace,
-// progress -> run -> results -> dispatch -> stream -> coordinator -> persist
-// -> cluster.
+// error -> wire -> schema -> task -> generated, buffer -> control -> state ->
+// trace, progress -> run -> results -> dispatch -> stream -> coordinator ->
+// persist -> cluster.
 mod buffer;
 #[cfg(feature = "mpi")]
 mod cluster;
@@ -67,6 +72,7 @@ mod progress;
 mod results;
 mod run;
 mod schema;
+mod state;
 mod stream;
 mod task;
 mod trace;
@@ -87,7 +93,7 @@ pub use persist::PacketWriter;
 pub use results::Results;
 pub use schema::{Schema, SchemaField};
 pub use stream::{Batch, Stream};
-pub use task::{FieldError, Task, Worker};
+pub use task::{FieldError, NoArgs, Task, TaskState, Worker};
 /// The zerocopy crate, whose traits packets implement: with
 /// [`IntoBytes`](zerocopy::IntoBytes) in scope, `packet.as_bytes()` gives one
 /// packet's bytes.
@@ -129,9 +135,13 @@ pub use wire::{
 ///   with [`Coordinator::define`].
 /// - `args = Type`: a value passed as `&Type` to every worker call of one
 ///   dispatch, given to [`Coordinator::dispatch_with`].
+/// - `state = Type`: each actor's own value, passed as `&mut Type` to the
+///   worker for a whole batch and kept from one batch and dispatch to the
+///   next; made by [`Coordinator::define_state`]'s initializer or by
+///   `Default`, gathered by [`Coordinator::take_states`].
 ///
-/// The macro implements [`Task`] for the struct and generates its packet
-/// struct, named after the task (`HelloPacket` for `Hello`): a tuple struct of
+/// The macro implements [`Task`] and [`TaskState`] for the struct and
+/// generates its packet struct, named after the task (`HelloPacket` for `Hello`): a tuple struct of
 /// the fields' wire forms with the zerocopy traits, so
 /// [`Results::packets`] can be read in place. For `packet = Type`,
 /// `HelloPacket` names the struct's wire form, `TypeWire`, whose fields
@@ -216,14 +226,48 @@ pub use parallelizer_macros::WireType;
 /// ```
 ///
 /// The function takes `task_id: usize`, then `&Memory` exactly when the task
-/// declares `memory`, then `&Args` exactly when it declares `args`, and
-/// returns the packet's tuple. It must be a free function (not a method), and
-/// each task has one worker. Any mismatch is a compile error on the offending
-/// parameter or return type.
+/// declares `memory`, then `&Args` exactly when it declares `args`, then
+/// `&mut State` exactly when it declares `state`, and returns the packet's
+/// tuple. It must be a free function (not a method), and each task has one
+/// worker. Any mismatch is a compile error on the offending parameter or
+/// return type, which says what that position takes: "the 2nd parameter of
+/// this worker is its task's memory, `&Params`, not `&Camera`". Memory and
+/// args may also be taken as what std's owning types deref to (`&[T]` for a
+/// `Vec<T>`, `&str` for a `String`, `&T` for a `Box<T>` or an `Arc<T>`).
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[derive(Default)]
+/// pub struct Hits {
+///     pub odd: u64,
+/// }
+///
+/// #[task(packet = (u64,), memory = Vec<u64>, args = u64, state = Hits)]
+/// pub struct Lookup;
+///
+/// #[worker(Lookup)]
+/// fn lookup(task_id: usize, table: &[u64], offset: &u64, hits: &mut Hits) -> (u64,) {
+///     let value = table[task_id % table.len()] + offset;
+///     hits.odd += value % 2;
+///     (value,)
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let coordinator = Coordinator::new(4);
+/// coordinator.define(Lookup, vec![1, 2, 3]);
+/// let results = coordinator.dispatch_with(Lookup, 9, 2, 10)?;
+/// assert_eq!(results.get(4), Some((12,)));
+/// let odd: u64 = coordinator.take_states(Lookup).iter().map(|hits| hits.odd).sum();
+/// assert_eq!(odd, 6);
+/// # Ok(())
+/// # }
+/// ```
 pub use parallelizer_macros::worker;
 
 /// Everything a user of the crate needs, in one import.
 pub mod prelude {
+    pub use crate::TaskState;
     pub use crate::{task, worker};
     pub use crate::{
         Batch, CFrame, CFrame18, CFrameF32, Color3, Color3b16, Coordinator, Dispatch, Error,
@@ -245,7 +289,7 @@ pub mod __private {
         field_shape, in_field, packet_field_error, tuple_shape, DebugWith, StructPacket,
     };
     pub use crate::task::sealed::SealedTask;
-    pub use crate::task::{FieldError, Task, Worker};
+    pub use crate::task::{FieldError, Task, TaskState, Worker};
     pub use crate::wire::{InvalidValue, Shape, Variant, WireType};
     pub use zerocopy;
 
@@ -255,13 +299,333 @@ pub mod __private {
         message = "this worker of task `{Self}` has the wrong number of parameters",
         label = "`{Self}`'s worker does not take this many parameters ({N})",
         note = "a worker takes `task_id: usize`, then `&Memory` if the task declares \
-                `memory = ...`, then `&Args` if it declares `args = ...`"
+                `memory = ...`, then `&Args` if it declares `args = ...`, then `&mut State` \
+                if it declares `state = ...`"
     )]
-    pub trait WorkerParams<const N: usize>: Task {
-        /// References to the parameters after `task_id`, in order.
+    pub trait WorkerParams<const N: usize>: crate::TaskState {
+        /// The parameters after `task_id`, in order, each in the wrapper of
+        /// its position and kind ([`params`](self::params)).
         type Params<'a>;
 
         /// Picks the parameters a worker of `N` parameters takes.
-        fn params<'a>(memory: &'a Self::Memory, args: &'a Self::Args) -> Self::Params<'a>;
+        fn params<'a>(
+            memory: &'a Self::Memory,
+            args: &'a Self::Args,
+            state: &'a mut Self::State,
+        ) -> Self::Params<'a>;
+    }
+
+    /// The wrappers of a worker's parameters after `task_id`: one per
+    /// position and kind, so that a parameter of the wrong type is reported
+    /// on the user's type with what that position takes and why. Each
+    /// wrapper's `param()` is the parameter, if the worker declares it as the
+    /// type the position takes (memory and args may also be taken as what
+    /// one of std's owning types derefs to, as a function parameter could:
+    /// `&[T]` for a `Vec<T>`, `&str` for a `String`, `&T` for a `Box<T>` or
+    /// an `Arc<T>`, ...).
+    pub mod params {
+        use std::borrow::Cow;
+        use std::ffi::{CStr, CString, OsStr, OsString};
+        use std::path::{Path, PathBuf};
+        use std::sync::Arc;
+
+        /// Implements a `Reach` trait: `&Self` coerces to `&U`.
+        macro_rules! reach {
+            ($reach:ident) => {
+                reach!($reach:
+                    [T: ?Sized] T => T;
+                    [T] Vec<T> => [T];
+                    [T, const N: usize] [T; N] => [T];
+                    [] String => str;
+                    [] PathBuf => Path;
+                    [] OsString => OsStr;
+                    [] CString => CStr;
+                    [T: ?Sized] Box<T> => T;
+                    [T: ?Sized] Arc<T> => T;
+                    [T: ?Sized + ToOwned] Cow<'_, T> => T;
+                );
+            };
+            ($reach:ident: $([$($generic:tt)*] $from:ty => $to:ty;)*) => {$(
+                impl<$($generic)*> $reach<$to> for $from {
+                    #[inline]
+                    fn reach(&self) -> &$to {
+                        self
+                    }
+                }
+            )*};
+        }
+
+        /// The 2nd parameter: the task's memory.
+        pub struct Memory2<R>(pub R);
+
+        impl<R> Memory2<R> {
+            /// The parameter, if the worker declares it as `R` (or, for a
+            /// reference, as what its referent derefs to).
+            #[inline]
+            pub fn param<P: FromMemory2<R>>(self) -> P {
+                P::from_param(self.0)
+            }
+        }
+
+        /// Implemented by the references that [`Memory2`]'s position takes.
+        #[diagnostic::on_unimplemented(
+            message = "the 2nd parameter of this worker is its task's memory, `{R}`, not `{Self}`",
+            label = "expected `{R}`: the 2nd parameter is the task's memory",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait FromMemory2<R> {
+            /// The parameter, from the wrapped reference.
+            fn from_param(param: R) -> Self;
+        }
+
+        impl<'a, R: ?Sized + ReachMemory2<U>, U: ?Sized> FromMemory2<&'a R> for &'a U {
+            #[inline]
+            fn from_param(param: &'a R) -> &'a U {
+                param.reach()
+            }
+        }
+
+        /// `&Self` coerces to `&U`, the type of [`Memory2`]'s position.
+        #[diagnostic::on_unimplemented(
+            message = "the 2nd parameter of this worker is its task's memory, `&{Self}`, not `&{U}`",
+            label = "expected `&{Self}`: the 2nd parameter is the task's memory",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait ReachMemory2<U: ?Sized> {
+            /// `&U` from `&self`.
+            fn reach(&self) -> &U;
+        }
+
+        reach!(ReachMemory2);
+
+        /// The 2nd parameter: the dispatch's args (the task declares no memory).
+        pub struct Args2<R>(pub R);
+
+        impl<R> Args2<R> {
+            /// The parameter, if the worker declares it as `R` (or, for a
+            /// reference, as what its referent derefs to).
+            #[inline]
+            pub fn param<P: FromArgs2<R>>(self) -> P {
+                P::from_param(self.0)
+            }
+        }
+
+        /// Implemented by the references that [`Args2`]'s position takes.
+        #[diagnostic::on_unimplemented(
+            message = "the 2nd parameter of this worker is its task's args, `{R}`, not `{Self}`",
+            label = "expected `{R}`: the 2nd parameter is the task's args, as the task declares no memory",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait FromArgs2<R> {
+            /// The parameter, from the wrapped reference.
+            fn from_param(param: R) -> Self;
+        }
+
+        impl<'a, R: ?Sized + ReachArgs2<U>, U: ?Sized> FromArgs2<&'a R> for &'a U {
+            #[inline]
+            fn from_param(param: &'a R) -> &'a U {
+                param.reach()
+            }
+        }
+
+        /// `&Self` coerces to `&U`, the type of [`Args2`]'s position.
+        #[diagnostic::on_unimplemented(
+            message = "the 2nd parameter of this worker is its task's args, `&{Self}`, not `&{U}`",
+            label = "expected `&{Self}`: the 2nd parameter is the task's args, as the task declares no memory",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait ReachArgs2<U: ?Sized> {
+            /// `&U` from `&self`.
+            fn reach(&self) -> &U;
+        }
+
+        reach!(ReachArgs2);
+
+        /// The 3rd parameter: the dispatch's args (after the memory).
+        pub struct Args3<R>(pub R);
+
+        impl<R> Args3<R> {
+            /// The parameter, if the worker declares it as `R` (or, for a
+            /// reference, as what its referent derefs to).
+            #[inline]
+            pub fn param<P: FromArgs3<R>>(self) -> P {
+                P::from_param(self.0)
+            }
+        }
+
+        /// Implemented by the references that [`Args3`]'s position takes.
+        #[diagnostic::on_unimplemented(
+            message = "the 3rd parameter of this worker is its task's args, `{R}`, not `{Self}`",
+            label = "expected `{R}`: the 3rd parameter is the task's args, after its memory",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait FromArgs3<R> {
+            /// The parameter, from the wrapped reference.
+            fn from_param(param: R) -> Self;
+        }
+
+        impl<'a, R: ?Sized + ReachArgs3<U>, U: ?Sized> FromArgs3<&'a R> for &'a U {
+            #[inline]
+            fn from_param(param: &'a R) -> &'a U {
+                param.reach()
+            }
+        }
+
+        /// `&Self` coerces to `&U`, the type of [`Args3`]'s position.
+        #[diagnostic::on_unimplemented(
+            message = "the 3rd parameter of this worker is its task's args, `&{Self}`, not `&{U}`",
+            label = "expected `&{Self}`: the 3rd parameter is the task's args, after its memory",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait ReachArgs3<U: ?Sized> {
+            /// `&U` from `&self`.
+            fn reach(&self) -> &U;
+        }
+
+        reach!(ReachArgs3);
+
+        /// The 2nd parameter: the actor's state (the task declares no memory and no args).
+        pub struct State2<R>(pub R);
+
+        impl<R> State2<R> {
+            /// The parameter, if the worker declares it as `R`.
+            #[inline]
+            pub fn param<U: IsState2<R>>(self) -> U {
+                U::from_param(self.0)
+            }
+        }
+
+        /// Implemented by the type of [`State2`]'s position only.
+        #[diagnostic::on_unimplemented(
+            message = "the 2nd parameter of this worker is its actor's state, `{R}`, not `{Self}`",
+            label = "expected `{R}`: the 2nd parameter is the actor's state, as the task declares no memory and no args",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait IsState2<R> {
+            /// The parameter itself.
+            fn from_param(param: R) -> Self;
+        }
+
+        impl<R> IsState2<R> for R {
+            #[inline]
+            fn from_param(param: R) -> R {
+                param
+            }
+        }
+
+        /// The 3rd parameter: the actor's state (after the memory or the args).
+        pub struct State3<R>(pub R);
+
+        impl<R> State3<R> {
+            /// The parameter, if the worker declares it as `R`.
+            #[inline]
+            pub fn param<U: IsState3<R>>(self) -> U {
+                U::from_param(self.0)
+            }
+        }
+
+        /// Implemented by the type of [`State3`]'s position only.
+        #[diagnostic::on_unimplemented(
+            message = "the 3rd parameter of this worker is its actor's state, `{R}`, not `{Self}`",
+            label = "expected `{R}`: the 3rd parameter is the actor's state, after the task's memory or args",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait IsState3<R> {
+            /// The parameter itself.
+            fn from_param(param: R) -> Self;
+        }
+
+        impl<R> IsState3<R> for R {
+            #[inline]
+            fn from_param(param: R) -> R {
+                param
+            }
+        }
+
+        /// The 4th parameter: the actor's state (after the memory and the args).
+        pub struct State4<R>(pub R);
+
+        impl<R> State4<R> {
+            /// The parameter, if the worker declares it as `R`.
+            #[inline]
+            pub fn param<U: IsState4<R>>(self) -> U {
+                U::from_param(self.0)
+            }
+        }
+
+        /// Implemented by the type of [`State4`]'s position only.
+        #[diagnostic::on_unimplemented(
+            message = "the 4th parameter of this worker is its actor's state, `{R}`, not `{Self}`",
+            label = "expected `{R}`: the 4th parameter is the actor's state, after the task's memory and args",
+            note = "a worker takes `task_id: usize`, then `&Memory` if its task declares \
+                    `memory = ...`, then `&Args` if it declares `args = ...`, then \
+                    `&mut State` if it declares `state = ...`"
+        )]
+        pub trait IsState4<R> {
+            /// The parameter itself.
+            fn from_param(param: R) -> Self;
+        }
+
+        impl<R> IsState4<R> for R {
+            #[inline]
+            fn from_param(param: R) -> R {
+                param
+            }
+        }
+    }
+
+    /// Tells whether a state type implements `Default`, in the code that
+    /// `#[task]` generates for one concrete type: `(&&StateProbe::<S>::new()).state()`
+    /// picks [`ViaDefault`] when `S: Default`, [`ViaNothing`] otherwise.
+    pub struct StateProbe<S>(core::marker::PhantomData<fn() -> S>);
+
+    impl<S> StateProbe<S> {
+        /// The probe.
+        #[allow(clippy::new_without_default)]
+        pub fn new() -> Self {
+            StateProbe(core::marker::PhantomData)
+        }
+    }
+
+    /// The state type implements `Default`.
+    pub trait ViaDefault<S> {
+        /// `Some(S::default())`.
+        fn state(&self) -> Option<S>;
+    }
+
+    impl<S: Default> ViaDefault<S> for &StateProbe<S> {
+        #[inline]
+        fn state(&self) -> Option<S> {
+            Some(S::default())
+        }
+    }
+
+    /// The state type does not implement `Default`.
+    pub trait ViaNothing<S> {
+        /// `None`.
+        fn state(&self) -> Option<S>;
+    }
+
+    impl<S> ViaNothing<S> for StateProbe<S> {
+        #[inline]
+        fn state(&self) -> Option<S> {
+            None
+        }
     }
 }

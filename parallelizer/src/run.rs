@@ -1,7 +1,8 @@
 //! Running task ids: the one primitive ([`fill`]) that runs a range of task
-//! ids into their packet slots, and the scheduler ([`Job`]) that cuts a
-//! range into batches and deals them to actors. Blocking dispatches, spawned
-//! dispatches, streams and cluster chunks all run through here.
+//! ids into their packet slots with one actor's state, and the scheduler
+//! ([`Job`]) that cuts a range into batches and deals them to actors, each
+//! batch with its actor's state. Blocking dispatches, spawned dispatches,
+//! streams and cluster chunks all run through here.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -13,24 +14,27 @@ use rayon::ThreadPool;
 use crate::buffer::{resize, BufferPool, PacketBuffer};
 use crate::control::{self, Control};
 use crate::error::Error;
+use crate::state;
 use crate::task::{Task, Worker};
 use crate::trace;
 
 /// Runs task ids `ids` into `slots`, slot `i` getting task id
-/// `ids.start + i`. A panicking worker ends the fill with
+/// `ids.start + i`, every call with `state`, the state of the actor that
+/// runs them. A panicking worker ends the fill with
 /// [`Error::WorkerPanicked`] naming its task id; the slots before it are
-/// filled, the rest are not.
+/// filled, the rest are not, and the state is left as the panic left it.
 pub(crate) fn fill<T: Worker>(
     ids: Range<usize>,
     slots: &mut [T::Packet],
     memory: &T::Memory,
     args: &T::Args,
+    state: &mut T::State,
 ) -> Result<(), Error> {
     debug_assert_eq!(ids.len(), slots.len());
     let mut task_id = ids.start;
     control::catch(|| {
         for slot in slots.iter_mut() {
-            *slot = T::encode(T::run(task_id, memory, args));
+            *slot = T::encode(T::run_with_state(task_id, memory, args, state));
             task_id += 1;
         }
     })
@@ -63,8 +67,9 @@ pub(crate) fn check_batch<T: Task>(batch: usize) -> Result<(), Error> {
 }
 
 /// A job: task ids `ids` in batches of `batch` (batch `k` holds ids
-/// `k * batch ..`, counted from task id 0, and runs on actor `k % actors`),
-/// with everything it needs, owned, so it can move to another thread.
+/// `k * batch ..`, counted from task id 0, and runs on actor `k % actors`
+/// with that actor's state), with everything it needs, owned, so it can move
+/// to another thread. The states are lent to each run.
 pub(crate) struct Job<T: Worker> {
     ids: Range<usize>,
     batch: usize,
@@ -72,6 +77,11 @@ pub(crate) struct Job<T: Worker> {
     memory: Arc<T::Memory>,
     args: Arc<T::Args>,
     control: Arc<Control>,
+    /// The state set whose states the job's batches use, if any.
+    own: Option<usize>,
+    /// The state sets that the job's caller held when it waits for the job
+    /// (see [`state`]): the job's batches hold them too.
+    inherited: Vec<usize>,
 }
 
 /// Where a job's batches run.
@@ -110,14 +120,36 @@ impl<T: Worker> Job<T> {
             memory,
             args,
             control,
+            own: None,
+            inherited: Vec::new(),
         })
     }
 
+    /// Marks the state set `own` (the job's states) and those its caller
+    /// holds, `inherited`, as held by the job's batches, so that a worker
+    /// that would wait for one of them fails instead.
+    pub fn hold(&mut self, own: Option<usize>, inherited: Vec<usize>) {
+        self.own = own;
+        self.inherited = inherited;
+    }
+
+    /// Marks what the job's batches hold on this thread, until dropped: once
+    /// per stretch of batches that a thread runs, not per batch.
+    #[inline]
+    fn holding(&self) -> state::Holding {
+        state::hold([
+            self.own.as_slice(),
+            &self.inherited,
+            self.control.waiters_held(),
+        ])
+    }
+
     /// Runs the whole job into a buffer from `buffers`, recycled when
-    /// possible.
+    /// possible, with the actors' `states` (one per actor).
     pub fn run(
         &self,
         buffers: &Arc<BufferPool>,
+        states: &mut [T::State],
         runner: Runner<'_>,
     ) -> Result<PacketBuffer<T>, Error> {
         let len = buffer_len::<T>(self.ids.len())?;
@@ -127,19 +159,24 @@ impl<T: Worker> Job<T> {
         })?;
         // Wrapped first, so that a failed job's buffer is recycled too.
         let mut packets = PacketBuffer::new(bytes, Arc::downgrade(buffers));
-        self.fill_all(packets.slots_mut(), runner)?;
+        self.fill_all(packets.slots_mut(), states, runner)?;
         Ok(packets)
     }
 
     /// Runs the whole job into `packets`, reusing its buffer. On error the
     /// buffer is left empty.
-    pub fn run_into(&self, packets: &mut PacketBuffer<T>, runner: Runner<'_>) -> Result<(), Error> {
+    pub fn run_into(
+        &self,
+        packets: &mut PacketBuffer<T>,
+        states: &mut [T::State],
+        runner: Runner<'_>,
+    ) -> Result<(), Error> {
         let outcome = buffer_len::<T>(self.ids.len()).and_then(|len| {
             resize(packets.bytes_mut(), len).ok_or(Error::AllocationFailed {
                 task: T::NAME,
                 bytes: len,
             })?;
-            self.fill_all(packets.slots_mut(), runner)
+            self.fill_all(packets.slots_mut(), states, runner)
         });
         if outcome.is_err() {
             packets.bytes_mut().clear();
@@ -154,18 +191,26 @@ impl<T: Worker> Job<T> {
     }
 
     /// Runs every batch, writing each packet into its slot.
-    fn fill_all(&self, slots: &mut [T::Packet], runner: Runner<'_>) -> Result<(), Error> {
+    fn fill_all(
+        &self,
+        slots: &mut [T::Packet],
+        states: &mut [T::State],
+        runner: Runner<'_>,
+    ) -> Result<(), Error> {
         debug_assert_eq!(slots.len(), self.ids.len());
+        debug_assert_eq!(states.len(), self.actors);
         let span = trace::dispatch(T::NAME, self.ids.len(), self.batch, self.actors);
         let _entered = trace::enter(&span);
         match runner {
             Runner::Caller(pool) => {
-                let done_here = self.run_if_cheap(&span, slots, pool.current_num_threads());
+                let held = self.holding();
+                let done_here = self.run_if_cheap(&span, slots, states, pool.current_num_threads());
+                drop(held);
                 if done_here < slots.len() && !self.control.stopped() {
-                    pool.install(|| self.run_on_pool(&span, slots, done_here));
+                    pool.install(|| self.run_on_pool(&span, slots, states, done_here));
                 }
             }
-            Runner::Pool => self.run_on_pool(&span, slots, 0),
+            Runner::Pool => self.run_on_pool(&span, slots, states, 0),
         }
         self.control.take_failure().map_or(Ok(()), Err)
     }
@@ -185,15 +230,30 @@ impl<T: Worker> Job<T> {
     /// the tasks run since the last reading reach a quarter of all run so
     /// far, so a job that turns out costly loses about a quarter of its
     /// first tasks' time. Returns how many task ids ran here.
-    fn run_if_cheap(&self, span: &trace::Span, slots: &mut [T::Packet], threads: usize) -> usize {
+    fn run_if_cheap(
+        &self,
+        span: &trace::Span,
+        slots: &mut [T::Packet],
+        states: &mut [T::State],
+        threads: usize,
+    ) -> usize {
         let len = slots.len();
         let started = Instant::now();
         let (mut ran, mut next_check) = (0, 1);
+        // The actor of the batch holding slot `ran`, kept up to date without
+        // dividing: the next batch is the next actor's.
+        let mut actor = self.actor(0);
         while ran < len && !self.control.stopped() {
             let boundary = self.next_boundary(ran, len);
             let piece = ran.max(1).min(boundary - ran);
-            self.traced_batch(span, ran, &mut slots[ran..ran + piece]);
+            self.traced_batch(span, ran, &mut slots[ran..ran + piece], &mut states[actor]);
             ran += piece;
+            if ran == boundary {
+                actor += 1;
+                if actor == self.actors {
+                    actor = 0;
+                }
+            }
             if ran < next_check || ran == len {
                 continue;
             }
@@ -211,13 +271,20 @@ impl<T: Worker> Job<T> {
     }
 
     /// Runs slots `start..` on the current pool: batch k on actor
-    /// k % actors, each actor's batches in order. The batch holding slot
-    /// `start` may have begun on the caller's thread.
-    fn run_on_pool(&self, span: &trace::Span, slots: &mut [T::Packet], start: usize) {
+    /// k % actors with that actor's state, each actor's batches in order.
+    /// The batch holding slot `start` may have begun on the caller's thread.
+    fn run_on_pool(
+        &self,
+        span: &trace::Span,
+        slots: &mut [T::Packet],
+        states: &mut [T::State],
+        start: usize,
+    ) {
         let (batch, actors) = (self.batch, self.actors);
         if start == slots.len() {
             return;
         }
+        let _held = self.holding();
         let boundary =
             ((self.ids.start + start).next_multiple_of(batch) - self.ids.start).min(slots.len());
         let packet_bytes = slots.len() * T::PACKET_SIZE;
@@ -228,24 +295,39 @@ impl<T: Worker> Job<T> {
             // packets. Run rounds of `actors` consecutive batches instead, one
             // per actor, round after round, so each actor's batches still run
             // in order; nothing is allocated. The first batch's rest runs
-            // first.
+            // first. Batch `i` of every round runs on actor
+            // `(first + i) % actors`, where `first` is the tail's first
+            // batch's actor.
             if !head.is_empty() {
-                self.traced_batch(span, start, head);
+                let state = &mut states[self.actor(start)];
+                self.traced_batch(span, start, head, state);
             }
+            if tail.is_empty() {
+                return;
+            }
+            // Rotated so that batch `i` of every round and state `i` are one
+            // actor's; rotated back afterwards.
+            let first_actor = self.actor(boundary);
+            states.rotate_left(first_actor);
             for (r, round) in tail.chunks_mut(batch.saturating_mul(actors)).enumerate() {
                 if self.control.stopped() {
-                    return;
+                    break;
                 }
                 let first = boundary + r * batch * actors;
                 round
                     .par_chunks_mut(batch)
+                    .zip(states.par_iter_mut())
                     .enumerate()
-                    .for_each(|(i, slots)| {
-                        if !self.control.stopped() {
-                            self.traced_batch(span, first + i * batch, slots);
-                        }
-                    });
+                    .for_each_init(
+                        || self.holding(),
+                        |_held, (i, (slots, state))| {
+                            if !self.control.stopped() {
+                                self.traced_batch(span, first + i * batch, slots, state);
+                            }
+                        },
+                    );
             }
+            states.rotate_right(first_actor);
             return;
         }
         // Slot indices of each batch's first packet, with its slots.
@@ -259,29 +341,30 @@ impl<T: Worker> Job<T> {
             )
             .collect();
 
-        let actor = |first: usize| self.actor(first);
-        let batches_in_job = (self.ids.end - 1) / batch - self.ids.start / batch + 1;
-        if batches_in_job <= actors {
-            // Each actor runs one batch at most: no order to keep.
-            batches.par_iter_mut().for_each(|(first, slots)| {
-                if !self.control.stopped() {
-                    self.traced_batch(span, *first, slots);
-                }
-            });
-            return;
-        }
         // Sorting the batches by actor makes each actor's batches one
-        // contiguous lane, which runs them in order on one thread at a time.
+        // contiguous lane, which runs them in order on one thread at a time,
+        // with the actor's state: the lanes take the states in actor order.
+        let actor = |first: usize| self.actor(first);
         batches.sort_unstable_by_key(|&(first, _)| (actor(first), first));
+        let mut states = states.iter_mut().enumerate();
         let lanes: Vec<_> = batches
             .chunk_by_mut(|a, b| actor(a.0) == actor(b.0))
+            .map(|lane| {
+                let lane_actor = actor(lane[0].0);
+                let state = states
+                    .by_ref()
+                    .find_map(|(index, state)| (index == lane_actor).then_some(state))
+                    .unwrap_or_else(|| unreachable!("the lanes are in actor order"));
+                (state, lane)
+            })
             .collect();
-        lanes.into_par_iter().for_each(|lane| {
+        lanes.into_par_iter().for_each(|(state, lane)| {
+            let _held = self.holding();
             for (first, slots) in lane.iter_mut() {
                 if self.control.stopped() {
                     return;
                 }
-                self.traced_batch(span, *first, slots);
+                self.traced_batch(span, *first, slots, state);
             }
         });
     }
@@ -291,9 +374,16 @@ impl<T: Worker> Job<T> {
         ((self.ids.start + index) / self.batch) % self.actors
     }
 
-    /// Runs the slots from `index` on (one batch, or the rest of one),
-    /// inside a span naming its actor; a failure stops the job.
-    fn traced_batch(&self, span: &trace::Span, index: usize, slots: &mut [T::Packet]) {
+    /// Runs the slots from `index` on (one batch, or the rest of one) with
+    /// their actor's state, inside a span naming the actor; a failure stops
+    /// the job.
+    fn traced_batch(
+        &self,
+        span: &trace::Span,
+        index: usize,
+        slots: &mut [T::Packet],
+        state: &mut T::State,
+    ) {
         let first_id = self.ids.start + index;
         let _batch = trace::batch(span, T::NAME, first_id, slots.len(), self.actor(index));
         match fill::<T>(
@@ -301,6 +391,7 @@ impl<T: Worker> Job<T> {
             slots,
             &self.memory,
             &self.args,
+            state,
         ) {
             Ok(()) => self.control.finished(slots.len()),
             Err(error) => self.control.stop(error),

@@ -5,12 +5,20 @@
 //! lane stops when the window is full; the consumer starts lanes again as it
 //! takes batches, so a slow consumer leaves the pool free for other work
 //! instead of tying threads up.
+//!
+//! Batch `k` runs on actor `k % actors` with that actor's state, as in a
+//! dispatch: it is claimed only once batch `k - actors`, the actor's batch
+//! before it, is done, so each actor's batches run in order, one at a time,
+//! whatever the lanes and the window. The stream borrows the task's states
+//! when its first batch is asked for and gives them back when it ends.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::ops::Range;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::{Poll, Waker};
 
 use rayon::ThreadPool;
 
@@ -18,6 +26,7 @@ use crate::buffer::{packet_views, BufferPool, PacketBuffer};
 use crate::control::{self, Abort, Ticket};
 use crate::error::Error;
 use crate::run;
+use crate::state::{self, AnySet, Lease, StateSet};
 use crate::task::{Task, Worker};
 
 /// The batches of a job in task-id order, each handed out as soon as it and
@@ -44,11 +53,30 @@ use crate::task::{Task, Worker};
 /// # Scheduling
 ///
 /// Nothing runs until the first call to `next`. Batches start in task-id
-/// order on up to `min(actors, threads)` pool jobs at once (a stream does not
-/// deal batch `k` to actor `k % actors` as a dispatch does), and a pool job
-/// never waits for the consumer. A stream may be consumed inside a worker or
-/// a callback of its own coordinator: waiting there runs pending pool work
+/// order on up to `min(actors, threads)` pool jobs at once, and a pool job
+/// never waits for the consumer. As in a dispatch, batch `k` runs on actor
+/// `k % actors`, with that actor's [state](crate::Coordinator::define_state),
+/// and each actor's batches run in order, one at a time: batch `k` starts
+/// once batch `k - actors` is done. A stream may be consumed inside a worker
+/// or a callback of its own coordinator: waiting there runs pending pool work
 /// instead of blocking the thread.
+///
+/// # State
+///
+/// A stream of a task that declares `state` borrows every actor's state
+/// when its first batch is asked for (waiting for its turn if another run of
+/// the task holds them), and gives them back when it ends: after its last
+/// batch or an error, or once it is dropped and its running batches are
+/// done. Meanwhile other dispatches of the task wait, so iterate a stream to
+/// its end or drop it before dispatching its task again on the same thread
+/// (such a dispatch fails with [`Error::StateInUse`] rather than waiting
+/// forever).
+///
+/// # Async
+///
+/// With the `futures` feature, `Stream` is also a
+/// [`futures_core::Stream`](https://docs.rs/futures-core) of the same items,
+/// in the same order and window: polling it never blocks the thread.
 ///
 /// # Ending early
 ///
@@ -74,10 +102,12 @@ pub struct Stream<T: Task> {
     bar: Option<indicatif::ProgressBar>,
 }
 
-impl<T: Task> Stream<T> {
-    /// A stream of `shape.threads` task ids in batches of `shape.batch`, on
-    /// `lanes` lanes of `pool`. Checks that one batch fits in memory's
+impl<T: Worker> Stream<T> {
+    /// A stream of `threads` task ids in batches of `batch`, on `lanes`
+    /// lanes of `pool`, for `actors` actors whose states are in `set` (none
+    /// for a task without state). Checks that one batch fits in memory's
     /// address space.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         threads: usize,
         batch: usize,
@@ -85,6 +115,8 @@ impl<T: Task> Stream<T> {
         args: T::Args,
         pool: Weak<ThreadPool>,
         lanes: usize,
+        actors: usize,
+        set: Option<Arc<StateSet<T::State>>>,
     ) -> Self {
         if let Err(error) =
             run::check_batch::<T>(batch).and_then(|()| run::buffer_len::<T>(batch.min(threads)))
@@ -103,6 +135,9 @@ impl<T: Task> Stream<T> {
             threads,
             batch,
             batches,
+            actors: actors.max(1),
+            set: set.map(|set| set as AnySet),
+            held: OnceLock::new(),
             state: Mutex::new(State {
                 window,
                 claimed: 0,
@@ -111,6 +146,9 @@ impl<T: Task> Stream<T> {
                 lanes: 0,
                 stopped: false,
                 destroyed: false,
+                states: Phase::NotAsked,
+                actor_states: None,
+                waker: None,
             }),
             ready: Condvar::new(),
             spare,
@@ -126,7 +164,9 @@ impl<T: Task> Stream<T> {
             bar: None,
         }
     }
+}
 
+impl<T: Task> Stream<T> {
     /// A stream whose only item is `error`.
     pub(crate) fn failed(error: Error) -> Self {
         Stream {
@@ -208,11 +248,16 @@ impl<T: Task> Stream<T> {
         self
     }
 
-    /// Ends the stream: no further batch starts, and the spare buffers are
-    /// freed now rather than when the last lane lets go.
+    /// Ends the stream: no further batch starts, the actors' states go
+    /// back once no batch runs, and the spare buffers are freed now rather
+    /// than when the last lane lets go.
     fn finish(&mut self) {
         if let Some(shared) = self.shared.take() {
-            shared.lock().stopped = true;
+            let mut state = shared.lock();
+            state.stopped = true;
+            let states = state.actor_states.take();
+            drop(state);
+            control::drop_caught(states);
             shared.spare.set_bound(0);
         }
         self.remaining = 0;
@@ -234,8 +279,24 @@ impl<T: Worker> Iterator for Stream<T> {
             return Some(Err(error));
         }
         let shared = self.shared.as_ref()?;
-        let item = shared.next_batch(&self.pool, self.lanes);
-        match &item {
+        let Poll::Ready(item) = shared.next_batch(&self.pool, self.lanes, None) else {
+            unreachable!("a blocking wait ends with an item")
+        };
+        self.took(&item);
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // An error takes the place of a batch and ends the stream.
+        let most = self.remaining + usize::from(self.error.is_some());
+        (most.min(1), Some(most))
+    }
+}
+
+impl<T: Worker> Stream<T> {
+    /// Counts a batch taken, or ends the stream after its last item.
+    fn took(&mut self, item: &Option<Result<Batch<T>, Error>>) {
+        match item {
             Some(Ok(_batch)) => {
                 self.remaining -= 1;
                 #[cfg(feature = "progress")]
@@ -245,13 +306,42 @@ impl<T: Worker> Iterator for Stream<T> {
             }
             _ => self.finish(),
         }
-        item
+    }
+}
+
+/// With the `futures` feature: the same items as the iterator, in the same
+/// order and window, without blocking the polling thread. A consumer that
+/// polls on a pool thread of the coordinator runs pending pool work first,
+/// as a blocking one would while it waits.
+#[cfg(feature = "futures")]
+impl<T: Worker> futures_core::Stream for Stream<T> {
+    type Item = Result<Batch<T>, Error>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(error) = this.error.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        let Some(shared) = this.shared.as_ref() else {
+            return Poll::Ready(None);
+        };
+        let item = std::task::ready!(shared.next_batch(&this.pool, this.lanes, Some(cx.waker())));
+        this.took(&item);
+        Poll::Ready(item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        // An error takes the place of a batch and ends the stream.
-        let most = self.remaining + usize::from(self.error.is_some());
-        (most.min(1), Some(most))
+        Iterator::size_hint(self)
+    }
+}
+
+#[cfg(feature = "futures")]
+impl<T: Worker> futures_core::FusedStream for Stream<T> {
+    fn is_terminated(&self) -> bool {
+        self.shared.is_none() && self.error.is_none()
     }
 }
 
@@ -360,6 +450,13 @@ struct Shared<T: Task> {
     batch: usize,
     /// The number of batches: `ceil(threads / batch)`.
     batches: usize,
+    /// Batch `k` runs on actor `k % actors`.
+    actors: usize,
+    /// The task's `StateSet<T::State>`; `None` for a task without state.
+    set: Option<AnySet>,
+    /// The state sets the lanes' batches hold: the stream's own, and those
+    /// its consumer's thread held when it asked for the first batch.
+    held: OnceLock<Vec<usize>>,
     state: Mutex<State>,
     /// Signalled when the consumer's next batch is done, or on abort.
     ready: Condvar,
@@ -383,12 +480,47 @@ struct State {
     stopped: bool,
     /// The coordinator was destroyed.
     destroyed: bool,
+    /// Whether the actors' states are there.
+    states: Phase,
+    /// Each actor's state, an `ActorStates<T::State>`, while the stream
+    /// holds them. Each running batch holds a clone: the states go back to
+    /// their set once the stream lets go and the last running batch is done.
+    actor_states: Option<Arc<dyn Any + Send + Sync>>,
+    /// The async consumer to wake when its next batch is done.
+    waker: Option<Waker>,
+}
+
+/// How far a stream is in getting its actors' states.
+enum Phase {
+    /// Not asked for yet: nothing has run.
+    NotAsked,
+    /// Waiting for another run of the task to give them back.
+    Waiting,
+    /// In `Shared::states`: the lanes may run.
+    Ready,
+    /// They could not be had; the error is the consumer's next item.
+    Failed(Option<Error>),
 }
 
 impl State {
-    /// Claims the next batch, if the window and the job allow it.
-    fn claim(&mut self, batches: usize) -> Option<usize> {
-        if self.stopped || self.claimed == batches || self.ahead.len() >= self.window {
+    /// Whether batch `k` may be claimed now: the window has room and its
+    /// actor's batch before it, `k - actors`, is done.
+    fn can_claim(&self, k: usize, batches: usize, actors: usize) -> bool {
+        if self.stopped || k >= batches || k - self.yielded >= self.window {
+            return false;
+        }
+        match k.checked_sub(actors) {
+            Some(before) if before >= self.yielded => {
+                matches!(self.ahead.get(before - self.yielded), Some(Some(_)))
+            }
+            _ => true,
+        }
+    }
+
+    /// Claims the next batch, if the window, the job and the actor rule
+    /// allow it.
+    fn claim(&mut self, batches: usize, actors: usize) -> Option<usize> {
+        if !matches!(self.states, Phase::Ready) || !self.can_claim(self.claimed, batches, actors) {
             return None;
         }
         self.ahead.push_back(None);
@@ -396,12 +528,37 @@ impl State {
         Some(self.claimed - 1)
     }
 
-    /// How many more batches could be claimed now.
-    fn claimable(&self, batches: usize) -> usize {
-        if self.stopped {
+    /// How many more batches could be claimed now, one after another, up to
+    /// `most`.
+    fn claimable(&self, batches: usize, actors: usize, most: usize) -> usize {
+        if !matches!(self.states, Phase::Ready) {
             return 0;
         }
-        (batches - self.claimed).min(self.window.saturating_sub(self.ahead.len()))
+        (0..most)
+            .take_while(|&i| self.can_claim(self.claimed + i, batches, actors))
+            .count()
+    }
+}
+
+/// Each actor's state while a stream holds them: one lock each, taken once
+/// per batch, never contended (an actor's batches run one at a time).
+struct ActorStates<S: Send + 'static> {
+    states: Vec<Mutex<S>>,
+    /// The lease to give the states back through, when the stream is gone.
+    lease: Mutex<Option<Lease<S>>>,
+}
+
+impl<S: Send + 'static> Drop for ActorStates<S> {
+    fn drop(&mut self) {
+        if let Some(mut lease) = control::lock(&self.lease).take() {
+            let states = std::mem::take(&mut self.states);
+            lease.restore(
+                states
+                    .into_iter()
+                    .map(|state| state.into_inner().unwrap_or_else(|e| e.into_inner()))
+                    .collect(),
+            );
+        }
     }
 }
 
@@ -412,20 +569,30 @@ impl<T: Task> Shared<T> {
 }
 
 impl<T: Worker> Shared<T> {
-    /// Waits for the consumer's next batch; `None` after the last one.
+    /// The consumer's next batch; `None` after the last one. Without a
+    /// `waker`, waits for it; with one, returns `Pending` and wakes it when
+    /// the batch is done.
     fn next_batch(
         self: &Arc<Self>,
         pool: &Weak<ThreadPool>,
         lanes: usize,
-    ) -> Option<Result<Batch<T>, Error>> {
-        let destroyed = || Some(Err(Error::CoordinatorDestroyed { task: T::NAME }));
+        waker: Option<&Waker>,
+    ) -> Poll<Option<Result<Batch<T>, Error>>> {
+        let destroyed = || Poll::Ready(Some(Err(Error::CoordinatorDestroyed { task: T::NAME })));
         let mut state = self.lock();
+        // Whether this thread found no pool work to run, last it looked.
+        let mut pool_idle = false;
         loop {
             if state.destroyed {
                 return destroyed();
             }
             if state.yielded == self.batches {
-                return None;
+                return Poll::Ready(None);
+            }
+            if let Phase::Failed(error) = &mut state.states {
+                let error = error.take();
+                state.stopped = true;
+                return Poll::Ready(error.map(Err));
             }
             if let Some(Some(_)) = state.ahead.front() {
                 let Some(Some(outcome)) = state.ahead.pop_front() else {
@@ -433,21 +600,117 @@ impl<T: Worker> Shared<T> {
                 };
                 let first_id = state.yielded * self.batch;
                 state.yielded += 1;
+                if state.yielded == self.batches {
+                    // Every batch is done: the states go back now, before
+                    // the consumer asks for the end.
+                    let states = state.actor_states.take();
+                    drop(state);
+                    control::drop_caught(states);
+                    state = self.lock();
+                }
                 // Room for one more batch: start it before the consumer
                 // works on this one.
                 if outcome.is_ok() && !self.start_lanes(&mut state, pool, lanes) {
                     return destroyed();
                 }
-                return Some(outcome.map(|bytes| Batch {
+                return Poll::Ready(Some(outcome.map(|bytes| Batch {
                     first_id,
                     packets: PacketBuffer::new(bytes, Arc::downgrade(&self.spare)),
-                }));
+                })));
+            }
+            if matches!(state.states, Phase::NotAsked) {
+                state.states = Phase::Waiting;
+                drop(state);
+                self.ask_for_states();
+                state = self.lock();
+                continue;
             }
             if !self.start_lanes(&mut state, pool, lanes) {
                 return destroyed();
             }
-            state = control::wait(state, &self.state, &self.ready);
+            let Some(waker) = waker else {
+                state = control::wait(state, &self.state, &self.ready);
+                continue;
+            };
+            if !pool_idle && rayon::current_thread_index().is_some() {
+                // On a pool thread, the batch may be waiting for this very
+                // thread: run pending pool work before giving up, then look
+                // again from the top (the batch may be done meanwhile).
+                drop(state);
+                pool_idle = rayon::yield_now() != Some(rayon::Yield::Executed);
+                state = self.lock();
+                continue;
+            }
+            // Registered under the lock under which a lane marks the batch
+            // done and takes the waker: no wake-up is lost.
+            if !matches!(&state.waker, Some(stored) if stored.will_wake(waker)) {
+                state.waker = Some(waker.clone());
+            }
+            return Poll::Pending;
         }
+    }
+
+    /// Asks for the actors' states: at once for a task without state, else
+    /// from the task's set, in turn. Called once, without the state lock
+    /// (the states may come at once, and be stored under it).
+    fn ask_for_states(self: &Arc<Self>) {
+        let mut held = state::held_here();
+        let Some(set) = &self.set else {
+            let _ = self.held.set(held);
+            self.states_ready(Lease::stateless::<T>(self.actors));
+            return;
+        };
+        let set = Arc::clone(set)
+            .downcast::<StateSet<T::State>>()
+            .unwrap_or_else(|_| unreachable!("a stream's set holds its task's states"));
+        held.push(set.id());
+        let _ = self.held.set(held);
+        if set.would_deadlock() {
+            self.states_failed(Error::StateInUse { task: T::NAME });
+            return;
+        }
+        let shared = Arc::downgrade(self);
+        set.acquire_later(true, move |lease| match shared.upgrade() {
+            Some(shared) => {
+                shared.states_ready(lease);
+                Ok(())
+            }
+            None => Err(lease),
+        });
+    }
+
+    /// Stores the lent states (made first if need be), or the error that
+    /// making them gave, and wakes the consumer.
+    fn states_ready(&self, mut lease: Lease<T::State>) {
+        match lease.prepare() {
+            Ok(_) => {
+                let states = lease.take_states().into_iter().map(Mutex::new).collect();
+                let states: Box<dyn Any + Send + Sync> = Box::new(ActorStates {
+                    states,
+                    lease: Mutex::new(Some(lease)),
+                });
+                let mut state = self.lock();
+                if state.stopped {
+                    drop(state);
+                    control::drop_caught(states);
+                    return;
+                }
+                state.actor_states = Some(Arc::from(states));
+                state.states = Phase::Ready;
+                drop(self.wake(state));
+            }
+            Err(error) => {
+                drop(lease);
+                self.states_failed(error);
+            }
+        }
+    }
+
+    fn states_failed(&self, error: Error) {
+        let mut state = self.lock();
+        state.states = Phase::Failed(Some(error));
+        state.stopped = true;
+        drop(self.wake(state));
     }
 
     /// Starts as many lanes as there are batches to claim, up to `lanes` in
@@ -458,9 +721,7 @@ impl<T: Worker> Shared<T> {
         pool: &Weak<ThreadPool>,
         lanes: usize,
     ) -> bool {
-        let wanted = state
-            .claimable(self.batches)
-            .min(lanes.saturating_sub(state.lanes));
+        let wanted = state.claimable(self.batches, self.actors, lanes.saturating_sub(state.lanes));
         if wanted == 0 {
             return true;
         }
@@ -478,9 +739,11 @@ impl<T: Worker> Shared<T> {
     /// A lane: runs batches in claim order until none can be claimed.
     fn lane(&self) {
         let mut state = self.lock();
-        while let Some(k) = state.claim(self.batches) {
+        while let Some(k) = state.claim(self.batches, self.actors) {
+            let states = state.actor_states.clone();
             drop(state);
-            let outcome = self.run_batch(k);
+            let outcome = self.run_batch(k, states.as_deref());
+            control::drop_caught(states);
             state = self.lock();
             if outcome.is_err() {
                 state.stopped = true;
@@ -489,14 +752,18 @@ impl<T: Worker> Shared<T> {
             let index = k - state.yielded;
             state.ahead[index] = Some(outcome);
             if index == 0 {
-                self.ready.notify_one();
+                state = self.wake(state);
             }
         }
         state.lanes -= 1;
     }
 
-    /// Runs batch `k` into a recycled buffer.
-    fn run_batch(&self, k: usize) -> Result<Vec<u8>, Error> {
+    /// Runs batch `k` into a recycled buffer, with its actor's state.
+    fn run_batch(
+        &self,
+        k: usize,
+        states: Option<&(dyn Any + Send + Sync)>,
+    ) -> Result<Vec<u8>, Error> {
         let first_id = k * self.batch;
         let ids = first_id..self.threads.min(first_id + self.batch);
         // Checked when the stream was made: a batch fits in `isize::MAX`.
@@ -508,8 +775,33 @@ impl<T: Worker> Shared<T> {
             });
         };
         let mut packets = PacketBuffer::<T>::new(bytes, Arc::downgrade(&self.spare));
-        run::fill::<T>(ids, packets.slots_mut(), &self.memory, &self.args)?;
+        let states = states
+            .and_then(|states| states.downcast_ref::<ActorStates<T::State>>())
+            .unwrap_or_else(|| unreachable!("lanes claim batches while the states are there"));
+        let mut state = control::lock(&states.states[k % self.actors]);
+        let held = self.held.get().map_or(&[][..], Vec::as_slice);
+        let _held = state::hold([held, &[], &[]]);
+        run::fill::<T>(
+            ids,
+            packets.slots_mut(),
+            &self.memory,
+            &self.args,
+            &mut state,
+        )?;
         Ok(packets.into_bytes())
+    }
+}
+
+impl<T: Task> Shared<T> {
+    /// Wakes the consumer: a blocking one and an async one.
+    fn wake<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.ready.notify_all();
+        if let Some(waker) = state.waker.take() {
+            drop(state);
+            waker.wake();
+            state = self.lock();
+        }
+        state
     }
 }
 
@@ -520,6 +812,8 @@ impl<T: Task> Abort for Shared<T> {
         let mut state = self.lock();
         state.stopped = true;
         state.destroyed = true;
-        self.ready.notify_all();
+        let states = state.actor_states.take();
+        drop(self.wake(state));
+        control::drop_caught(states);
     }
 }

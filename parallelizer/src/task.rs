@@ -124,11 +124,100 @@ pub(crate) mod sealed {
     message = "task `{Self}` has no worker",
     label = "no `#[worker({Self})]` function is defined for this task",
     note = "define one: `#[worker({Self})] fn work(task_id: usize) -> (...) {{ ... }}` \
-            (add `memory: &Memory` and `args: &Args` parameters if the task declares them)"
+            (add `memory: &Memory`, `args: &Args` and `state: &mut State` parameters if the \
+            task declares them)"
 )]
-pub trait Worker: Task {
+pub trait Worker: TaskState {
     /// Runs the worker function for one task id.
-    fn run(task_id: usize, memory: &Self::Memory, args: &Self::Args) -> Self::Output;
+    ///
+    /// For a task that declares `state`, the call gets a state of its own,
+    /// made by [`TaskState::default_state`] and dropped afterwards.
+    ///
+    /// # Panics
+    ///
+    /// If the task declares a `state` whose type does not implement
+    /// `Default`: call [`run_with_state`](Self::run_with_state) instead.
+    fn run(task_id: usize, memory: &Self::Memory, args: &Self::Args) -> Self::Output {
+        let mut state = Self::default_state().unwrap_or_else(|| {
+            panic!(
+                "task `{}` declares a state that does not implement `Default`: \
+                 call `run_with_state` with a state",
+                Self::NAME
+            )
+        });
+        Self::run_with_state(task_id, memory, args, &mut state)
+    }
+
+    /// Runs the worker function for one task id with an actor's state (the
+    /// `&mut ()` of a task that declares none).
+    fn run_with_state(
+        task_id: usize,
+        memory: &Self::Memory,
+        args: &Self::Args,
+        state: &mut Self::State,
+    ) -> Self::Output;
+}
+
+/// The state each actor keeps for a task (`state = Type`), from one batch
+/// and one dispatch to the next.
+///
+/// Implemented by [`#[task]`](crate::task) beside [`Task`], for every task:
+/// a task that declares no `state` has the state `()`. See
+/// [`Coordinator::define_state`](crate::Coordinator::define_state).
+///
+/// ```
+/// use parallelizer::prelude::*;
+///
+/// #[derive(Default)]
+/// pub struct Tally {
+///     pub calls: u64,
+/// }
+///
+/// #[task(packet = (u32,), state = Tally)]
+/// pub struct Counted;
+///
+/// #[task(packet = (u32,))]
+/// pub struct Plain;
+///
+/// assert!(Counted::HAS_STATE && !Plain::HAS_STATE);
+/// assert_eq!(Counted::default_state().map(|tally| tally.calls), Some(0));
+/// ```
+pub trait TaskState: Task {
+    /// What each actor keeps (`state = Type`), or `()`. Each actor's state
+    /// is used by one batch at a time, so it needs to be `Send` but not
+    /// `Sync`.
+    type State: Send + 'static;
+
+    /// Whether the task declares `state`.
+    const HAS_STATE: bool;
+
+    /// The state an actor starts with when no initializer was given with
+    /// [`Coordinator::define_state`](crate::Coordinator::define_state):
+    /// `Default::default()`, or `None` if the state type does not implement
+    /// `Default`.
+    fn default_state() -> Option<Self::State>;
+}
+
+/// Implemented by `()` only: the `Args` of a task that declares no `args`.
+///
+/// [`Coordinator::dispatch`](crate::Coordinator::dispatch) and the other
+/// calls without `args` require it, so that calling one on a task that
+/// declares `args` says to use the `_with` call instead.
+#[diagnostic::on_unimplemented(
+    message = "task `{T}` declares `args`, so it is dispatched with the `_with` calls",
+    label = "`{T}` takes args of type `{Self}`: call `dispatch_with({T}, threads, batch, args)` \
+             (or `spawn_with`, `stream_with`, `dispatch_with_into`, `dispatch_equally_with`)",
+    note = "`dispatch`, `spawn`, `stream`, `dispatch_into` and `dispatch_equally` are for \
+            tasks without `args`"
+)]
+pub trait NoArgs<T>: Sized {
+    /// The value: `()`.
+    fn none() -> Self;
+}
+
+impl<T> NoArgs<T> for () {
+    #[inline]
+    fn none() -> Self {}
 }
 
 /// The field of a packet that failed [`Task::validate`], and why.
