@@ -112,9 +112,9 @@ const READ_CHUNK: usize = 1 << 20;
 /// advance ([`PacketWriter::streaming`]): the trailer says it.
 pub const UNKNOWN_COUNT: u64 = u64::MAX;
 
-/// The packet bytes a [`PacketWriter`] of format version 2 puts in one chunk
-/// (or the fewest whole packets over it): 1 MiB. A reader accepts chunks of
-/// any size from 1 packet up.
+/// The packet bytes a [`PacketWriter`] of format version 2 puts in one chunk:
+/// the most whole packets within 1 MiB, and at least 1. A reader accepts
+/// chunks of any size from 1 packet up.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
 /// The size in bytes of the trailer that ends a file of format version 2.
@@ -627,6 +627,17 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
     let fingerprint = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
     if version == 1 {
         let expected = v1_fingerprint::<T>();
+        if fingerprint != expected && fingerprint == T::schema().fingerprint() {
+            // A file of version 2 whose version field was damaged.
+            return Err(Error::CorruptFile {
+                task: T::NAME,
+                part: "the header".into(),
+                offset: 0,
+                reason: "it says format version 1, but holds the task's fingerprint of \
+                         version 2: its version field is corrupt"
+                    .into(),
+            });
+        }
         if fingerprint != expected {
             return Err(Error::SchemaMismatch {
                 task: T::NAME,
