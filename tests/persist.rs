@@ -51,9 +51,10 @@ fn start() -> usize {
 }
 
 /// Where a small file's packets start in format 2: after the schema, the
-/// header's checksum, and the first chunk's count and checksum.
+/// header's checksum, and the first chunk's count. The chunk's checksum
+/// follows them.
 fn packets_at() -> usize {
-    start() + 4 + 8
+    start() + 4 + 4
 }
 
 /// The CRC-32C (Castagnoli, reflected polynomial 0x82f63b78) of `bytes`, as
@@ -80,9 +81,9 @@ fn reseal(file: &mut [u8]) {
         let len = n as usize * PACKET;
         let mut covered = 0u64.to_le_bytes().to_vec();
         covered.extend_from_slice(&n.to_le_bytes());
-        covered.extend_from_slice(&file[chunk + 8..chunk + 8 + len]);
+        covered.extend_from_slice(&file[chunk + 4..chunk + 4 + len]);
         let checksum = crc32c(&covered);
-        file[chunk + 4..chunk + 8].copy_from_slice(&checksum.to_le_bytes());
+        file[chunk + 4 + len..chunk + 8 + len].copy_from_slice(&checksum.to_le_bytes());
         digest.extend_from_slice(&checksum.to_le_bytes());
         trailer = chunk + 8 + len;
     }
@@ -121,9 +122,9 @@ fn results_round_trip_through_a_vec() -> Result<(), Error> {
     let results = hello_results(100);
     let mut file = Vec::new();
     results.write_to(&mut file)?;
-    assert_eq!(file.len(), packets_at() + 100 * PACKET + TRAILER_SIZE);
+    assert_eq!(file.len(), packets_at() + 100 * PACKET + 4 + TRAILER_SIZE);
     assert_eq!(
-        &file[packets_at()..file.len() - TRAILER_SIZE],
+        &file[packets_at()..file.len() - 4 - TRAILER_SIZE],
         results.as_bytes()
     );
     let read = read_hello(&file)?;
@@ -152,7 +153,10 @@ fn results_round_trip_through_a_file() -> Result<(), Box<dyn std::error::Error>>
     })();
     std::fs::remove_file(&path)?;
     let (read, len) = written?;
-    assert_eq!(len, (packets_at() + 1000 * PACKET + TRAILER_SIZE) as u64);
+    assert_eq!(
+        len,
+        (packets_at() + 1000 * PACKET + 4 + TRAILER_SIZE) as u64
+    );
     assert_eq!(read, results);
     Ok(())
 }
@@ -989,8 +993,8 @@ fn the_format_2_doc_example_is_exact() -> Result<(), Error> {
     expected.extend_from_slice(&schema);
     expected.extend_from_slice(&[0x25, 0xe0, 0x28, 0xc3]); // header checksum
     expected.extend_from_slice(&[0x02, 0x00, 0x00, 0x00]); // chunk 0: 2 packets
-    expected.extend_from_slice(&[0x1a, 0xb8, 0x6d, 0x83]); // its checksum
     expected.extend_from_slice(&[0x07, 0x00, 0x01, 0x01, 0x02, 0x00]);
+    expected.extend_from_slice(&[0x1a, 0xb8, 0x6d, 0x83]); // its checksum
     expected.extend_from_slice(&[0x00, 0x00, 0x00, 0x00]); // the trailer's marker
     expected.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 0, 0]); // count 2
     expected.extend_from_slice(&[0x1c, 0xa2, 0xb6, 0x1b]); // chunk digest
@@ -1003,7 +1007,7 @@ fn the_format_2_doc_example_is_exact() -> Result<(), Error> {
     assert_eq!(crc32c(&file[..183]), 0xc328_e025);
     let mut chunk = 0u64.to_le_bytes().to_vec();
     chunk.extend_from_slice(&2u32.to_le_bytes());
-    chunk.extend_from_slice(&file[195..201]);
+    chunk.extend_from_slice(&file[191..197]);
     assert_eq!(crc32c(&chunk), 0x836d_b81a);
     assert_eq!(crc32c(&0x836d_b81au32.to_le_bytes()), 0x1bb6_a21c);
     assert_eq!(crc32c(&file[201..217]), 0x3a08_dae4);
@@ -1149,14 +1153,14 @@ fn struct_packets_round_trip_through_files_of_both_formats() -> Result<(), Error
     // A value that is no variant, in a file: refused, naming the field and the value.
     let mut file = Vec::new();
     results.write_to(&mut file)?;
-    let last = file.len() - TRAILER_SIZE - 1;
+    let last = file.len() - TRAILER_SIZE - 4 - 1;
     file[last] = 5;
     let mut covered = 0u64.to_le_bytes().to_vec();
     covered.extend_from_slice(&3u32.to_le_bytes());
     covered.extend_from_slice(&file[last - 8..=last]);
     let checksum = crc32c(&covered);
-    file[last - 12..last - 8].copy_from_slice(&checksum.to_le_bytes());
-    let trailer = last + 1;
+    file[last + 1..last + 5].copy_from_slice(&checksum.to_le_bytes());
+    let trailer = last + 5;
     file[trailer + 12..trailer + 16]
         .copy_from_slice(&crc32c(&checksum.to_le_bytes()).to_le_bytes());
     let checksum = crc32c(&file[trailer..trailer + 16]);
