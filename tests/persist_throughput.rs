@@ -5,6 +5,7 @@
 //! cargo test --release --test persist_throughput -- --ignored --nocapture
 //! ```
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use parallelizer::persist::FormatVersion;
@@ -83,6 +84,40 @@ fn measure<T: Task>(results: &Results<T>) {
             std::hint::black_box(Results::<T>::read_from(v2.as_slice()).unwrap());
         }),
     ];
+    // The same through a file (the page cache: no disk's speed), as a job
+    // writes its results.
+    let path = std::env::temp_dir().join(format!(
+        "parallelizer-throughput-{}.prlz",
+        std::process::id()
+    ));
+    let to_file = |version: Option<FormatVersion>| {
+        let write = time(|| {
+            let mut file = std::fs::File::create(&path).unwrap();
+            match version {
+                Some(version) => results.write_to_format(&mut file, version).unwrap(),
+                None => file.write_all(results.as_bytes()).unwrap(),
+            }
+        });
+        let read = time(|| match version {
+            Some(_) => {
+                let file = std::fs::File::open(&path).unwrap();
+                std::hint::black_box(Results::<T>::read_from(file).unwrap());
+            }
+            None => {
+                let bytes = std::fs::read(&path).unwrap();
+                std::hint::black_box(Results::<T>::from_bytes(bytes).unwrap());
+            }
+        });
+        (write, read)
+    };
+    let files = [
+        to_file(None),
+        to_file(Some(FormatVersion::V1)),
+        to_file(Some(FormatVersion::V2)),
+    ];
+    std::fs::remove_file(&path).unwrap();
+    let file_writes = files.map(|(write, _)| write);
+    let file_reads = files.map(|(_, read)| read);
     let gib = |time: Duration| bytes as f64 / time.as_secs_f64() / f64::from(1 << 30);
     println!(
         "{} ({} packets, {} MiB), median of {RUNS}, GiB/s of packets:",
@@ -90,9 +125,14 @@ fn measure<T: Task>(results: &Results<T>) {
         results.len(),
         bytes >> 20
     );
-    for (what, [bytes, v1, v2]) in [("write", writes), ("read", reads)] {
+    for (what, [bytes, v1, v2]) in [
+        ("write to a Vec", writes),
+        ("read from a slice", reads),
+        ("write to a File", file_writes),
+        ("read from a File", file_reads),
+    ] {
         println!(
-            "  {what:5}  as_bytes/from_bytes {:6.2}  format 1 {:6.2}  format 2 {:6.2}  (format 2 / format 1: {:.0}%)",
+            "  {what:17}  as_bytes/from_bytes {:6.2}  format 1 {:6.2}  format 2 {:6.2}  (format 2 / format 1: {:.0}%)",
             gib(bytes),
             gib(v1),
             gib(v2),
