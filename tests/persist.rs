@@ -4,7 +4,9 @@
 
 use std::io::{self, Read, Write};
 
-use parallelizer::persist::{FormatVersion, FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_SCHEMA_SIZE};
+use parallelizer::persist::{
+    FormatVersion, FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_SCHEMA_SIZE, TRAILER_SIZE,
+};
 use parallelizer::prelude::*;
 use parallelizer::{InvalidValue, PacketWriter, Schema};
 
@@ -42,10 +44,52 @@ pub struct Signed;
 
 const PACKET: usize = 17;
 
-/// Where Hello's packets start in a file of format 2: after the header, the
+/// Where the schema ends in a file of format 2: after the header, the
 /// schema's size and the schema.
 fn start() -> usize {
     HEADER_SIZE + 4 + Hello::schema().canonical_encoding().len()
+}
+
+/// Where a small file's packets start in format 2: after the schema, the
+/// header's checksum, and the first chunk's count. The chunk's checksum
+/// follows them.
+fn packets_at() -> usize {
+    start() + 4 + 4
+}
+
+/// The CRC-32C (Castagnoli, reflected polynomial 0x82f63b78) of `bytes`, as
+/// docs/FORMAT.md defines it, bit by bit.
+fn crc32c(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, &byte| {
+        (0..8).fold(crc ^ u32::from(byte), |crc, _| {
+            (crc >> 1) ^ (0x82f6_3b78 & (crc & 1).wrapping_neg())
+        })
+    })
+}
+
+/// Recomputes every checksum of a format-2 Hello file of one chunk (or
+/// none), so that a test reaches the checks behind them.
+fn reseal(file: &mut [u8]) {
+    let end = start();
+    let checksum = crc32c(&file[..end]);
+    file[end..end + 4].copy_from_slice(&checksum.to_le_bytes());
+    let chunk = end + 4;
+    let n = u32::from_le_bytes(file[chunk..chunk + 4].try_into().unwrap());
+    let mut digest = Vec::new();
+    let mut trailer = chunk;
+    if n > 0 {
+        let len = n as usize * PACKET;
+        let mut covered = 0u64.to_le_bytes().to_vec();
+        covered.extend_from_slice(&n.to_le_bytes());
+        covered.extend_from_slice(&file[chunk + 4..chunk + 4 + len]);
+        let checksum = crc32c(&covered);
+        file[chunk + 4 + len..chunk + 8 + len].copy_from_slice(&checksum.to_le_bytes());
+        digest.extend_from_slice(&checksum.to_le_bytes());
+        trailer = chunk + 8 + len;
+    }
+    file[trailer + 12..trailer + 16].copy_from_slice(&crc32c(&digest).to_le_bytes());
+    let checksum = crc32c(&file[trailer..trailer + 16]);
+    file[trailer + 16..trailer + 20].copy_from_slice(&checksum.to_le_bytes());
 }
 
 fn hello_results(threads: usize) -> Results<Hello> {
@@ -78,8 +122,11 @@ fn results_round_trip_through_a_vec() -> Result<(), Error> {
     let results = hello_results(100);
     let mut file = Vec::new();
     results.write_to(&mut file)?;
-    assert_eq!(file.len(), start() + 100 * PACKET);
-    assert_eq!(&file[start()..], results.as_bytes());
+    assert_eq!(file.len(), packets_at() + 100 * PACKET + 4 + TRAILER_SIZE);
+    assert_eq!(
+        &file[packets_at()..file.len() - 4 - TRAILER_SIZE],
+        results.as_bytes()
+    );
     let read = read_hello(&file)?;
     assert_eq!(read, results);
     assert_eq!(read.get(42), Some((126, FixedStr::new("id 42")?)));
@@ -106,7 +153,10 @@ fn results_round_trip_through_a_file() -> Result<(), Box<dyn std::error::Error>>
     })();
     std::fs::remove_file(&path)?;
     let (read, len) = written?;
-    assert_eq!(len, (start() + 1000 * PACKET) as u64);
+    assert_eq!(
+        len,
+        (packets_at() + 1000 * PACKET + 4 + TRAILER_SIZE) as u64
+    );
     assert_eq!(read, results);
     Ok(())
 }
@@ -115,7 +165,7 @@ fn results_round_trip_through_a_file() -> Result<(), Box<dyn std::error::Error>>
 fn empty_results_round_trip() -> Result<(), Error> {
     let mut file = Vec::new();
     Results::<Hello>::new().write_to(&mut file)?;
-    assert_eq!(file.len(), start());
+    assert_eq!(file.len(), start() + 4 + TRAILER_SIZE);
     assert!(read_hello(&file)?.is_empty());
     let mut file = Vec::new();
     Results::<Hello>::new().write_to_format(&mut file, FormatVersion::V1)?;
@@ -409,7 +459,7 @@ fn a_truncated_header_is_refused() {
 
 #[test]
 fn truncated_packets_are_refused() {
-    for (file, start) in [(hello_file(10), start()), (hello_file_v1(10), HEADER_SIZE)] {
+    for (file, start) in [(hello_file_v1(10), HEADER_SIZE)] {
         for cut in [start, start + 1, start + PACKET, file.len() - 1] {
             let error = read_hello(&file[..cut]).unwrap_err();
             assert_eq!(
@@ -424,17 +474,52 @@ fn truncated_packets_are_refused() {
             );
         }
     }
-    let file = hello_file(10);
+    let file = hello_file_v1(10);
     let message = read_hello(&file[..file.len() - 1]).unwrap_err().to_string();
     assert!(
         message.contains("declares 10 packets (170 bytes) but ends after 169 bytes"),
         "{message}"
     );
     assert!(message.contains("9 whole packets"), "{message}");
+    // Format 2: the part the file ends in is named.
+    let file = hello_file(10);
+    for (cut, part, offset) in [
+        (start() + 4, "the trailer", start() + 4),
+        (start() + 5, "chunk 0", start() + 4),
+        (packets_at() + PACKET, "chunk 0", start() + 4),
+        (
+            file.len() - TRAILER_SIZE,
+            "the trailer",
+            file.len() - TRAILER_SIZE,
+        ),
+        (file.len() - 1, "the trailer", file.len() - TRAILER_SIZE),
+    ] {
+        let error = read_hello(&file[..cut]).unwrap_err();
+        assert_eq!(
+            error,
+            Error::TruncatedFile {
+                task: "Hello",
+                part: part.into(),
+                offset: offset as u64,
+                found: cut as u64,
+            },
+            "cut at {cut}"
+        );
+        assert!(error.to_string().contains("truncated"), "{error}");
+    }
 }
 
+/// A file of 3 packets with `bytes` at `at`, its checksums made right again.
 fn patched(at: usize, bytes: &[u8]) -> Vec<u8> {
     let mut file = hello_file(3);
+    file[at..at + bytes.len()].copy_from_slice(bytes);
+    reseal(&mut file);
+    file
+}
+
+/// As [`patched`], in format 1.
+fn patched_v1(at: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut file = hello_file_v1(3);
     file[at..at + bytes.len()].copy_from_slice(bytes);
     file
 }
@@ -512,7 +597,14 @@ fn a_wrong_packet_size_is_refused() {
 
 #[test]
 fn a_count_that_overflows_is_refused() {
-    let error = read_hello(&patched(20, &u64::MAX.to_le_bytes())).unwrap_err();
+    // In format 2, u64::MAX is the count of a streamed file: the trailer's.
+    assert_eq!(
+        read_hello(&patched(20, &u64::MAX.to_le_bytes()))
+            .unwrap()
+            .len(),
+        3
+    );
+    let error = read_hello(&patched_v1(20, &u64::MAX.to_le_bytes())).unwrap_err();
     assert_eq!(
         error,
         Error::FileTooLarge {
@@ -530,7 +622,7 @@ fn a_huge_count_is_not_trusted_for_allocation() {
     // 2^40 packets of 17 bytes (17 TiB) fit in u64 (and a 64-bit usize), but
     // the file holds 3: the reader reads what is there and reports the rest.
     let count = 1u64 << 40;
-    let error = read_hello(&patched(20, &count.to_le_bytes())).unwrap_err();
+    let error = read_hello(&patched_v1(20, &count.to_le_bytes())).unwrap_err();
     if cfg!(target_pointer_width = "64") {
         assert_eq!(
             error,
@@ -544,12 +636,22 @@ fn a_huge_count_is_not_trusted_for_allocation() {
     } else {
         assert!(matches!(error, Error::FileTooLarge { .. }), "{error:?}");
     }
+    // Format 2 reads the chunks there, then finds the trailer's count is not
+    // the header's.
+    let error = read_hello(&patched(20, &count.to_le_bytes())).unwrap_err();
+    if cfg!(target_pointer_width = "64") {
+        assert!(
+            matches!(&error, Error::CorruptFile { part, reason, .. }
+                if part == "the trailer" && reason.contains("header declares 1099511627776")),
+            "{error:?}"
+        );
+    }
 }
 
 #[test]
 fn corrupt_packets_are_refused_by_validation() {
     // Packet 1's string length (at offset 2 of the packet) beyond its slot.
-    let error = read_hello(&patched(start() + PACKET + 2, &[12])).unwrap_err();
+    let error = read_hello(&patched(packets_at() + PACKET + 2, &[12])).unwrap_err();
     assert_eq!(
         error,
         Error::InvalidPacket {
@@ -564,7 +666,7 @@ fn corrupt_packets_are_refused_by_validation() {
         }
     );
     // Packet 2's string bytes not UTF-8.
-    let error = read_hello(&patched(start() + 2 * PACKET + 6, &[0xff])).unwrap_err();
+    let error = read_hello(&patched(packets_at() + 2 * PACKET + 6, &[0xff])).unwrap_err();
     assert!(
         matches!(
             error,
@@ -672,12 +774,19 @@ fn a_failed_writer_stays_failed() -> Result<(), Error> {
     );
 
     let results = hello_results(3);
-    let mut writer = PacketWriter::<Hello, _>::new(Full { room: start() + 12 }, 3)?;
+    let room = HEADER_SIZE + 12;
+    let mut writer = PacketWriter::<Hello, _>::with_format(Full { room }, 3, FormatVersion::V1)?;
     let first = writer.write(results.packets()).unwrap_err();
     assert!(matches!(first, Error::WriteFailed { .. }), "{first:?}");
     assert_eq!(writer.write(&[]).unwrap_err(), first);
     assert_eq!(writer.written(), 0);
     assert_eq!(writer.finish().unwrap_err(), first);
+    // Format 2 gathers small writes into a chunk: the chunk is written, and
+    // fails, at the latest when the writer finishes.
+    let mut writer = PacketWriter::<Hello, _>::new(Full { room: start() + 12 }, 3)?;
+    writer.write(results.packets())?;
+    let error = writer.finish().unwrap_err();
+    assert!(matches!(error, Error::WriteFailed { .. }), "{error:?}");
     Ok(())
 }
 
@@ -800,6 +909,8 @@ fn a_corrupt_schema_is_refused() {
     file[8..16].copy_from_slice(&fingerprint.to_le_bytes());
     file.extend_from_slice(&(junk.len() as u32).to_le_bytes());
     file.extend_from_slice(&junk);
+    let checksum = crc32c(&file);
+    file.extend_from_slice(&checksum.to_le_bytes());
     let error = read_hello(&file).unwrap_err();
     assert!(matches!(error, Error::CorruptSchema { .. }), "{error:?}");
 }
@@ -880,9 +991,49 @@ fn the_format_2_doc_example_is_exact() -> Result<(), Error> {
     expected.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 0, 0]);
     expected.extend_from_slice(&[0x97, 0x00, 0x00, 0x00]);
     expected.extend_from_slice(&schema);
+    expected.extend_from_slice(&[0x25, 0xe0, 0x28, 0xc3]); // header checksum
+    expected.extend_from_slice(&[0x02, 0x00, 0x00, 0x00]); // chunk 0: 2 packets
     expected.extend_from_slice(&[0x07, 0x00, 0x01, 0x01, 0x02, 0x00]);
+    expected.extend_from_slice(&[0x1a, 0xb8, 0x6d, 0x83]); // its checksum
+    expected.extend_from_slice(&[0x00, 0x00, 0x00, 0x00]); // the trailer's marker
+    expected.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 0, 0]); // count 2
+    expected.extend_from_slice(&[0x1c, 0xa2, 0xb6, 0x1b]); // chunk digest
+    expected.extend_from_slice(&[0xe4, 0xda, 0x08, 0x3a]); // trailer checksum
+    expected.extend_from_slice(b"ZLRP");
     assert_eq!(file, expected);
-    assert_eq!(file.len(), 189);
+    assert_eq!(file.len(), 225);
+    // The checksums are CRC-32C as docs/FORMAT.md defines them.
+    assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    assert_eq!(crc32c(&file[..183]), 0xc328_e025);
+    let mut chunk = 0u64.to_le_bytes().to_vec();
+    chunk.extend_from_slice(&2u32.to_le_bytes());
+    chunk.extend_from_slice(&file[191..197]);
+    assert_eq!(crc32c(&chunk), 0x836d_b81a);
+    assert_eq!(crc32c(&0x836d_b81au32.to_le_bytes()), 0x1bb6_a21c);
+    assert_eq!(crc32c(&file[201..217]), 0x3a08_dae4);
+    // Its hex dump in docs/FORMAT.md, byte for byte.
+    let doc = include_str!("../docs/FORMAT.md");
+    let dump = doc
+        .split("```text\n")
+        .find(|block| block.starts_with("00000000  50 52 4c 5a 02"))
+        .expect("the hex dump of the complete file")
+        .split("```")
+        .next()
+        .unwrap();
+    let mut from_doc = Vec::new();
+    for line in dump.lines() {
+        let (offset, rest) = line.split_once("  ").unwrap();
+        assert_eq!(
+            usize::from_str_radix(offset, 16).unwrap(),
+            from_doc.len(),
+            "{line}"
+        );
+        let hex = rest.split("  |").next().unwrap();
+        for byte in hex.split_whitespace() {
+            from_doc.push(u8::from_str_radix(byte, 16).unwrap());
+        }
+    }
+    assert_eq!(from_doc, file);
     let results = Results::<Probes>::read_from(file.as_slice())?;
     assert_eq!(
         results.iter().collect::<Vec<_>>(),
@@ -1002,8 +1153,18 @@ fn struct_packets_round_trip_through_files_of_both_formats() -> Result<(), Error
     // A value that is no variant, in a file: refused, naming the field and the value.
     let mut file = Vec::new();
     results.write_to(&mut file)?;
-    let last = file.len() - 1;
+    let last = file.len() - TRAILER_SIZE - 4 - 1;
     file[last] = 5;
+    let mut covered = 0u64.to_le_bytes().to_vec();
+    covered.extend_from_slice(&3u32.to_le_bytes());
+    covered.extend_from_slice(&file[last - 8..=last]);
+    let checksum = crc32c(&covered);
+    file[last + 1..last + 5].copy_from_slice(&checksum.to_le_bytes());
+    let trailer = last + 5;
+    file[trailer + 12..trailer + 16]
+        .copy_from_slice(&crc32c(&checksum.to_le_bytes()).to_le_bytes());
+    let checksum = crc32c(&file[trailer..trailer + 16]);
+    file[trailer + 16..trailer + 20].copy_from_slice(&checksum.to_le_bytes());
     let error = Results::<Probes>::read_from(file.as_slice()).unwrap_err();
     assert_eq!(
         error.to_string(),

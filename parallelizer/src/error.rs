@@ -269,6 +269,52 @@ pub enum Error {
         /// The task's packet size in bytes.
         packet_size: usize,
     },
+    /// A part of a results file of format version 2 fails its CRC-32C
+    /// checksum: the header (with the schema), a chunk of packets, or the
+    /// trailer.
+    #[error("the results file of task `{task}` is corrupt: {part}, at byte {offset}, fails its checksum (stored {stored:#010x}, computed {computed:#010x}); the file is corrupt, write it again")]
+    ChecksumMismatch {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// Where: `"the header"`, `"chunk 3"` (counted from 0) or
+        /// `"the trailer"`.
+        part: String,
+        /// The byte offset in the file where that part starts.
+        offset: u64,
+        /// The checksum the file stores.
+        stored: u32,
+        /// The checksum of the bytes read.
+        computed: u32,
+    },
+    /// A results file of format version 2 ends early: inside its header's
+    /// checksum, a chunk of packets, or before or inside its trailer.
+    #[error("the results file of task `{task}` ends inside {part}, which starts at byte {offset}, after {found} bytes in all: the file is truncated, write it again")]
+    TruncatedFile {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// Where: `"the header"`, `"chunk 3"` (counted from 0) or
+        /// `"the trailer"`.
+        part: String,
+        /// The byte offset in the file where that part starts.
+        offset: u64,
+        /// The bytes the file holds.
+        found: u64,
+    },
+    /// A part of a results file of format version 2 is inconsistent although
+    /// its checksum holds: a trailer whose count or chunk digest disagrees
+    /// with the chunks, or more packets than the header declares.
+    #[error("the results file of task `{task}` is corrupt: {part}, at byte {offset}: {reason}; the file is corrupt, write it again")]
+    CorruptFile {
+        /// The task whose results were being read.
+        task: &'static str,
+        /// Where: `"the header"`, `"chunk 3"` (counted from 0) or
+        /// `"the trailer"`.
+        part: String,
+        /// The byte offset in the file where that part starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// A [`PacketWriter`](crate::PacketWriter) was given more packets than it
     /// declared, or finished with fewer.
     #[error("{}", packet_count(.task, *.declared, *.written))]

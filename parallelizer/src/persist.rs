@@ -2,8 +2,11 @@
 //! schema, written to any [`io::Write`] and read back from any [`io::Read`].
 //!
 //! A file is a [`HEADER_SIZE`]-byte header, then (from format version 2) the
-//! packet's [schema](crate::Schema), then `count` packets exactly as
-//! [`Results::as_bytes`] holds them. Every number is little-endian:
+//! packet's [schema](crate::Schema) and a CRC-32C checksum of both, then the
+//! packets as [`Results::as_bytes`] holds them: in format 2 in chunks, each
+//! with its count and checksum, and a [`TRAILER_SIZE`]-byte trailer with the
+//! count and a checksum over the chunks' checksums. Every number is
+//! little-endian:
 //!
 //! | offset | size | field | value |
 //! |---|---|---|---|
@@ -12,14 +15,24 @@
 //! | 6 | 2 | reserved | 0 (u16) |
 //! | 8 | 8 | schema fingerprint | [`Schema::fingerprint`](crate::Schema::fingerprint) (u64) |
 //! | 16 | 4 | packet size | `Task::PACKET_SIZE` (u32) |
-//! | 20 | 8 | count | the number of packets (u64) |
+//! | 20 | 8 | count | the number of packets (u64); [`UNKNOWN_COUNT`] if not known in advance (version 2) |
 //! | 28 | 4 | schema size | the schema's size in bytes, `S` (u32); version 2 only |
 //! | 32 | `S` | schema | [`Schema::canonical_encoding`](crate::Schema::canonical_encoding); version 2 only |
+//! | 32 + `S` | 4 | header checksum | CRC-32C of bytes `0 .. 32 + S`; version 2 only |
+//!
+//! Then, in version 2, chunks of `n ≥ 1` packets (`n` as u32, the packets,
+//! then a CRC-32C of the chunk's index, `n` and packets), and the trailer: `0`
+//! (u32), the count (u64), the CRC-32C of the chunks' checksums, the CRC-32C
+//! of the trailer's 16 bytes so far, and [`END_MAGIC`]. In version 1 the
+//! packets follow the header directly.
 //!
 //! Reading checks every header field against the task, so a file written by
 //! another schema, a truncated file or a corrupt header is an [`Error`],
 //! never garbage: a file written by another layout is refused with an error
-//! that names the first field that differs. Then every packet is validated
+//! that names the first field that differs. In version 2 every checksum is
+//! checked, so a corrupted byte anywhere or a file cut anywhere is an error
+//! that names the part (the header, the schema, chunk `k`, the trailer)
+//! and its offset, never a shorter result. Then every packet is validated
 //! as by [`Results::from_bytes`]. `docs/FORMAT.md` in the repository
 //! specifies the format in full.
 //!
@@ -95,16 +108,108 @@ impl FormatVersion {
 /// cannot make the reader allocate more than the data it actually finds.
 const READ_CHUNK: usize = 1 << 20;
 
+/// The count a version-2 header holds when the writer did not know it in
+/// advance ([`PacketWriter::streaming`]): the trailer says it.
+pub const UNKNOWN_COUNT: u64 = u64::MAX;
+
+/// The packet bytes a [`PacketWriter`] of format version 2 puts in one chunk:
+/// the most whole packets within 1 MiB, and at least 1. A reader accepts
+/// chunks of any size from 1 packet up.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// A chunk is checksummed and written in pieces of this many bytes, which
+/// stay in the CPU's cache between the two.
+const WRITE_PIECE: usize = 32 << 10;
+
+/// The size in bytes of the trailer that ends a file of format version 2.
+pub const TRAILER_SIZE: usize = 24;
+
+/// The last 4 bytes of a file of format version 2, ending its trailer.
+pub const END_MAGIC: [u8; 4] = *b"ZLRP";
+
+/// The state of a version-2 writer: the packets waiting for a full chunk,
+/// and what the trailer will say.
+struct Chunks {
+    /// Whole packets per chunk.
+    packets: usize,
+    /// The bytes of the `pending` packets not written yet.
+    buffer: Vec<u8>,
+    pending: usize,
+    /// The number of chunks written.
+    index: u64,
+    /// CRC-32C over the chunk checksums so far.
+    digest: u32,
+}
+
+/// The checksum of chunk `index` of `count` packets, whose bytes are
+/// `bytes`: CRC-32C over the index (u64), the count (u32) and the bytes.
+fn chunk_checksum(index: u64, count: u32, bytes: &[u8]) -> u32 {
+    let mut prefix = [0; 12];
+    prefix[..8].copy_from_slice(&index.to_le_bytes());
+    prefix[8..].copy_from_slice(&count.to_le_bytes());
+    crc32c::crc32c_append(crc32c::crc32c(&prefix), bytes)
+}
+
+/// From this many whole chunks in one write, their checksums are taken on
+/// several threads.
+const PARALLEL_CHUNKS: usize = 4;
+
+/// The checksums of the chunks of `len` bytes (`n` packets each) that
+/// `bytes` holds, the first of index `first`, taken on up to 8 threads.
+fn parallel_checksums(first: u64, n: u32, bytes: &[u8], len: usize) -> Vec<u32> {
+    let parts: Vec<&[u8]> = bytes.chunks(len).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |threads| threads.get())
+        .clamp(1, 8)
+        .min(parts.len());
+    let per_thread = parts.len().div_ceil(threads.max(1));
+    let mut checksums = vec![0; parts.len()];
+    std::thread::scope(|scope| {
+        for (t, (out, parts)) in checksums
+            .chunks_mut(per_thread)
+            .zip(parts.chunks(per_thread))
+            .enumerate()
+        {
+            scope.spawn(move || {
+                for (j, (out, part)) in out.iter_mut().zip(parts).enumerate() {
+                    let index = first + (t * per_thread + j) as u64;
+                    *out = chunk_checksum(index, n, part);
+                }
+            });
+        }
+    });
+    checksums
+}
+
+/// The 24-byte trailer of a file of `count` packets whose chunk checksums
+/// hash to `digest`.
+fn trailer(count: u64, digest: u32) -> [u8; TRAILER_SIZE] {
+    let mut trailer = [0; TRAILER_SIZE];
+    trailer[4..12].copy_from_slice(&count.to_le_bytes());
+    trailer[12..16].copy_from_slice(&digest.to_le_bytes());
+    let checksum = crc32c::crc32c(&trailer[..16]);
+    trailer[16..20].copy_from_slice(&checksum.to_le_bytes());
+    trailer[20..].copy_from_slice(&END_MAGIC);
+    trailer
+}
+
 /// Writes a results file packet chunk by packet chunk: the header on
 /// creation, then packets as they come, for results that are produced (or
 /// streamed) in parts.
 ///
-/// The number of packets is declared up front, as the header holds it: the
-/// writer refuses packets beyond it, and [`finish`](Self::finish) refuses to
-/// finish short. Each [`write`](Self::write) is one `write_all` on the
-/// underlying writer: wrap a file in a [`BufWriter`](std::io::BufWriter) when
-/// writing many small chunks. Once the underlying writer fails, every later
-/// call returns the same error, as the file is incomplete.
+/// The number of packets is declared up front with [`new`](Self::new), as
+/// the header holds it: the writer refuses packets beyond it, and
+/// [`finish`](Self::finish) refuses to finish short. A
+/// [`streaming`](Self::streaming) writer needs no count: the trailer that
+/// [`finish`](Self::finish) writes says it. In format version 2 the writer
+/// gathers packets into chunks of [`CHUNK_BYTES`] (a write that fills chunks
+/// writes them straight from its slice; the rest waits for the next write or
+/// `finish`), so the file's bytes do not depend on how the packets were
+/// split into writes. In version 1 each [`write`](Self::write) is one
+/// `write_all` on the underlying writer: wrap a file in a
+/// [`BufWriter`](std::io::BufWriter) when writing many small chunks. Once the
+/// underlying writer fails, every later call returns the same error, as the
+/// file is incomplete.
 ///
 /// ```
 /// use parallelizer::prelude::*;
@@ -129,8 +234,11 @@ const READ_CHUNK: usize = 1 << 20;
 /// ```
 pub struct PacketWriter<T: Task, W: Write> {
     writer: W,
-    declared: usize,
+    /// The count declared up front; `None` for a streaming writer.
+    declared: Option<usize>,
     written: usize,
+    /// Version 2's chunks; `None` for version 1.
+    chunks: Option<Chunks>,
     /// The error the underlying writer gave, repeated by every later call.
     failed: Option<Error>,
     task: PhantomData<fn() -> T>,
@@ -171,16 +279,143 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
     /// # Errors
     ///
     /// As [`new`](Self::new).
-    pub fn with_format(mut writer: W, count: usize, version: FormatVersion) -> Result<Self, Error> {
+    pub fn with_format(writer: W, count: usize, version: FormatVersion) -> Result<Self, Error> {
+        Self::start(writer, Some(count), version)
+    }
+
+    /// Writes the header of a file of format version 2 whose number of
+    /// packets is not known in advance: the header says it is unknown
+    /// ([`UNKNOWN_COUNT`]), and [`finish`](Self::finish) writes it in the
+    /// trailer. Any number of packets may be written.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::PacketWriter;
+    ///
+    /// #[task(packet = (u32,))]
+    /// pub struct Count;
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let mut writer = PacketWriter::<Count, _>::streaming(Vec::new())?;
+    /// for i in 0..10 {
+    ///     writer.write(&[Count::encode((i,))])?;
+    /// }
+    /// let file = writer.finish()?;
+    /// let results = Results::<Count>::read_from(file.as_slice())?;
+    /// assert_eq!((results.len(), results.get(9)), (10, Some((9,))));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WriteFailed`] if the writer fails; [`Error::FileTooLarge`] if
+    /// the packet size does not fit in `u32`.
+    pub fn streaming(writer: W) -> Result<Self, Error> {
+        Self::start(writer, None, FormatVersion::V2)
+    }
+
+    fn start(mut writer: W, count: Option<usize>, version: FormatVersion) -> Result<Self, Error> {
         let header = header_of::<T>(count, version)?;
         writer.write_all(&header).map_err(write_failed::<T>)?;
+        let chunks = (version == FormatVersion::V2).then(|| Chunks {
+            packets: (CHUNK_BYTES / T::PACKET_SIZE.max(1)).clamp(1, u32::MAX as usize),
+            buffer: Vec::new(),
+            pending: 0,
+            index: 0,
+            digest: 0,
+        });
         Ok(PacketWriter {
             writer,
             declared: count,
             written: 0,
+            chunks,
             failed: None,
             task: PhantomData,
         })
+    }
+
+    /// Writes a chunk of `n` packets whose bytes are `bytes`: its count, the
+    /// bytes, then its checksum.
+    fn write_chunk(writer: &mut W, chunks: &mut Chunks, n: usize, bytes: &[u8]) -> io::Result<()> {
+        // `n` is at most `chunks.packets`, which fits in u32.
+        let count = n as u32;
+        writer.write_all(&count.to_le_bytes())?;
+        // The checksum of each piece is taken right before it is written,
+        // while it is in the cache: one pass over memory, not two.
+        let mut checksum = chunk_checksum(chunks.index, count, &[]);
+        for piece in bytes.chunks(WRITE_PIECE) {
+            checksum = crc32c::crc32c_append(checksum, piece);
+            writer.write_all(piece)?;
+        }
+        writer.write_all(&checksum.to_le_bytes())?;
+        chunks.index += 1;
+        chunks.digest = crc32c::crc32c_append(chunks.digest, &checksum.to_le_bytes());
+        Ok(())
+    }
+
+    /// Writes `packets` as version 2 does: whole chunks straight from
+    /// `packets`, the rest kept for the next chunk.
+    fn write_chunked(&mut self, mut packets: &[T::Packet]) -> io::Result<()> {
+        let Some(chunks) = self.chunks.as_mut() else {
+            return self.writer.write_all(packets.as_bytes());
+        };
+        if chunks.pending > 0 {
+            let take = (chunks.packets - chunks.pending).min(packets.len());
+            chunks.buffer.extend_from_slice(packets[..take].as_bytes());
+            chunks.pending += take;
+            packets = &packets[take..];
+            if chunks.pending == chunks.packets {
+                let buffer = std::mem::take(&mut chunks.buffer);
+                let result = Self::write_chunk(&mut self.writer, chunks, chunks.packets, &buffer);
+                chunks.buffer = buffer;
+                chunks.buffer.clear();
+                chunks.pending = 0;
+                result?;
+            }
+        }
+        let full = packets.len() / chunks.packets;
+        if full >= PARALLEL_CHUNKS && T::PACKET_SIZE > 0 {
+            // Many whole chunks at once (`Results::write_to`): their
+            // checksums are taken on several threads first.
+            let (whole, rest) = packets.split_at(full * chunks.packets);
+            let bytes = whole.as_bytes();
+            let len = chunks.packets * T::PACKET_SIZE;
+            let checksums = parallel_checksums(chunks.index, chunks.packets as u32, bytes, len);
+            let count = (chunks.packets as u32).to_le_bytes();
+            for (chunk, checksum) in bytes.chunks(len).zip(checksums) {
+                self.writer.write_all(&count)?;
+                self.writer.write_all(chunk)?;
+                self.writer.write_all(&checksum.to_le_bytes())?;
+                chunks.index += 1;
+                chunks.digest = crc32c::crc32c_append(chunks.digest, &checksum.to_le_bytes());
+            }
+            packets = rest;
+        }
+        while packets.len() >= chunks.packets {
+            let (chunk, rest) = packets.split_at(chunks.packets);
+            Self::write_chunk(&mut self.writer, chunks, chunks.packets, chunk.as_bytes())?;
+            packets = rest;
+        }
+        if !packets.is_empty() {
+            chunks.buffer.extend_from_slice(packets.as_bytes());
+            chunks.pending += packets.len();
+        }
+        Ok(())
+    }
+
+    /// Writes the last chunk and the trailer (version 2), then flushes.
+    fn write_end(&mut self) -> io::Result<()> {
+        if let Some(chunks) = self.chunks.as_mut() {
+            if chunks.pending > 0 {
+                let buffer = std::mem::take(&mut chunks.buffer);
+                Self::write_chunk(&mut self.writer, chunks, chunks.pending, &buffer)?;
+                chunks.pending = 0;
+            }
+            self.writer
+                .write_all(&trailer(self.written as u64, chunks.digest))?;
+        }
+        self.writer.flush()
     }
 
     /// Writes the next packets.
@@ -195,14 +430,16 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
             return Err(error.clone());
         }
         let written = self.written.saturating_add(packets.len());
-        if written > self.declared {
-            return Err(Error::PacketCount {
-                task: T::NAME,
-                declared: self.declared,
-                written,
-            });
+        if let Some(declared) = self.declared {
+            if written > declared {
+                return Err(Error::PacketCount {
+                    task: T::NAME,
+                    declared,
+                    written,
+                });
+            }
         }
-        if let Err(error) = self.writer.write_all(packets.as_bytes()) {
+        if let Err(error) = self.write_chunked(packets) {
             let error = write_failed::<T>(error);
             self.failed = Some(error.clone());
             return Err(error);
@@ -211,9 +448,10 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
         Ok(())
     }
 
-    /// The number of packets declared when the writer was created.
+    /// The number of packets declared when the writer was created;
+    /// `usize::MAX`, no limit, for a [`streaming`](Self::streaming) one.
     pub fn declared(&self) -> usize {
-        self.declared
+        self.declared.unwrap_or(usize::MAX)
     }
 
     /// The number of packets written so far.
@@ -221,25 +459,29 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
         self.written
     }
 
-    /// Checks that every declared packet was written, flushes the writer and
-    /// gives it back.
+    /// Checks that every declared packet was written, writes the last chunk
+    /// and the trailer (format version 2), flushes the writer and gives it
+    /// back. A file whose writer was not finished has no trailer, and reads
+    /// as truncated.
     ///
     /// # Errors
     ///
     /// [`Error::PacketCount`] if fewer packets than declared were written;
-    /// [`Error::WriteFailed`] if the writer fails to flush or failed before.
+    /// [`Error::WriteFailed`] if the writer fails or failed before.
     pub fn finish(mut self) -> Result<W, Error> {
         if let Some(error) = self.failed {
             return Err(error);
         }
-        if self.written != self.declared {
-            return Err(Error::PacketCount {
-                task: T::NAME,
-                declared: self.declared,
-                written: self.written,
-            });
+        if let Some(declared) = self.declared {
+            if self.written != declared {
+                return Err(Error::PacketCount {
+                    task: T::NAME,
+                    declared,
+                    written: self.written,
+                });
+            }
         }
-        self.writer.flush().map_err(write_failed::<T>)?;
+        self.write_end().map_err(write_failed::<T>)?;
         Ok(self.writer)
     }
 }
@@ -249,6 +491,7 @@ impl<T: Task, W: Write> fmt::Debug for PacketWriter<T, W> {
         f.debug_struct("PacketWriter")
             .field("task", &T::NAME)
             .field("declared", &self.declared)
+            .field("format", &if self.chunks.is_some() { 2 } else { 1 })
             .field("written", &self.written)
             .field("failed", &self.failed.is_some())
             .finish_non_exhaustive()
@@ -260,8 +503,9 @@ impl<T: Task, W: Write> fmt::Debug for PacketWriter<T, W> {
 impl<T: Task> Results<T> {
     /// Writes the results as a [results file](self): a 28-byte
     /// header naming the task's [schema](Task::schema) and the number of
-    /// packets, the schema itself, then [`as_bytes`](Self::as_bytes) as it
-    /// is. The writer is flushed; pass `&mut writer` to keep using it.
+    /// packets, the schema itself and their checksum, then
+    /// [`as_bytes`](Self::as_bytes) in checksummed chunks of 1 MiB, then the
+    /// trailer. The writer is flushed; pass `&mut writer` to keep using it.
     ///
     /// ```
     /// use parallelizer::prelude::*;
@@ -280,7 +524,8 @@ impl<T: Task> Results<T> {
     /// let mut file = Vec::new(); // or a `File`, a `BufWriter`, a socket...
     /// results.write_to(&mut file)?;
     /// let schema = Label::schema().canonical_encoding().len();
-    /// assert_eq!(file.len(), 28 + 4 + schema + 100 * Label::PACKET_SIZE);
+    /// // Header, schema and checksum; one chunk (count and checksum); trailer.
+    /// assert_eq!(file.len(), 28 + 4 + schema + 4 + 8 + 100 * Label::PACKET_SIZE + 24);
     /// assert_eq!(&file[..4], b"PRLZ");
     ///
     /// let read = Results::<Label>::read_from(file.as_slice())?;
@@ -314,6 +559,9 @@ impl<T: Task> Results<T> {
     /// Reads results back from a [results file](self), such as one
     /// [`write_to`](Self::write_to) or a [`PacketWriter`](crate::PacketWriter)
     /// wrote.
+    ///
+    /// A file of format version 2 may have been written with its count
+    /// unknown ([`PacketWriter::streaming`]): the trailer says it.
     ///
     /// The header must be a results file of format version 1 or 2, with the
     /// task's [schema fingerprint](crate::Schema::fingerprint) (for version
@@ -352,9 +600,14 @@ impl<T: Task> Results<T> {
     /// assert!(error.to_string().contains("different schema"), "{error}");
     /// assert!(error.to_string().contains("at field `0` the file has `0`: u32 (4 bytes)"), "{error}");
     ///
-    /// // So is a truncated file.
+    /// // So is a truncated file, or a corrupt one, naming where.
     /// let error = Results::<Parity>::read_from(&file[..file.len() - 1]).unwrap_err();
-    /// assert!(matches!(error, Error::TruncatedPackets { .. }));
+    /// assert!(matches!(error, Error::TruncatedFile { .. }));
+    /// assert!(error.to_string().contains("ends inside the trailer"), "{error}");
+    /// let mut corrupt = file.clone();
+    /// corrupt[file.len() - 30] ^= 1; // in the last packet
+    /// let error = Results::<Parity>::read_from(corrupt.as_slice()).unwrap_err();
+    /// assert!(error.to_string().contains("chunk 0, at byte"), "{error}");
     /// # Ok(())
     /// # }
     /// ```
@@ -371,8 +624,11 @@ impl<T: Task> Results<T> {
     /// - [`Error::TruncatedSchema`] or [`Error::CorruptSchema`] if the schema
     ///   stored after the header is cut short or corrupt;
     /// - [`Error::FileTooLarge`] if the header's count cannot fit in memory;
-    /// - [`Error::TruncatedHeader`] or [`Error::TruncatedPackets`] if the
-    ///   data ends early;
+    /// - [`Error::TruncatedHeader`], [`Error::TruncatedFile`] or (format
+    ///   version 1) [`Error::TruncatedPackets`] if the data ends early;
+    /// - [`Error::ChecksumMismatch`] if the header (with the schema), a chunk
+    ///   or the trailer fails its checksum, and [`Error::CorruptFile`] if the
+    ///   trailer disagrees with the chunks or the header;
     /// - [`Error::InvalidPacket`] for a packet that fails validation;
     /// - [`Error::AllocationFailed`] if memory runs out.
     pub fn read_from<R: Read>(reader: R) -> Result<Self, Error> {
@@ -427,6 +683,17 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
     let fingerprint = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
     if version == 1 {
         let expected = v1_fingerprint::<T>();
+        if fingerprint != expected && fingerprint == T::schema().fingerprint() {
+            // A file of version 2 whose version field was damaged.
+            return Err(Error::CorruptFile {
+                task: T::NAME,
+                part: "the header".into(),
+                offset: 0,
+                reason: "it says format version 1, but holds the task's fingerprint of \
+                         version 2: its version field is corrupt"
+                    .into(),
+            });
+        }
         if fingerprint != expected {
             return Err(Error::SchemaMismatch {
                 task: T::NAME,
@@ -434,9 +701,13 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
                 found: fingerprint,
             });
         }
-    } else {
-        check_schema::<T, R>(&mut reader, fingerprint)?;
     }
+    // From version 2, the schema and the header's checksum follow.
+    let start = if version == 1 {
+        HEADER_SIZE as u64
+    } else {
+        check_schema::<T, R>(&mut reader, &header, fingerprint)?
+    };
     let packet_size = u32::from_le_bytes(header[16..20].try_into().expect("4 bytes"));
     if usize::try_from(packet_size) != Ok(T::PACKET_SIZE) {
         return Err(Error::PacketSizeMismatch {
@@ -451,12 +722,20 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
         count,
         packet_size: T::PACKET_SIZE,
     };
+    if version > 1 && count == UNKNOWN_COUNT {
+        let bytes = read_chunks::<T, R>(&mut reader, start, None)?;
+        return Results::from_bytes(bytes);
+    }
     let Some(total) = count.checked_mul(u64::from(packet_size)) else {
         return Err(too_large);
     };
     let Ok(total) = usize::try_from(total) else {
         return Err(too_large);
     };
+    if version > 1 {
+        let bytes = read_chunks::<T, R>(&mut reader, start, Some(count))?;
+        return Results::from_bytes(bytes);
+    }
 
     let mut bytes = Vec::new();
     while bytes.len() < total {
@@ -482,10 +761,194 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
     Results::from_bytes(bytes)
 }
 
+/// Appends up to `len` bytes from `reader` to `bytes`, in steps of at most
+/// [`READ_CHUNK`] so that memory grows only with the bytes there; returns
+/// how many were read.
+fn read_appending<T: Task, R: Read>(
+    reader: &mut R,
+    bytes: &mut Vec<u8>,
+    len: usize,
+) -> Result<usize, Error> {
+    let mut done = 0;
+    while done < len {
+        let start = bytes.len();
+        let step = (len - done).min(READ_CHUNK);
+        bytes
+            .try_reserve(step)
+            .map_err(|_| Error::AllocationFailed {
+                task: T::NAME,
+                bytes: start + step,
+            })?;
+        bytes.resize(start + step, 0);
+        let read = read_up_to(reader, &mut bytes[start..]).map_err(read_failed::<T>)?;
+        bytes.truncate(start + read);
+        done += read;
+        if read < step {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Reads the chunks and the trailer of a version-2 file, from byte `start`
+/// (right after the header's checksum), checking every checksum, and the
+/// trailer's count against the chunks' and `declared`, the header's.
+fn read_chunks<T: Task, R: Read>(
+    reader: &mut R,
+    start: u64,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, Error> {
+    let packet_size = T::PACKET_SIZE as u64;
+    let mut bytes = Vec::new();
+    let mut offset = start;
+    let mut index = 0u64;
+    let mut count = 0u64;
+    let mut digest = 0u32;
+    let truncated = |part: String, at: u64, found: u64| Error::TruncatedFile {
+        task: T::NAME,
+        part,
+        offset: at,
+        found,
+    };
+    loop {
+        let part = format!("chunk {index}");
+        let mut frame = [0; 8];
+        let found = read_up_to(reader, &mut frame[..4]).map_err(read_failed::<T>)?;
+        if found < 4 {
+            let part = if found == 0 {
+                "the trailer".into()
+            } else {
+                part
+            };
+            return Err(truncated(part, offset, offset + found as u64));
+        }
+        let n = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes"));
+        if n == 0 {
+            return read_trailer::<T, R>(reader, bytes, offset, count, digest, declared);
+        }
+        let new_count = count + u64::from(n);
+        if declared.is_some_and(|declared| new_count > declared) {
+            return Err(Error::CorruptFile {
+                task: T::NAME,
+                part,
+                offset,
+                reason: format!(
+                    "its {n} packets make {new_count}, more than the {} the header declares",
+                    declared.unwrap_or_default()
+                ),
+            });
+        }
+        let len = u64::from(n) * packet_size;
+        let Ok(len) = usize::try_from(len) else {
+            return Err(Error::FileTooLarge {
+                task: T::NAME,
+                count: new_count,
+                packet_size: T::PACKET_SIZE,
+            });
+        };
+        let begin = bytes.len();
+        let read = read_appending::<T, R>(reader, &mut bytes, len)?;
+        if read < len {
+            return Err(truncated(part, offset, offset + 4 + read as u64));
+        }
+        let found = read_up_to(reader, &mut frame[4..]).map_err(read_failed::<T>)?;
+        if found < 4 {
+            let found = offset + 4 + len as u64 + found as u64;
+            return Err(truncated(part, offset, found));
+        }
+        let stored = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes"));
+        let computed = chunk_checksum(index, n, &bytes[begin..]);
+        if computed != stored {
+            return Err(Error::ChecksumMismatch {
+                task: T::NAME,
+                part,
+                offset,
+                stored,
+                computed,
+            });
+        }
+        digest = crc32c::crc32c_append(digest, &stored.to_le_bytes());
+        offset += 8 + len as u64;
+        count = new_count;
+        index += 1;
+    }
+}
+
+/// Reads the rest of the trailer at `offset`, whose 4 zero bytes were read,
+/// and checks it against the `count` packets of `bytes` read before, the
+/// `digest` of their chunks' checksums and the header's `declared` count.
+fn read_trailer<T: Task, R: Read>(
+    reader: &mut R,
+    bytes: Vec<u8>,
+    offset: u64,
+    count: u64,
+    digest: u32,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, Error> {
+    let mut trailer = [0; TRAILER_SIZE];
+    let found = read_up_to(reader, &mut trailer[4..]).map_err(read_failed::<T>)?;
+    let part = || "the trailer".to_string();
+    if found < TRAILER_SIZE - 4 {
+        return Err(Error::TruncatedFile {
+            task: T::NAME,
+            part: part(),
+            offset,
+            found: offset + 4 + found as u64,
+        });
+    }
+    let corrupt = |reason: String| Error::CorruptFile {
+        task: T::NAME,
+        part: part(),
+        offset,
+        reason,
+    };
+    let stored = u32::from_le_bytes(trailer[16..20].try_into().expect("4 bytes"));
+    let computed = crc32c::crc32c(&trailer[..16]);
+    if stored != computed {
+        return Err(Error::ChecksumMismatch {
+            task: T::NAME,
+            part: part(),
+            offset,
+            stored,
+            computed,
+        });
+    }
+    if trailer[20..] != END_MAGIC {
+        return Err(corrupt(format!(
+            "it ends with b\"{}\", not b\"ZLRP\"",
+            trailer[20..].escape_ascii()
+        )));
+    }
+    let recorded = u64::from_le_bytes(trailer[4..12].try_into().expect("8 bytes"));
+    if recorded != count {
+        return Err(corrupt(format!(
+            "it records {recorded} packets, but the chunks before it hold {count}"
+        )));
+    }
+    if let Some(declared) = declared {
+        if declared != count {
+            return Err(corrupt(format!(
+                "it records {count} packets, but the header declares {declared}"
+            )));
+        }
+    }
+    let recorded = u32::from_le_bytes(trailer[12..16].try_into().expect("4 bytes"));
+    if recorded != digest {
+        return Err(corrupt(format!(
+            "its digest of the chunk checksums is {recorded:#010x}, but the chunks' is {digest:#010x}"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Reads the schema that follows a version-2 header, checks it is the one
 /// the header's `fingerprint` hashes, then that it is `T`'s; if not, names
 /// the first field where they differ.
-fn check_schema<T: Task, R: Read>(reader: &mut R, fingerprint: u64) -> Result<(), Error> {
+fn check_schema<T: Task, R: Read>(
+    reader: &mut R,
+    header: &[u8; HEADER_SIZE],
+    fingerprint: u64,
+) -> Result<u64, Error> {
     let mut size = [0; 4];
     let found = read_up_to(reader, &mut size).map_err(read_failed::<T>)?;
     if found < size.len() {
@@ -495,6 +958,7 @@ fn check_schema<T: Task, R: Read>(reader: &mut R, fingerprint: u64) -> Result<()
             found,
         });
     }
+    let size_bytes = size;
     let size = u32::from_le_bytes(size) as usize;
     if size > MAX_SCHEMA_SIZE {
         return Err(Error::CorruptSchema {
@@ -518,16 +982,42 @@ fn check_schema<T: Task, R: Read>(reader: &mut R, fingerprint: u64) -> Result<()
             found: 4 + stored.len(),
         });
     }
+    let mut checksum = [0; 4];
+    let found = read_up_to(reader, &mut checksum).map_err(read_failed::<T>)?;
+    let end = (HEADER_SIZE + 4 + size) as u64;
+    if found < checksum.len() {
+        return Err(Error::TruncatedFile {
+            task: T::NAME,
+            part: "the header".into(),
+            offset: 0,
+            found: end + found as u64,
+        });
+    }
+    // The schema's hash first: a changed schema byte is named as such.
     if fnv1a(&stored) != fingerprint {
         return Err(Error::CorruptSchema {
             task: T::NAME,
             reason: format!("its hash is not the fingerprint {fingerprint:#018x} in the header"),
         });
     }
+    let stored_checksum = u32::from_le_bytes(checksum);
+    let computed = crc32c::crc32c_append(
+        crc32c::crc32c_append(crc32c::crc32c(header), &size_bytes),
+        &stored,
+    );
+    if stored_checksum != computed {
+        return Err(Error::ChecksumMismatch {
+            task: T::NAME,
+            part: "the header".into(),
+            offset: 0,
+            stored: stored_checksum,
+            computed,
+        });
+    }
     let schema = T::schema();
     let expected = schema.fingerprint();
     if fingerprint == expected {
-        return Ok(());
+        return Ok(end + 4);
     }
     match first_difference(&stored, &schema) {
         Ok(Some(difference)) => Err(Error::SchemaFieldMismatch {
@@ -552,16 +1042,17 @@ fn check_schema<T: Task, R: Read>(reader: &mut R, fingerprint: u64) -> Result<()
 
 /// The header of a file of `count` packets of `T` in format `version`,
 /// with the schema that follows it from version 2.
-fn header_of<T: Task>(count: usize, version: FormatVersion) -> Result<Vec<u8>, Error> {
+fn header_of<T: Task>(count: Option<usize>, version: FormatVersion) -> Result<Vec<u8>, Error> {
+    let count = count.map_or(UNKNOWN_COUNT, |count| count as u64);
     let too_large = Error::FileTooLarge {
         task: T::NAME,
-        count: count as u64,
+        count,
         packet_size: T::PACKET_SIZE,
     };
     let Ok(packet_size) = u32::try_from(T::PACKET_SIZE) else {
         return Err(too_large);
     };
-    if (count as u64).checked_mul(u64::from(packet_size)).is_none() {
+    if count != UNKNOWN_COUNT && count.checked_mul(u64::from(packet_size)).is_none() {
         return Err(too_large);
     }
     let (fingerprint, schema) = match version {
@@ -577,11 +1068,13 @@ fn header_of<T: Task>(count: usize, version: FormatVersion) -> Result<Vec<u8>, E
     header.extend_from_slice(&0u16.to_le_bytes()); // reserved
     header.extend_from_slice(&fingerprint.to_le_bytes());
     header.extend_from_slice(&packet_size.to_le_bytes());
-    header.extend_from_slice(&(count as u64).to_le_bytes());
+    header.extend_from_slice(&count.to_le_bytes());
     if let Some(schema) = schema {
         // Far below u32::MAX: a schema is a few bytes per field.
         header.extend_from_slice(&(schema.len() as u32).to_le_bytes());
         header.extend_from_slice(&schema);
+        let checksum = crc32c::crc32c(&header);
+        header.extend_from_slice(&checksum.to_le_bytes());
     }
     Ok(header)
 }
