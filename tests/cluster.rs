@@ -19,7 +19,9 @@
 //! rank the hostfile has room for (3 hosts x 2 ranks), on TCP only. There,
 //! one more run cuts the last host's cable in the middle of the long
 //! dispatch: rank 0 must name a rank of that host, and the ranks of that
-//! host, cut off, rank 0.
+//! host, cut off, rank 0; and one more unplugs it while packets cross it, in
+//! a job of large results, where rank 0 may have to end the job at once
+//! rather than return the error.
 #![cfg(feature = "mpi")]
 
 use std::collections::BTreeMap;
@@ -130,8 +132,20 @@ fn sleepy(task_id: usize) -> (u32,) {
     (task_id as u32,)
 }
 
+/// The job of large results in which a host is cut off: 64 MiB a dispatch.
+#[task(packet = (u64, u64, u64, u64))]
+pub struct Bulk;
+
+#[worker(Bulk)]
+fn bulk(task_id: usize) -> (u64, u64, u64, u64) {
+    let id = task_id as u64;
+    (id, id ^ 1, id.rotate_left(7), !id)
+}
+
 /// Set (to `abort` or `panic`) for the runs in which the last rank dies,
-/// and to `lost` for those in which a rank is lost.
+/// to `lost` for those in which a rank is lost in the middle of a long
+/// dispatch, and to `lost-bulk` for the one in which a host is cut off
+/// during dispatches of large results.
 const FAULT: &str = "PARALLELIZER_TEST_FAULT";
 
 /// Where each rank of a `lost` run writes how its dispatch ended (a rank
@@ -149,7 +163,7 @@ fn main() {
         .iter()
         .any(|name| std::env::var_os(name).is_some());
     match std::env::var(FAULT) {
-        Ok(fault) if under_mpi && fault == "lost" => lose_a_rank(),
+        Ok(fault) if under_mpi && fault.starts_with("lost") => lose_a_rank(&fault),
         Ok(fault) if under_mpi => die_on_the_last_rank(&fault),
         _ if under_mpi => run_checks(),
         _ => launch(),
@@ -219,7 +233,8 @@ fn launch() {
     passed += 1;
     if place.hosts.is_some() {
         lose_a_rank_and_check(&place, Loss::Cut);
-        passed += 1;
+        lose_a_rank_and_check(&place, Loss::CutDuringTransfer);
+        passed += 2;
     }
     println!("cluster: {passed} passed, 0 failed");
 }
@@ -384,6 +399,10 @@ enum Loss {
     Frozen,
     /// The last test host's cable is unplugged.
     Cut,
+    /// The last test host's cable is unplugged while packets cross it: a
+    /// rank may then end the job at once, the error printed, rather than
+    /// return it (see `Cluster`'s "Lost ranks").
+    CutDuringTransfer,
 }
 
 /// A line that one of mpirun's outputs printed, and when it arrived.
@@ -394,11 +413,12 @@ struct Line {
 }
 
 /// Every rank, on its own: prints its pid, then joins a long dispatch in
-/// which a rank is lost (the launcher freezes it, or cuts its host off),
-/// writes how the dispatch ended to its report, and prints it. A dispatch
-/// after a loss must fail at once, with the same error. Dropping the
-/// cluster then ends the MPI job.
-fn lose_a_rank() {
+/// which a rank is lost (the launcher freezes it, or cuts its host off), or
+/// with `lost-bulk` dispatches of 64 MiB until one fails, writes how the
+/// dispatch ended to its report, and prints it. A dispatch after a loss must
+/// fail at once, with the same error. Dropping the cluster then ends the MPI
+/// job.
+fn lose_a_rank(fault: &str) {
     let mut cluster = Cluster::init().expect("MPI initializes");
     cluster.set_peer_timeout(PEER_TIMEOUT);
     assert_eq!(cluster.peer_timeout(), PEER_TIMEOUT);
@@ -414,7 +434,23 @@ fn lose_a_rank() {
     if rank == 0 {
         println!("the long dispatch started");
     }
-    let outcome = cluster.dispatch(&coordinator, Sleepy, 40_000, 10);
+    let outcome = if fault == "lost-bulk" {
+        let mut outcome = Ok(None);
+        for done in 0..30 {
+            outcome = cluster
+                .dispatch(&coordinator, Bulk, 2 << 20, 4096)
+                .map(|_| None);
+            if outcome.is_err() {
+                break;
+            }
+            if rank == 0 {
+                println!("dispatch {done} done");
+            }
+        }
+        outcome
+    } else {
+        cluster.dispatch(&coordinator, Sleepy, 40_000, 10)
+    };
     let line = match &outcome {
         Err(
             error @ Error::ClusterRankLost {
@@ -463,8 +499,9 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         std::process::id()
     ));
     fs::create_dir_all(&report).expect("a report directory");
+    let bulk = loss == Loss::CutDuringTransfer;
     let env = [
-        format!("{FAULT}=lost"),
+        format!("{FAULT}={}", if bulk { "lost-bulk" } else { "lost" }),
         format!("{REPORT}={}", report.display()),
     ];
     println!("--- mpirun -np {ranks}, a rank is lost ({loss:?}), peer timeout {PEER_TIMEOUT:?}");
@@ -477,7 +514,8 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         .expect("`timeout` runs mpirun");
     let lines = read_lines(&mut child);
 
-    // Wait for every rank's pid, and for the dispatch to start.
+    // Wait for every rank's pid, and for the dispatch to start (or with
+    // large results, for the second one to end: the third is under way).
     let mut pids = BTreeMap::new();
     let mut output = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -488,9 +526,12 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         if let Some((rank, pid)) = parse_pid(&line.text) {
             pids.insert(rank, pid);
         }
-        dispatching |= line.text == "the long dispatch started";
+        dispatching |= match bulk {
+            false => line.text == "the long dispatch started",
+            true => line.text == "dispatch 1 done",
+        };
     }
-    thread::sleep(Duration::from_millis(1500));
+    thread::sleep(Duration::from_millis(if bulk { 100 } else { 1500 }));
 
     // Lose a rank, or a host's ranks.
     let (lost_ranks, cut_host): (Vec<usize>, Option<usize>) = match (loss, &place.hosts) {
@@ -504,7 +545,7 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
             println!("    froze rank {last} (pid {})", pids[&last]);
             (vec![last], None)
         }
-        (Loss::Cut, Some(hosts)) => {
+        (Loss::Cut | Loss::CutDuringTransfer, Some(hosts)) => {
             let host = hosts.count;
             let on_host = place.pids_on(host);
             let cut: Vec<usize> = pids
@@ -520,7 +561,7 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
             println!("    unplugged host h{host}'s cable: ranks {cut:?} cut off");
             (cut, Some(host))
         }
-        (Loss::Cut, None) => unreachable!("only across the test hosts"),
+        (_, None) => unreachable!("only across the test hosts"),
     };
     let lost_at = Instant::now();
 
@@ -530,7 +571,14 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         let line = next_line(&lines, deadline, &mut output).unwrap_or_else(|| {
             panic!("rank 0 did not report the loss within {PEER_TIMEOUT:?} + 5 s:\n{output}")
         });
-        if let Some(named) = parse_lost(&line.text, 0) {
+        let named = match line.stderr {
+            false => parse_lost(&line.text, 0),
+            // Rank 0 ended the job at once: a transfer from the lost rank
+            // was under way.
+            true if bulk => parse_stranded(&line.text),
+            true => None,
+        };
+        if let Some(named) = named {
             println!(
                 "    rank 0 reported it {:.1?} after the loss: {}",
                 line.at - lost_at,
@@ -581,9 +629,10 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         let path = report.join(format!("rank-{rank}"));
         let text = fs::read_to_string(&path).unwrap_or_default();
         // Open MPI wakes a frozen rank (SIGCONT) before it kills it: it may
-        // then notice rank 0's silence in the meantime, and report it.
+        // then notice rank 0's silence in the meantime, and report it. With
+        // large results, a rank may have ended the job before others wrote.
         let frozen = loss == Loss::Frozen && lost_ranks.contains(&rank);
-        if frozen && text.is_empty() {
+        if (frozen || bulk) && text.is_empty() {
             continue;
         }
         let cut_off = lost_ranks.contains(&rank);
@@ -662,22 +711,18 @@ fn read_lines(child: &mut Child) -> Receiver<Line> {
     receiver
 }
 
-/// The next line of stdout (stderr's lines only go to `output`, as stdout's
-/// do), or `None` once `deadline` passed or mpirun's outputs closed.
+/// The next line mpirun printed, on either output, also added to `output`;
+/// `None` once `deadline` passed or mpirun's outputs closed.
 fn next_line(lines: &Receiver<Line>, deadline: Instant, output: &mut String) -> Option<Line> {
-    loop {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let line = match lines.recv_timeout(wait) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
-        };
-        output.push_str(if line.stderr { "[stderr] " } else { "" });
-        output.push_str(&line.text);
-        output.push('\n');
-        if !line.stderr {
-            return Some(line);
-        }
-    }
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let line = match lines.recv_timeout(wait) {
+        Ok(line) => line,
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+    };
+    output.push_str(if line.stderr { "[stderr] " } else { "" });
+    output.push_str(&line.text);
+    output.push('\n');
+    Some(line)
 }
 
 /// `rank R pid P`: (R, P).
@@ -691,6 +736,16 @@ fn parse_pid(text: &str) -> Option<(usize, u32)> {
 fn parse_lost(text: &str, rank: usize) -> Option<usize> {
     let rest = text.strip_prefix(&format!("lost: rank {rank} names rank "))?;
     rest.split(',').next()?.parse().ok()
+}
+
+/// The rank that rank 0 names when it ends the job at once because a lost
+/// rank stranded a transfer: `parallelizer: rank 0: rank N of the cluster
+/// stopped answering: ... was under way ...`.
+fn parse_stranded(text: &str) -> Option<usize> {
+    let rest = text.strip_prefix("parallelizer: rank 0: rank ")?;
+    let (rank, rest) = rest.split_once(" of the cluster stopped answering")?;
+    rest.contains("was under way").then_some(())?;
+    rank.parse().ok()
 }
 
 /// Whether process `pid` is running: it exists, and is not a zombie.
