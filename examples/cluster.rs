@@ -15,8 +15,10 @@
 //! that both give the same bytes, and prints the ratio of their times: what
 //! the MPI path costs (or gains). The jobs: the Mandelbrot set (costly,
 //! uneven tasks, small results), 4 Mi cheap tasks with 64 MiB of results
-//! (moving packets), and 1000 cheap tasks (a dispatch's fixed cost). A debug
-//! build renders a smaller image.
+//! (moving packets), and 1000 cheap tasks (a dispatch's fixed cost). For the
+//! 64 MiB, it also prints the gather's throughput: the bytes that ranks on
+//! other hosts than rank 0's (by `MPI_Get_processor_name`) computed, per
+//! second of the dispatch. A debug build renders a smaller image.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -55,13 +57,19 @@ fn escape(task_id: usize, view: &View) -> (u16,) {
     (count,)
 }
 
+/// How many task ids this rank computed.
+pub struct Tally {
+    pub computed: Arc<AtomicUsize>,
+}
+
 /// A cheap task with large results: what moving packets costs.
-#[task(packet = (u64, u64))]
+#[task(packet = (u64, u64), memory = Tally)]
 #[derive(Clone, Copy)]
 pub struct Noise;
 
 #[worker(Noise)]
-fn noise(task_id: usize) -> (u64, u64) {
+fn noise(task_id: usize, tally: &Tally) -> (u64, u64) {
+    tally.computed.fetch_add(1, Ordering::Relaxed);
     let mixed = (task_id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (mixed, mixed.rotate_left(17) ^ task_id as u64)
 }
@@ -95,12 +103,58 @@ fn main() -> Result<(), Error> {
         width,
         runs,
         reset,
+        |_| (),
     )?;
     let mut shares = vec![0u64; cluster.size()];
     let computed = computed.load(Ordering::Relaxed) as u64;
     cluster.world().all_gather_into(&computed, &mut shares[..]);
-    let noise = compare(&cluster, &coordinator, Noise, 4 << 20, 4096, runs, || ())?;
-    let tiny = compare(&cluster, &coordinator, Noise, 1000, 10, 4 * runs, || ())?;
+
+    // The gather's throughput: what ranks on other hosts computed, per
+    // second of each cluster dispatch.
+    let computed = Arc::new(AtomicUsize::new(0));
+    coordinator.define(
+        Noise,
+        Tally {
+            computed: Arc::clone(&computed),
+        },
+    );
+    let host = host_key();
+    let mut remote = Vec::new();
+    let mut throughputs = Vec::new();
+    let tally = |took: Duration| {
+        let computed = computed.swap(0, Ordering::Relaxed) as u64;
+        let mut counts = vec![0u64; 2 * cluster.size()];
+        cluster
+            .world()
+            .all_gather_into(&[host, computed][..], &mut counts[..]);
+        let bytes: u64 = counts
+            .chunks_exact(2)
+            .filter(|rank| rank[0] != counts[0])
+            .map(|rank| rank[1] * Noise::PACKET_SIZE as u64)
+            .sum();
+        remote.push(bytes);
+        throughputs.push(bytes as f64 / took.as_secs_f64());
+    };
+    let noise = compare(
+        &cluster,
+        &coordinator,
+        Noise,
+        4 << 20,
+        4096,
+        runs,
+        || (),
+        tally,
+    )?;
+    let tiny = compare(
+        &cluster,
+        &coordinator,
+        Noise,
+        1000,
+        10,
+        4 * runs,
+        || (),
+        |_| (),
+    )?;
 
     let (Some(escape), Some(noise), Some(tiny)) = (escape, noise, tiny) else {
         return Ok(()); // not rank 0: the jobs are done
@@ -117,6 +171,20 @@ fn main() -> Result<(), Error> {
     ));
     noise.report("4 Mi cheap tasks, 64 MiB of results");
     tiny.report("1000 cheap tasks (a dispatch's fixed cost)");
+    let remote = median(&mut remote);
+    if remote == 0 {
+        println!("gather: every rank runs on rank 0's host, no packet crossed a network");
+    } else {
+        throughputs.sort_by(f64::total_cmp);
+        let throughput = throughputs[throughputs.len() / 2];
+        println!(
+            "gather of the 64 MiB: {:.1} MiB a run from other hosts' ranks, {:.1} MB/s \
+             ({:.2} Gbit/s), median",
+            remote as f64 / (1 << 20) as f64,
+            throughput / 1e6,
+            throughput * 8.0 / 1e9
+        );
+    }
     println!("the gathered bytes equal the local dispatch's, for every job");
     Ok(())
 }
@@ -142,7 +210,9 @@ impl<T: Task> Timing<T> {
 /// Times `runs` local dispatches of a job on rank 0 (the other ranks wait,
 /// asleep), then `runs` cluster dispatches of it on every rank, and checks
 /// that they give the same bytes. Rank 0 gets the median times. `before`
-/// runs before each cluster dispatch.
+/// runs before each cluster dispatch, and `after` after it, with its time,
+/// on every rank.
+#[allow(clippy::too_many_arguments)]
 fn compare<T: Worker<Args = ()> + Copy>(
     cluster: &Cluster,
     coordinator: &Coordinator,
@@ -151,6 +221,7 @@ fn compare<T: Worker<Args = ()> + Copy>(
     batch: usize,
     runs: usize,
     before: impl Fn(),
+    mut after: impl FnMut(Duration),
 ) -> Result<Option<Timing<T>>, Error> {
     let mut local = None;
     let mut local_times = Vec::new();
@@ -168,7 +239,9 @@ fn compare<T: Worker<Args = ()> + Copy>(
         before();
         let started = Instant::now();
         gathered = cluster.dispatch(coordinator, task, threads, batch)?;
-        cluster_times.push(started.elapsed());
+        let took = started.elapsed();
+        cluster_times.push(took);
+        after(took);
     }
     let (Some(results), Some(local)) = (gathered, local) else {
         return Ok(None);
@@ -200,7 +273,16 @@ fn print_thumbnail(results: &Results<Escape>, width: usize, height: usize, limit
     }
 }
 
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort_unstable();
-    times[times.len() / 2]
+fn median<V: Ord + Copy>(values: &mut [V]) -> V {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+/// A hash of this rank's host name, as MPI gives it: ranks with the same one
+/// run on the same host.
+fn host_key() -> u64 {
+    let name = parallelizer::mpi::environment::processor_name().unwrap_or_default();
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

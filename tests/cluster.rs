@@ -8,11 +8,29 @@
 //! each; a failed assertion on any rank aborts the whole MPI job, which the
 //! launcher reports. Then it launches 3 ranks twice more, with the last rank
 //! dying during a dispatch (`abort`) or panicking before it (`panic`), and
-//! checks that mpirun ends the job with an error instead of hanging.
+//! checks that mpirun ends the job with an error instead of hanging; and
+//! once more with the last rank frozen (SIGSTOP) in the middle of a long
+//! dispatch, which every other rank must report as lost within the peer
+//! timeout (plus 5 s), and after which mpirun must exit within 30 s, with no
+//! rank process left.
+//!
+//! Inside `.ci/test-hosts` (which sets `PARALLELIZER_TEST_HOSTS`), the same
+//! runs go across its hosts, network namespaces joined by a bridge: every
+//! rank the hostfile has room for (3 hosts x 2 ranks), on TCP only. There,
+//! one more run cuts the last host's cable in the middle of the long
+//! dispatch: rank 0 must name a rank of that host, and the ranks of that
+//! host, cut off, rank 0; and one more unplugs it while packets cross it, in
+//! a job of large results, where rank 0 may have to end the job at once
+//! rather than return the error.
 #![cfg(feature = "mpi")]
 
-use std::process::{Command, ExitStatus};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -133,23 +151,60 @@ fn doomed(task_id: usize) -> (u32,) {
     (task_id as u32,)
 }
 
-/// Set (to `abort` or `panic`) for the runs in which the last rank dies.
+/// The long job in which a rank is lost: 5 ms a task, small packets, so
+/// that a chunk runs for seconds and its packets fit one small message.
+#[task(packet = (u32,))]
+pub struct Sleepy;
+
+#[worker(Sleepy)]
+fn sleepy(task_id: usize) -> (u32,) {
+    thread::sleep(Duration::from_millis(5));
+    (task_id as u32,)
+}
+
+/// The job of large results in which a host is cut off: 64 MiB a dispatch.
+#[task(packet = (u64, u64, u64, u64))]
+pub struct Bulk;
+
+#[worker(Bulk)]
+fn bulk(task_id: usize) -> (u64, u64, u64, u64) {
+    let id = task_id as u64;
+    (id, id ^ 1, id.rotate_left(7), !id)
+}
+
+/// Set (to `abort` or `panic`) for the runs in which the last rank dies,
+/// to `lost` for those in which a rank is lost in the middle of a long
+/// dispatch, and to `lost-bulk` for the one in which a host is cut off
+/// during dispatches of large results.
 const FAULT: &str = "PARALLELIZER_TEST_FAULT";
+
+/// Where each rank of a `lost` run writes how its dispatch ended (a rank
+/// cut off from mpirun cannot print).
+const REPORT: &str = "PARALLELIZER_TEST_REPORT";
+
+/// Set by `.ci/test-hosts`: the directory that describes its hosts.
+const TEST_HOSTS: &str = "PARALLELIZER_TEST_HOSTS";
+
+/// The peer timeout of the `lost` runs.
+const PEER_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn main() {
     let under_mpi = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
         .iter()
         .any(|name| std::env::var_os(name).is_some());
     match std::env::var(FAULT) {
+        Ok(fault) if under_mpi && fault.starts_with("lost") => lose_a_rank(&fault),
         Ok(fault) if under_mpi => die_on_the_last_rank(&fault),
         _ if under_mpi => run_checks(),
         _ => launch(),
     }
 }
 
-/// Runs this binary under `mpirun`, with 3 ranks (oversubscribing the
-/// machine's cores) and with 1, and checks that every rank passed.
+/// Runs this binary under `mpirun` (on this machine with 3 ranks, then 1;
+/// or across the test hosts), and checks that every rank passed; then the
+/// runs in which a rank dies or is lost.
 fn launch() {
+    let place = Place::from_env();
     let version = Command::new("mpirun").arg("--version").output();
     if !version.is_ok_and(|output| output.status.success()) {
         panic!(
@@ -158,8 +213,13 @@ fn launch() {
         );
     }
     let mut passed = 0;
-    for ranks in [3, 1] {
-        let run = mpirun(ranks, None, 300, "");
+    let everyone = place.ranks();
+    let layouts = match place.hosts {
+        Some(_) => vec![everyone],
+        None => vec![everyone, 1],
+    };
+    for ranks in layouts {
+        let run = place.mpirun(ranks, &[], 300, "");
         print!("{}", run.stdout);
         eprint!("{}", run.stderr);
         assert!(
@@ -178,9 +238,9 @@ fn launch() {
     }
     // A rank that dies ends the MPI job: nothing waits for it.
     for fault in ["abort", "panic"] {
-        let run = mpirun(
-            3,
-            Some(&format!("{FAULT}={fault}")),
+        let run = place.mpirun(
+            everyone,
+            &[format!("{FAULT}={fault}")],
             120,
             &format!(", the last rank dies ({fault})"),
         );
@@ -198,7 +258,136 @@ fn launch() {
         );
         passed += 1;
     }
+    // A rank that stops answering, frozen or cut off, ends the job too.
+    lose_a_rank_and_check(&place, Loss::Frozen);
+    passed += 1;
+    if place.hosts.is_some() {
+        lose_a_rank_and_check(&place, Loss::Cut);
+        lose_a_rank_and_check(&place, Loss::CutDuringTransfer);
+        passed += 2;
+    }
     println!("cluster: {passed} passed, 0 failed");
+}
+
+/// Where the ranks run: this machine, or the hosts of `.ci/test-hosts`.
+struct Place {
+    hosts: Option<Hosts>,
+}
+
+/// The hosts of `.ci/test-hosts`.
+struct Hosts {
+    /// The directory that describes them.
+    dir: PathBuf,
+    /// How many there are.
+    count: usize,
+    /// The ranks each one runs.
+    slots: usize,
+}
+
+impl Place {
+    fn from_env() -> Place {
+        let Some(dir) = std::env::var_os(TEST_HOSTS).map(PathBuf::from) else {
+            return Place { hosts: None };
+        };
+        let hostfile = fs::read_to_string(dir.join("hostfile"))
+            .unwrap_or_else(|error| panic!("{TEST_HOSTS} has no hostfile: {error}"));
+        let slots: Vec<usize> = hostfile
+            .lines()
+            .map(|line| {
+                let (_, slots) = line.split_once("slots=").expect("ADDRESS slots=N");
+                slots.trim().parse().expect("a number of slots")
+            })
+            .collect();
+        assert!(
+            slots.len() >= 2,
+            "the test hosts are at least 2: {hostfile}"
+        );
+        assert!(slots.iter().all(|&count| count == slots[0]), "{hostfile}");
+        let hosts = Hosts {
+            dir,
+            count: slots.len(),
+            slots: slots[0],
+        };
+        println!(
+            "--- across the test hosts: {} hosts x {} ranks",
+            hosts.count, hosts.slots
+        );
+        Place { hosts: Some(hosts) }
+    }
+
+    /// Every rank there is room for: 3 on this machine (more than its
+    /// cores), each host's slots on the test hosts.
+    fn ranks(&self) -> usize {
+        match &self.hosts {
+            Some(hosts) => hosts.count * hosts.slots,
+            None => 3,
+        }
+    }
+
+    /// `mpirun -np ranks` of this binary, with `env` (`NAME=value`) set on
+    /// every rank, killed after `seconds`.
+    fn command(&self, ranks: usize, env: &[String], seconds: u32) -> Command {
+        let exe = std::env::current_exe().expect("the test binary knows its path");
+        let mut command = Command::new("timeout");
+        command.args(["--kill-after=10", &seconds.to_string()]);
+        match &self.hosts {
+            Some(hosts) => command.arg(hosts.dir.join("mpirun")),
+            None => command.args(["mpirun", "--oversubscribe", "--allow-run-as-root"]),
+        };
+        command
+            .args(["--bind-to", "none"])
+            .args(["-np", &ranks.to_string()]);
+        for env in env {
+            command.args(["-x", env]);
+        }
+        command.arg(exe);
+        command
+    }
+
+    /// Runs `mpirun -np ranks` of this binary to its end (see
+    /// [`command`](Self::command)); prints how it ended and how long it
+    /// took, after `--- mpirun -np {ranks}{what}`.
+    fn mpirun(&self, ranks: usize, env: &[String], seconds: u32, what: &str) -> Run {
+        let started = Instant::now();
+        let output = self
+            .command(ranks, env, seconds)
+            .output()
+            .expect("`timeout` runs mpirun");
+        println!(
+            "--- mpirun -np {ranks}{what}: {:?}, {:.1?}",
+            output.status,
+            started.elapsed()
+        );
+        Run {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `.ci/test-hosts SUBCOMMAND ARGS...`, for the test hosts: its output.
+    fn test_hosts(&self, args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/test-hosts");
+        let output = Command::new(script)
+            .args(args)
+            .output()
+            .expect(".ci/test-hosts runs");
+        assert!(
+            output.status.success(),
+            ".ci/test-hosts {args:?}: {:?}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The ids of the processes on test host `host` (1-based).
+    fn pids_on(&self, host: usize) -> Vec<u32> {
+        self.test_hosts(&["pids", &host.to_string()])
+            .split_whitespace()
+            .map(|pid| pid.parse().expect("a process id"))
+            .collect()
+    }
 }
 
 /// How one `mpirun` of this binary ended, and what it printed.
@@ -206,40 +395,6 @@ struct Run {
     status: ExitStatus,
     stdout: String,
     stderr: String,
-}
-
-/// Runs this binary under `mpirun -np ranks`, oversubscribing the machine's
-/// cores, with `env` (`NAME=value`) set on every rank, and kills it after
-/// `seconds`; prints how it ended and how long it took, after `--- mpirun -np
-/// {ranks}{what}`.
-fn mpirun(ranks: usize, env: Option<&str>, seconds: u32, what: &str) -> Run {
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let started = Instant::now();
-    let mut command = Command::new("timeout");
-    command
-        .args(["--kill-after=10", &seconds.to_string()])
-        .args([
-            "mpirun",
-            "--oversubscribe",
-            "--allow-run-as-root",
-            "--bind-to",
-            "none",
-        ])
-        .args(["-np", &ranks.to_string()]);
-    if let Some(env) = env {
-        command.args(["-x", env]);
-    }
-    let output = command.arg(&exe).output().expect("`timeout` runs mpirun");
-    println!(
-        "--- mpirun -np {ranks}{what}: {:?}, {:.1?}",
-        output.status,
-        started.elapsed()
-    );
-    Run {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 /// The last rank dies during a dispatch (`abort`: its worker aborts the
@@ -265,6 +420,379 @@ fn die_on_the_last_rank(fault: &str) {
         cluster.rank(),
         outcome.map(|results| results.map(|results| results.len()))
     );
+}
+
+/// How a rank is lost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Loss {
+    /// The last rank is stopped with SIGSTOP: frozen, not dead.
+    Frozen,
+    /// The last test host's cable is unplugged.
+    Cut,
+    /// The last test host's cable is unplugged while packets cross it: a
+    /// rank may then end the job at once, the error printed, rather than
+    /// return it (see `Cluster`'s "Lost ranks").
+    CutDuringTransfer,
+}
+
+/// A line that one of mpirun's outputs printed, and when it arrived.
+struct Line {
+    at: Instant,
+    text: String,
+    stderr: bool,
+}
+
+/// Every rank, on its own: prints its pid, then joins a long dispatch in
+/// which a rank is lost (the launcher freezes it, or cuts its host off), or
+/// with `lost-bulk` dispatches of 64 MiB until one fails, writes how the
+/// dispatch ended to its report, and prints it. A dispatch after a loss must
+/// fail at once, with the same error. Dropping the cluster then ends the MPI
+/// job.
+fn lose_a_rank(fault: &str) {
+    let mut cluster = Cluster::init().expect("MPI initializes");
+    cluster.set_peer_timeout(PEER_TIMEOUT);
+    assert_eq!(cluster.peer_timeout(), PEER_TIMEOUT);
+    let coordinator = Coordinator::builder()
+        .actors(4)
+        .threads(2)
+        .build()
+        .expect("a coordinator starts");
+    let report = PathBuf::from(std::env::var_os(REPORT).expect("the launcher names a report"));
+    let rank = cluster.rank();
+    println!("rank {rank} pid {}", std::process::id());
+    cluster.barrier();
+    if rank == 0 {
+        println!("the long dispatch started");
+    }
+    let outcome = if fault == "lost-bulk" {
+        let mut outcome = Ok(None);
+        for done in 0..30 {
+            outcome = cluster
+                .dispatch(&coordinator, Bulk, 2 << 20, 4096)
+                .map(|_| None);
+            if outcome.is_err() {
+                break;
+            }
+            if rank == 0 {
+                println!("dispatch {done} done");
+            }
+        }
+        outcome
+    } else {
+        cluster.dispatch(&coordinator, Sleepy, 40_000, 10)
+    };
+    let line = match &outcome {
+        Err(
+            error @ Error::ClusterRankLost {
+                rank: lost,
+                silent_for,
+            },
+        ) => {
+            let started = Instant::now();
+            let again = cluster.dispatch(&coordinator, Sleepy, 40_000, 10);
+            let took = started.elapsed();
+            let again = match again {
+                Err(same) if same == *error && took < Duration::from_millis(100) => {
+                    "the same error at once".to_string()
+                }
+                again => format!(
+                    "{:?} after {took:.1?}",
+                    again.map(|results| results.map(|results| results.len()))
+                ),
+            };
+            format!(
+                "lost: rank {rank} names rank {lost}, silent for {silent_for:.1?}; again: {again}"
+            )
+        }
+        outcome => format!(
+            "unexpected: rank {rank}: {:?}",
+            outcome
+                .as_ref()
+                .map(|results| results.as_ref().map(|results| results.len()))
+        ),
+    };
+    fs::write(report.join(format!("rank-{rank}")), &line).expect("the report is written");
+    println!("{line}");
+    // Time for every rank to report before the first abort ends the job.
+    thread::sleep(Duration::from_secs(1));
+}
+
+/// Loses a rank (`loss`) in the middle of a long dispatch, and checks that
+/// rank 0 reports it within the peer timeout plus 5 s, that every other
+/// rank that can still talk reports it too (naming the lost rank, or rank 0
+/// if cut off from it), that mpirun exits with an error within 30 s, and
+/// that no rank process is left.
+fn lose_a_rank_and_check(place: &Place, loss: Loss) {
+    let ranks = place.ranks();
+    let report = std::env::temp_dir().join(format!(
+        "parallelizer-cluster-test-{}-{loss:?}",
+        std::process::id()
+    ));
+    fs::create_dir_all(&report).expect("a report directory");
+    let bulk = loss == Loss::CutDuringTransfer;
+    let env = [
+        format!("{FAULT}={}", if bulk { "lost-bulk" } else { "lost" }),
+        format!("{REPORT}={}", report.display()),
+    ];
+    println!("--- mpirun -np {ranks}, a rank is lost ({loss:?}), peer timeout {PEER_TIMEOUT:?}");
+    let started = Instant::now();
+    let mut child = place
+        .command(ranks, &env, 90)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`timeout` runs mpirun");
+    let lines = read_lines(&mut child);
+
+    // Wait for every rank's pid, and for the dispatch to start (or with
+    // large results, for the second one to end: the third is under way).
+    let mut pids = BTreeMap::new();
+    let mut output = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut dispatching = false;
+    while pids.len() < ranks || !dispatching {
+        let line = next_line(&lines, deadline, &mut output)
+            .unwrap_or_else(|| panic!("the ranks did not start:\n{output}"));
+        if let Some((rank, pid)) = parse_pid(&line.text) {
+            pids.insert(rank, pid);
+        }
+        dispatching |= match bulk {
+            false => line.text == "the long dispatch started",
+            true => line.text == "dispatch 1 done",
+        };
+    }
+    thread::sleep(Duration::from_millis(if bulk { 100 } else { 1500 }));
+
+    // Lose a rank, or a host's ranks.
+    let (lost_ranks, cut_host): (Vec<usize>, Option<usize>) = match (loss, &place.hosts) {
+        (Loss::Frozen, _) => {
+            let last = ranks - 1;
+            let status = Command::new("kill")
+                .args(["-STOP", &pids[&last].to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill -STOP {}", pids[&last]);
+            println!("    froze rank {last} (pid {})", pids[&last]);
+            (vec![last], None)
+        }
+        (Loss::Cut | Loss::CutDuringTransfer, Some(hosts)) => {
+            let host = hosts.count;
+            let on_host = place.pids_on(host);
+            let cut: Vec<usize> = pids
+                .iter()
+                .filter(|(_, pid)| on_host.contains(pid))
+                .map(|(&rank, _)| rank)
+                .collect();
+            assert!(
+                !cut.is_empty() && !cut.contains(&0),
+                "ranks on host {host}: {cut:?}"
+            );
+            place.test_hosts(&["cable", &host.to_string(), "down"]);
+            println!("    unplugged host h{host}'s cable: ranks {cut:?} cut off");
+            (cut, Some(host))
+        }
+        (_, None) => unreachable!("only across the test hosts"),
+    };
+    let lost_at = Instant::now();
+
+    // Rank 0 reports the loss.
+    let deadline = lost_at + PEER_TIMEOUT + Duration::from_secs(5);
+    let named = loop {
+        let line = next_line(&lines, deadline, &mut output).unwrap_or_else(|| {
+            panic!("rank 0 did not report the loss within {PEER_TIMEOUT:?} + 5 s:\n{output}")
+        });
+        let named = match line.stderr {
+            false => parse_lost(&line.text, 0),
+            // Rank 0 ended the job at once: a transfer from the lost rank
+            // was under way.
+            true if bulk => parse_stranded(&line.text),
+            true => None,
+        };
+        if let Some(named) = named {
+            println!(
+                "    rank 0 reported it {:.1?} after the loss: {}",
+                line.at - lost_at,
+                line.text
+            );
+            break named;
+        }
+        assert!(
+            !line.text.starts_with("unexpected: rank 0"),
+            "{}\n{output}",
+            line.text
+        );
+    };
+    assert!(
+        lost_ranks.contains(&named),
+        "rank 0 named rank {named}, not one of the lost {lost_ranks:?}:\n{output}"
+    );
+
+    // mpirun ends, with an error, within 30 s.
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("mpirun's status") {
+            break status;
+        }
+        if lost_at.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            while next_line(&lines, Instant::now(), &mut output).is_some() {}
+            panic!("mpirun did not exit within 30 s of the loss:\n{output}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let ended = lost_at.elapsed();
+    while next_line(&lines, Instant::now() + Duration::from_secs(2), &mut output).is_some() {}
+    println!(
+        "    mpirun exited {:.1?} after the loss ({:.1?} in all): {status:?}",
+        ended,
+        started.elapsed()
+    );
+    assert!(!status.success(), "mpirun must fail:\n{output}");
+    assert!(
+        status.code() != Some(124) && status.code() != Some(137),
+        "mpirun timed out:\n{output}"
+    );
+
+    // Every rank that could still talk reported the loss; the others (cut
+    // off) named rank 0.
+    for rank in 0..ranks {
+        let path = report.join(format!("rank-{rank}"));
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        // Open MPI wakes a frozen rank (SIGCONT) before it kills it: it may
+        // then notice rank 0's silence in the meantime, and report it. With
+        // large results, a rank may have ended the job before others wrote.
+        let frozen = loss == Loss::Frozen && lost_ranks.contains(&rank);
+        if (frozen || bulk) && text.is_empty() {
+            continue;
+        }
+        let cut_off = lost_ranks.contains(&rank);
+        let names = parse_lost(&text, rank)
+            .unwrap_or_else(|| panic!("rank {rank} did not report the loss: {text:?}\n{output}"));
+        if cut_off {
+            assert_eq!(names, 0, "the lost rank {rank} must name rank 0: {text}");
+        } else if bulk {
+            // Rank 0 may have ended the job at once, silent from then on.
+            assert!(
+                names == 0 || lost_ranks.contains(&names),
+                "rank {rank}: {text}"
+            );
+        } else {
+            assert!(lost_ranks.contains(&names), "rank {rank}: {text}");
+        }
+        assert!(
+            text.ends_with("again: the same error at once"),
+            "rank {rank}'s next dispatch: {text}"
+        );
+        if rank != 0 {
+            println!("    rank {rank}: {text}");
+        }
+    }
+    let _ = fs::remove_dir_all(&report);
+
+    // No rank process is left, on any host.
+    let gone_by = Instant::now() + Duration::from_secs(5);
+    let left = loop {
+        let left: Vec<(usize, u32)> = pids
+            .iter()
+            .filter(|(_, &pid)| is_running(pid))
+            .map(|(&rank, &pid)| (rank, pid))
+            .collect();
+        if left.is_empty() || Instant::now() > gone_by {
+            break left;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    if let Some(host) = cut_host {
+        // What Open MPI left on the cut-off host, which the harness sweeps.
+        for pid in place.pids_on(host) {
+            let command = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            let command: String = command.chars().take(100).collect();
+            println!("    left on the cut-off host h{host}, killed: pid {pid}: {command}");
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        place.test_hosts(&["cable", &host.to_string(), "up"]);
+    }
+    assert!(
+        left.is_empty(),
+        "rank processes left running (rank, pid): {left:?}\n{output}"
+    );
+}
+
+/// Every line mpirun prints, on either output, as it comes.
+fn read_lines(child: &mut Child) -> Receiver<Line> {
+    let (sender, receiver) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    for (output, stderr) in [
+        (Box::new(stdout) as Box<dyn Read + Send>, false),
+        (Box::new(stderr), true),
+    ] {
+        let sender = sender.clone();
+        thread::spawn(move || {
+            for text in BufReader::new(output).lines().map_while(Result::ok) {
+                let line = Line {
+                    at: Instant::now(),
+                    text,
+                    stderr,
+                };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    receiver
+}
+
+/// The next line mpirun printed, on either output, also added to `output`;
+/// `None` once `deadline` passed or mpirun's outputs closed.
+fn next_line(lines: &Receiver<Line>, deadline: Instant, output: &mut String) -> Option<Line> {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let line = match lines.recv_timeout(wait) {
+        Ok(line) => line,
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+    };
+    output.push_str(if line.stderr { "[stderr] " } else { "" });
+    output.push_str(&line.text);
+    output.push('\n');
+    Some(line)
+}
+
+/// `rank R pid P`: (R, P).
+fn parse_pid(text: &str) -> Option<(usize, u32)> {
+    let (rank, pid) = text.strip_prefix("rank ")?.split_once(" pid ")?;
+    Some((rank.parse().ok()?, pid.parse().ok()?))
+}
+
+/// The rank that rank `rank`'s report line `lost: rank R names rank N, ...`
+/// names.
+fn parse_lost(text: &str, rank: usize) -> Option<usize> {
+    let rest = text.strip_prefix(&format!("lost: rank {rank} names rank "))?;
+    rest.split(',').next()?.parse().ok()
+}
+
+/// The rank that rank 0 names when it ends the job at once because a lost
+/// rank stranded a transfer: `parallelizer: rank 0: rank N of the cluster
+/// stopped answering: ... was under way ...`.
+fn parse_stranded(text: &str) -> Option<usize> {
+    let rest = text.strip_prefix("parallelizer: rank 0: rank ")?;
+    let (rank, rest) = rest.split_once(" of the cluster stopped answering")?;
+    rest.contains("was under way").then_some(())?;
+    rank.parse().ok()
+}
+
+/// Whether process `pid` is running: it exists, and is not a zombie.
+fn is_running(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command's closing parenthesis.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
 }
 
 type Check = fn(&mut Cluster, &Coordinator);

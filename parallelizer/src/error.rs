@@ -413,6 +413,20 @@ pub enum Error {
         /// The task's name.
         task: &'static str,
     },
+    /// A rank of a cluster dispatch stopped answering: no heartbeat came from
+    /// it for longer than the cluster's peer timeout (feature `mpi`). On rank
+    /// 0 it names the silent rank; on a rank that lost rank 0 (its host cut
+    /// off, say) it names rank 0; the other ranks get rank 0's error. The
+    /// cluster is then unusable: its later dispatches fail with this same
+    /// error at once, and dropping it ends the MPI job (`MPI_Abort`).
+    #[error("rank {rank} of the cluster stopped answering: nothing heard from it for {silent_for:.1?}, longer than the peer timeout (a host down, a cut link, or a frozen process); the cluster dispatch failed, and the MPI job ends when the cluster is dropped")]
+    #[cfg(feature = "mpi")]
+    ClusterRankLost {
+        /// The rank that stopped answering.
+        rank: usize,
+        /// How long nothing was heard from it.
+        silent_for: Duration,
+    },
 }
 
 /// The size of a version-1 results file header, as `persist::HEADER_SIZE`

@@ -1,78 +1,244 @@
-//! The side of a dispatch of every rank but 0: it asks rank 0 for chunks,
-//! runs each on its own coordinator's pool while it watches for a cancel,
-//! and returns each chunk (its packets, or its failure) with its next
-//! request, until rank 0 answers that the job has finished or failed.
+//! The side of a dispatch of every rank but 0: it joins the dispatch, asks
+//! rank 0 for chunks, runs each on its own coordinator's pool while it
+//! watches for a cancel, and returns each chunk (its packets, or its
+//! failure) with its next request, until rank 0 answers that the job has
+//! finished or failed. While a chunk's packets are on their way, rank 0's
+//! answer may already have come: the next chunk then runs meanwhile.
 
 use std::ops::Range;
+use std::time::Instant;
 
-use super::link::{Idle, Link};
-use super::protocol::{Failure, Reply, Request};
-use super::share::Share;
+use super::heartbeat::Heartbeat;
+use super::link::Idle;
+use super::protocol::{Call, Failure, Reply, Request};
+use super::share::{Running, Share};
 use crate::error::Error;
-use crate::task::Worker;
+use crate::task::{Task, Worker};
 
-/// A dispatch on a rank other than 0.
-pub(super) struct Follower<'a, T: Worker> {
-    link: Link<'a>,
-    job: Share<'a, T>,
-    /// This rank took rank 0's cancel during this dispatch.
-    cancelled: bool,
+/// Joins a dispatch of task `T` with `call` (and `message`, why this rank
+/// cannot take part, if it cannot), and waits for rank 0's verdict: the
+/// first chunk, `None` if the job has none to run (it is empty), or why the
+/// dispatch fails.
+///
+/// Rank 0 is waited for without a time limit until it is known to be in the
+/// dispatch (it may be busy with the program's own work), and from then on
+/// watched.
+pub(super) fn join<T: Task>(
+    heart: &mut Heartbeat<'_>,
+    call: &Call,
+    message: &str,
+) -> Result<Option<Range<usize>>, Error> {
+    heart.link.send_request(&Request::Join {
+        call: call.clone(),
+        len: message.len(),
+    });
+    heart.send_bytes(0, message.as_bytes(), "its message")?;
+    match wait_reply(heart)? {
+        Reply::Chunk { batches } => Ok(Some(batches)),
+        Reply::Finished => Ok(None),
+        Reply::Failed {
+            failure,
+            cancel_sent: false,
+        } => Err(receive_failure::<T>(heart, failure)?),
+        Reply::Mismatch {
+            rank,
+            what,
+            expected,
+            found,
+        } => Err(Error::ClusterMismatch {
+            task: T::NAME,
+            rank,
+            what,
+            expected,
+            found,
+        }),
+        Reply::Failed { .. } | Reply::Cancel => heart
+            .link
+            .protocol_error("a cancel before the dispatch started"),
+    }
 }
 
-impl<'a, T: Worker> Follower<'a, T> {
-    pub(super) fn new(link: Link<'a>, job: Share<'a, T>) -> Self {
+/// Waits for rank 0's next answer, beating meanwhile.
+fn wait_reply(heart: &mut Heartbeat<'_>) -> Result<Reply, Error> {
+    let mut idle = Idle::default();
+    loop {
+        if let Some(reply) = heart.link.try_receive_reply() {
+            heart.watch.heard(0, Instant::now(), true);
+            return Ok(reply);
+        }
+        heart.tick();
+        heart.check(0)?;
+        idle.pause();
+    }
+}
+
+/// Receives the message of `failure`, which rank 0 sends after it: the
+/// dispatch's error.
+fn receive_failure<T: Task>(heart: &mut Heartbeat<'_>, failure: Failure) -> Result<Error, Error> {
+    let len = failure.len;
+    let message = heart.receive_text(0, len, "the message of the dispatch's failure")?;
+    Ok(failure.into_error(T::NAME, message))
+}
+
+/// A dispatch on a rank other than 0, once it started.
+pub(super) struct Follower<'h, 'l, 'c, T: Worker> {
+    heart: &'h mut Heartbeat<'l>,
+    job: Share<'c, T>,
+    /// This rank took rank 0's cancel during this dispatch.
+    cancelled: bool,
+    /// Rank 0's answer, taken while this rank was busy.
+    next: Option<Reply>,
+    /// The chunk running on this rank's pool.
+    running: Option<(Range<usize>, Running<T>)>,
+}
+
+impl<'h, 'l, 'c, T: Worker> Follower<'h, 'l, 'c, T> {
+    pub(super) fn new(heart: &'h mut Heartbeat<'l>, job: Share<'c, T>) -> Self {
         Follower {
-            link,
+            heart,
             job,
             cancelled: false,
+            next: None,
+            running: None,
         }
     }
 
-    /// Runs chunks until rank 0 gives the job's outcome.
-    pub(super) fn run(mut self) -> Result<(), Error> {
-        self.link.send_request(&Request::Ready);
+    /// Runs chunks, `first` the first, until rank 0 gives the job's outcome.
+    pub(super) fn run(mut self, first: Range<usize>) -> Result<(), Error> {
+        self.start_chunk(first);
         loop {
-            match self.link.receive_reply() {
-                Reply::Chunk { batches } => self.run_chunk(batches),
-                Reply::Finished => return Ok(()),
-                Reply::Failed {
-                    failure,
-                    cancel_sent,
-                } => return Err(self.job_failed(failure, cancel_sent)),
-                Reply::Cancel => self.link.protocol_error("a cancel among the replies"),
+            if self.running.is_none() {
+                let reply = match self.next.take() {
+                    Some(reply) => reply,
+                    None => wait_reply(self.heart)?,
+                };
+                match reply {
+                    Reply::Chunk { batches } => self.start_chunk(batches),
+                    Reply::Finished => return Ok(()),
+                    Reply::Failed {
+                        failure,
+                        cancel_sent,
+                    } => return Err(self.job_failed(failure, cancel_sent)?),
+                    Reply::Mismatch { .. } | Reply::Cancel => self
+                        .heart
+                        .link
+                        .protocol_error("a start's answer in the middle of a dispatch"),
+                }
             }
+            self.wait_chunk()?;
+            let (batches, run) = self.running.take().expect("a chunk that finished");
+            self.return_chunk(batches, run.wait())?;
         }
     }
 
-    /// Runs `batches`, stopping at rank 0's cancel, and returns them to rank
-    /// 0: their packets, their failure, or that they were cancelled.
-    fn run_chunk(&mut self, batches: Range<usize>) {
-        if batches.is_empty() || batches.end > self.job.plan.batches {
-            self.link.protocol_error("a chunk outside the job");
+    /// Starts `batches` on this rank's pool (and cancels it at once if this
+    /// rank already took rank 0's cancel: the job has failed).
+    fn start_chunk(&mut self, batches: Range<usize>) {
+        if batches.end > self.job.plan.batches {
+            self.heart.link.protocol_error("a chunk outside the job");
         }
         let run = self.job.spawn(&batches);
-        let mut idle = Idle::default();
-        while !run.is_finished() {
-            if !self.cancelled && self.link.take_cancel(false) {
-                self.cancelled = true;
-                run.cancel();
-            } else {
-                idle.pause();
-            }
+        if self.cancelled {
+            run.cancel();
         }
-        match run.wait() {
+        self.running = Some((batches, run));
+    }
+
+    /// Waits for the running chunk to finish, stopping it at rank 0's cancel.
+    fn wait_chunk(&mut self) -> Result<(), Error> {
+        let mut idle = Idle::default();
+        loop {
+            if self
+                .running
+                .as_ref()
+                .is_some_and(|(_, run)| run.is_finished())
+            {
+                return Ok(());
+            }
+            self.heart.tick();
+            self.take_cancel();
+            self.heart.check(0)?;
+            idle.pause();
+        }
+    }
+
+    /// Returns `batches` to rank 0: their packets, their failure, or that
+    /// they were cancelled.
+    fn return_chunk(
+        &mut self,
+        batches: Range<usize>,
+        outcome: Result<crate::Results<T>, Error>,
+    ) -> Result<(), Error> {
+        match outcome {
             Ok(results) => {
-                self.link.send_request(&Request::Done { batches });
-                self.link.send_bytes(0, results.as_bytes());
+                self.heart.link.send_request(&Request::Done { batches });
+                self.send_packets(results.as_bytes())
             }
             Err(Error::Cancelled { .. }) if self.cancelled => {
-                self.link.send_request(&Request::Cancelled);
+                self.heart.link.send_request(&Request::Cancelled);
+                Ok(())
             }
             Err(error) => {
-                let error = self.job.chunk_error(self.link.rank, error);
+                let error = self.job.chunk_error(self.heart.link.rank, error);
                 let (failure, message) = Failure::of(&error);
-                self.link.send_request(&Request::Failed(failure));
-                self.link.send_bytes(0, message.as_bytes());
+                self.heart.link.send_request(&Request::Failed(failure));
+                self.heart
+                    .send_bytes(0, message.as_bytes(), "its chunk's failure")
+            }
+        }
+    }
+
+    /// Sends a chunk's packets to rank 0, in pieces of at most the link's
+    /// largest message. Meanwhile it beats, takes rank 0's answer (and
+    /// starts the next chunk it brings) and its cancel.
+    fn send_packets(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let max_message = self.heart.link.max_message;
+        mpi::request::scope(|scope| {
+            for piece in bytes.chunks(max_message) {
+                let mut transfer = self.heart.link.send_piece(scope, 0, piece);
+                let mut idle = Idle::default();
+                loop {
+                    match transfer.test() {
+                        Ok(_) => break,
+                        Err(pending) => transfer = pending,
+                    }
+                    self.heart.tick();
+                    self.take_messages();
+                    if let Err(error) = self.heart.check(0) {
+                        self.heart
+                            .abandon(transfer, &error, "the send of its chunk's packets");
+                        return Err(error);
+                    }
+                    idle.pause();
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Takes rank 0's answer, if it came (and starts the chunk it brings),
+    /// and its cancel.
+    fn take_messages(&mut self) {
+        if self.next.is_none() {
+            if let Some(reply) = self.heart.link.try_receive_reply() {
+                self.heart.watch.heard(0, Instant::now(), true);
+                match reply {
+                    Reply::Chunk { batches } if self.running.is_none() => self.start_chunk(batches),
+                    reply => self.next = Some(reply),
+                }
+            }
+        }
+        self.take_cancel();
+    }
+
+    /// Takes rank 0's cancel, if it came: the running chunk stops at its
+    /// next batch boundary.
+    fn take_cancel(&mut self) {
+        if !self.cancelled && self.heart.link.try_take_cancel() {
+            self.heart.watch.heard(0, Instant::now(), true);
+            self.cancelled = true;
+            if let Some((_, run)) = &self.running {
+                run.cancel();
             }
         }
     }
@@ -80,11 +246,24 @@ impl<'a, T: Worker> Follower<'a, T> {
     /// Rank 0 says the job failed with `failure`, whose message follows: the
     /// error. A cancel sent while this rank's chunk was returning is still
     /// queued: take it, so that it cannot reach the next dispatch.
-    fn job_failed(&self, failure: Failure, cancel_sent: bool) -> Error {
-        let error = self.link.receive_failure(0, failure, T::NAME);
-        if cancel_sent && !self.cancelled {
-            self.link.take_cancel(true);
+    fn job_failed(&mut self, failure: Failure, cancel_sent: bool) -> Result<Error, Error> {
+        let error = receive_failure::<T>(self.heart, failure)?;
+        let mut idle = Idle::default();
+        while cancel_sent && !self.cancelled {
+            self.take_cancel();
+            self.heart.tick();
+            self.heart.check(0)?;
+            idle.pause();
         }
-        error
+        Ok(error)
+    }
+}
+
+impl<T: Worker> Drop for Follower<'_, '_, '_, T> {
+    /// A dispatch given up (rank 0 lost) stops its chunk.
+    fn drop(&mut self) {
+        if let Some((_, run)) = &self.running {
+            run.cancel();
+        }
     }
 }

@@ -1,151 +1,342 @@
-//! Rank 0's side of a dispatch: it hands out chunks to whichever rank asks,
+//! Rank 0's side of a dispatch: it gathers every rank's call and says
+//! whether the dispatch can run, hands out chunks to whichever rank asks,
 //! itself included, receives each chunk's packets straight into its slot of
-//! the merged buffer, and once the job has failed stops every running chunk
-//! and tells every rank why.
+//! the merged buffer, several ranks' at once, and once the job has failed
+//! stops every running chunk and tells every rank why.
 //!
 //! A [`Leader`] is the dispatch's state on rank 0, and each thing that can
 //! happen to it is one method: its own chunk finished, a request arrived
-//! (and which), the job failed, the job's outcome became known. Its loop
-//! only polls for these events, sleeping when none came.
+//! (and which), a piece of packets arrived, a rank fell silent, the job
+//! failed, the job is over. Its loop only polls for these events, beating
+//! and sleeping when none came.
 
+use std::collections::VecDeque;
+use std::mem;
 use std::ops::Range;
+use std::time::Instant;
 
-use super::link::{Idle, Link};
-use super::protocol::{Failure, Reply, Request};
+use super::heartbeat::{lost, Heartbeat};
+use super::link::{Idle, Transfer};
+use super::protocol::{Call, Cause, Failure, Reply, Request};
 use super::share::{Running, Share};
 use crate::error::Error;
 use crate::task::Worker;
+use mpi::request::LocalScope;
 
-/// Rank 0's side of a dispatch: the merged packets of every chunk in
-/// `bytes`, or the first failure.
-pub(super) fn lead<T: Worker>(
-    link: Link<'_>,
-    job: Share<'_, T>,
-    bytes: Vec<u8>,
-) -> Result<Vec<u8>, Error> {
-    if link.size == 1 {
-        // A cluster of one runs the whole job as one local chunk.
-        return job.run_here(0, &(0..job.plan.batches));
+/// Rank 0's side of the start of a dispatch: waits for every rank to join
+/// with its call (rank 0's own is `call`, and `message` says why it cannot
+/// take part, if it cannot), and tells every rank whether the dispatch of
+/// task `task` runs. `Ok` if it does.
+///
+/// A rank is waited for without a time limit until it joins (it may be busy
+/// with the program's own work), and from then on watched.
+pub(super) fn start(
+    heart: &mut Heartbeat<'_>,
+    call: &Call,
+    message: String,
+    task: &'static str,
+) -> Result<(), Error> {
+    let size = heart.link.size;
+    let mut calls = vec![None; size];
+    let mut messages = vec![String::new(); size];
+    calls[0] = Some(call.clone());
+    messages[0] = message;
+    let mut joined = 1;
+    let mut idle = Idle::default();
+    while joined < size {
+        heart.tick();
+        let mut busy = false;
+        for _ in 0..size {
+            let Some((from, request)) = heart.link.try_receive_request() else {
+                break;
+            };
+            busy = true;
+            let Request::Join { call, len } = request else {
+                heart
+                    .link
+                    .protocol_error("a request from a rank that has not joined the dispatch");
+            };
+            if from == 0 || calls[from].is_some() {
+                heart
+                    .link
+                    .protocol_error("a rank that joins a dispatch twice");
+            }
+            heart.watch.expect(from, Instant::now());
+            if len > 0 {
+                match heart.receive_text(from, len, "a rank's message") {
+                    Ok(text) => messages[from] = text,
+                    Err(error) => return Err(tell_joined(heart, error)),
+                }
+            }
+            calls[from] = Some(call);
+            joined += 1;
+        }
+        if let Some((rank, silent_for)) = heart.watch.silent(Instant::now()) {
+            return Err(tell_joined(heart, lost(rank, silent_for)));
+        }
+        if busy {
+            idle.reset();
+        } else {
+            idle.pause();
+        }
     }
-    Leader::new(link, job, bytes).run()
+
+    let calls: Vec<Call> = calls.into_iter().flatten().collect();
+    for (rank, theirs) in calls.iter().enumerate().skip(1) {
+        if let Some((what, expected, found)) = calls[0].difference(theirs) {
+            let reply = Reply::Mismatch {
+                rank,
+                what,
+                expected,
+                found,
+            };
+            for to in 1..size {
+                heart.link.send_reply(to, &reply);
+            }
+            return Err(Error::ClusterMismatch {
+                task,
+                rank,
+                what,
+                expected,
+                found,
+            });
+        }
+    }
+    // The lowest rank that cannot take part tells everyone why.
+    let Some(failed) = calls.iter().position(|call| call.failed) else {
+        return Ok(());
+    };
+    let error = Error::ClusterRankFailed {
+        task,
+        rank: failed,
+        message: mem::take(&mut messages[failed]),
+    };
+    Err(tell_joined(heart, error))
+}
+
+/// Tells every rank that joined the dispatch and is still watched that it
+/// failed with `error`, and returns the error: `error`, or the loss of a
+/// rank that fell silent meanwhile.
+fn tell_joined(heart: &mut Heartbeat<'_>, error: Error) -> Error {
+    if let Error::ClusterRankLost { rank, .. } = error {
+        heart.watch.release(rank);
+    }
+    let mut outcome = error;
+    for rank in 1..heart.link.size {
+        if heart.watch.watches(rank) {
+            if let Err(lost) = send_end(heart, rank, Some(&outcome), false) {
+                outcome = lost;
+            }
+            heart.watch.release(rank);
+        }
+    }
+    outcome
+}
+
+/// Gives `rank` its last answer of the dispatch: the job's failure, or that
+/// it finished.
+fn send_end(
+    heart: &mut Heartbeat<'_>,
+    rank: usize,
+    failure: Option<&Error>,
+    cancel_sent: bool,
+) -> Result<(), Error> {
+    let Some(error) = failure else {
+        heart.link.send_reply(rank, &Reply::Finished);
+        return Ok(());
+    };
+    let (failure, message) = Failure::of(error);
+    heart.link.send_reply(
+        rank,
+        &Reply::Failed {
+            failure,
+            cancel_sent,
+        },
+    );
+    heart.send_bytes(
+        rank,
+        message.as_bytes(),
+        "the message of the dispatch's failure",
+    )
+}
+
+/// Rank 0's side of a dispatch that every rank joined: the merged packets of
+/// every chunk in `bytes`, or the first failure (the loss of a rank before
+/// any other).
+pub(super) fn lead<T: Worker>(
+    heart: &mut Heartbeat<'_>,
+    job: Share<'_, T>,
+    bytes: &mut [u8],
+) -> Result<(), Error> {
+    mpi::request::scope(|scope| Leader::new(heart, job, scope, bytes).run())
 }
 
 /// What rank 0 knows of another rank during a dispatch.
-#[derive(Debug, Clone, Default)]
-struct Peer {
-    /// The batches it is running.
-    chunk: Option<Range<usize>>,
-    /// It asked for work when none was left: it waits for the outcome.
-    parked: bool,
-    /// It has had its last answer.
+#[derive(Default)]
+struct Peer<'s, 'b> {
+    /// The batches it is running, and their slot in the results.
+    chunk: Option<(Range<usize>, &'b mut [u8])>,
+    /// The packets of the chunks it returned, on their way into their slots,
+    /// in the order it sent them: a rank that sent a chunk's packets may run
+    /// and return its next chunk before rank 0 has received them all.
+    incoming: VecDeque<Incoming<'s, 'b>>,
+    /// It has had its last answer, or is lost.
     ended: bool,
+    /// It stopped answering: whatever it may still send is ignored.
+    lost: bool,
     /// It was sent a cancel during this dispatch.
     cancel_sent: bool,
 }
 
-/// A dispatch on rank 0.
-struct Leader<'a, T: Worker> {
-    link: Link<'a>,
-    job: Share<'a, T>,
-    /// The results buffer, which every chunk's packets fill.
-    bytes: Vec<u8>,
-    /// Every rank, by rank; rank 0 is this one, and never waits for answers.
-    peers: Vec<Peer>,
-    /// The first failure, after which no chunk starts.
-    failure: Option<Error>,
-    /// This rank's own chunk, running on its pool.
-    local: Option<(Range<usize>, Running<T>)>,
+/// The packets of a returned chunk, arriving in pieces.
+struct Incoming<'s, 'b> {
+    /// The part of the chunk's slot that no piece has filled yet.
+    rest: &'b mut [u8],
+    /// The piece being received.
+    piece: Option<Transfer<'s, 'b, [u8]>>,
 }
 
-impl<'a, T: Worker> Leader<'a, T> {
-    fn new(link: Link<'a>, job: Share<'a, T>, bytes: Vec<u8>) -> Self {
-        let mut peers = vec![Peer::default(); link.size];
+/// This rank's own chunk, running on its pool, and its slot.
+struct Local<'b, T: Worker> {
+    slot: &'b mut [u8],
+    run: Running<T>,
+}
+
+/// A dispatch on rank 0.
+struct Leader<'h, 'l, 'c, 's, 'b, T: Worker> {
+    heart: &'h mut Heartbeat<'l>,
+    job: Share<'c, T>,
+    /// The scope of every receive of packets: no receive outlives the
+    /// dispatch.
+    scope: &'s LocalScope<'b>,
+    /// The part of the results buffer that no chunk has taken yet: chunks
+    /// are handed out in order, so each takes the slot at its front.
+    rest: &'b mut [u8],
+    /// Bytes of the results buffer taken so far.
+    taken: usize,
+    /// Every rank, by rank; rank 0 is this one, and never waits for answers.
+    peers: Vec<Peer<'s, 'b>>,
+    /// The first failure, after which no chunk starts.
+    failure: Option<Error>,
+    /// The first rank lost, which is the dispatch's outcome whatever else
+    /// failed.
+    lost: Option<Error>,
+    /// This rank's own chunk.
+    local: Option<Local<'b, T>>,
+}
+
+impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
+    fn new(
+        heart: &'h mut Heartbeat<'l>,
+        job: Share<'c, T>,
+        scope: &'s LocalScope<'b>,
+        bytes: &'b mut [u8],
+    ) -> Self {
+        let mut peers: Vec<Peer<'s, 'b>> = (0..heart.link.size).map(|_| Peer::default()).collect();
         peers[0].ended = true;
         Leader {
-            link,
+            heart,
             job,
-            bytes,
+            scope,
+            rest: bytes,
+            taken: 0,
             peers,
             failure: None,
+            lost: None,
             local: None,
         }
     }
 
-    /// Runs the dispatch until every rank has had its last answer and this
-    /// rank's chunk has stopped.
-    fn run(mut self) -> Result<Vec<u8>, Error> {
+    /// Runs the dispatch until every rank has had its last answer (or is
+    /// lost), every packet is in, and this rank's chunk has stopped.
+    fn run(mut self) -> Result<(), Error> {
+        for rank in 1..self.peers.len() {
+            self.answer(rank);
+        }
         let mut idle = Idle::default();
         while self.local.is_some() || !self.peers.iter().all(|peer| peer.ended) {
-            let mut busy = false;
-            if self
-                .local
-                .as_ref()
-                .is_some_and(|(_, run)| run.is_finished())
-            {
-                self.local_chunk_finished();
-                busy = true;
-            }
-            busy |= self.start_local_chunk();
-            if let Some((from, request)) = self.link.try_receive_request() {
-                self.request_arrived(from, request);
-                busy = true;
-            }
-            self.release_parked();
+            self.heart.tick();
+            let mut busy = self.local_chunk();
+            busy |= self.take_requests();
+            busy |= self.receive_packets();
+            self.check_silence();
+            self.release();
             if busy {
                 idle.reset();
             } else {
                 idle.pause();
             }
         }
-        match self.failure {
+        match self.lost.or(self.failure) {
             Some(error) => Err(error),
-            None => Ok(self.bytes),
+            None => Ok(()),
         }
     }
 
-    /// This rank's chunk finished: its packets go to their slot, or its
-    /// error fails the job.
-    fn local_chunk_finished(&mut self) {
-        let (batches, run) = self.local.take().expect("a chunk that finished");
-        match run.wait() {
-            Ok(results) => {
-                let ids = self.job.plan.ids(&batches);
-                self.bytes[self.job.plan.byte_range::<T>(&ids)].copy_from_slice(results.as_bytes());
+    /// This rank's chunk: if it finished, its packets go to their slot, or
+    /// its error fails the job; then it takes the next one, if it has none
+    /// and the job has not failed. Whether anything happened.
+    fn local_chunk(&mut self) -> bool {
+        let mut busy = false;
+        if self
+            .local
+            .as_ref()
+            .is_some_and(|local| local.run.is_finished())
+        {
+            let Local { slot, run } = self.local.take().expect("a chunk that finished");
+            match run.wait() {
+                Ok(results) => slot.copy_from_slice(results.as_bytes()),
+                Err(error) => self.job_failed(self.job.chunk_error(0, error)),
             }
-            Err(error) => self.job_failed(self.job.chunk_error(0, error)),
+            busy = true;
         }
+        if self.local.is_none() && self.failure.is_none() {
+            if let Some(batches) = self.job.plan.take() {
+                let slot = self.take_slot(&batches);
+                let run = self.job.spawn(&batches);
+                self.local = Some(Local { slot, run });
+                busy = true;
+            }
+        }
+        busy
     }
 
-    /// This rank takes the next chunk, if it has none and the job has not
-    /// failed. Whether it took one.
-    fn start_local_chunk(&mut self) -> bool {
-        if self.local.is_some() || self.failure.is_some() {
-            return false;
+    /// Takes the requests that arrived, a bounded number. Whether any did.
+    fn take_requests(&mut self) -> bool {
+        for taken in 0..self.peers.len() {
+            let Some((from, request)) = self.heart.link.try_receive_request() else {
+                return taken > 0;
+            };
+            self.request_arrived(from, request);
         }
-        let Some(batches) = self.job.plan.take() else {
-            return false;
-        };
-        let run = self.job.spawn(&batches);
-        self.local = Some((batches, run));
         true
     }
 
-    /// A request from rank `from` arrived: it returns its chunk, if it had
-    /// one, and is answered.
+    /// A request from rank `from` arrived: it returns its chunk, and is
+    /// answered at once, while the chunk's packets arrive.
     fn request_arrived(&mut self, from: usize, request: Request) {
+        if self.peers.get(from).is_some_and(|peer| peer.lost) {
+            // A rank taken for lost that was only slow (a frozen process
+            // woken up): too late, the dispatch has failed without it.
+            return;
+        }
         if from == 0 || from >= self.peers.len() || self.peers[from].ended {
-            self.link
+            self.heart
+                .link
                 .protocol_error("a request from a rank that has no dispatch running");
         }
+        self.heart.watch.heard(from, Instant::now(), false);
         match request {
-            Request::Ready => {
-                if self.peers[from].chunk.is_some() {
-                    self.link
-                        .protocol_error("a request for work from a rank that has a chunk");
+            Request::Join { .. } => self
+                .heart
+                .link
+                .protocol_error("a rank that joins a dispatch twice"),
+            Request::Done { batches } => self.chunk_done(from, &batches),
+            Request::Failed(failure) => {
+                if !self.chunk_failed(from, failure) {
+                    return;
                 }
             }
-            Request::Done { batches } => self.chunk_done(from, &batches),
-            Request::Failed(failure) => self.chunk_failed(from, failure),
             Request::Cancelled => self.chunk_cancelled(from),
         }
         self.answer(from);
@@ -153,33 +344,151 @@ impl<'a, T: Worker> Leader<'a, T> {
 
     /// Rank `from` ran `batches`: their packets follow, into their slot.
     fn chunk_done(&mut self, from: usize, batches: &Range<usize>) {
-        if self.take_chunk(from) != *batches {
-            self.link
+        let (chunk, slot) = self.take_chunk(from);
+        if chunk != *batches {
+            self.heart
+                .link
                 .protocol_error("a rank returned another chunk than its own");
         }
-        let ids = self.job.plan.ids(batches);
-        let slot = &mut self.bytes[self.job.plan.byte_range::<T>(&ids)];
-        self.link.receive_bytes(from, slot);
+        self.peers[from].incoming.push_back(Incoming {
+            rest: slot,
+            piece: None,
+        });
     }
 
     /// Rank `from`'s chunk failed: its message follows, and the job fails.
-    fn chunk_failed(&mut self, from: usize, failure: Failure) {
+    /// Whether the rank is still there to answer.
+    fn chunk_failed(&mut self, from: usize, failure: Failure) -> bool {
         self.take_chunk(from);
         if failure.rank != from {
-            self.link
+            self.heart
+                .link
                 .protocol_error("a rank's failure that names another rank");
         }
-        let error = self.link.receive_failure(from, failure, T::NAME);
-        self.job_failed(error);
+        if matches!(failure.cause, Cause::RankLost { .. }) {
+            self.heart
+                .link
+                .protocol_error("a rank's chunk that failed with a lost rank");
+        }
+        let len = failure.len;
+        let message = self
+            .receive_all_pieces(from)
+            .and_then(|()| self.heart.receive_text(from, len, "a chunk's failure"));
+        match message {
+            Ok(message) => {
+                self.job_failed(failure.into_error(T::NAME, message));
+                true
+            }
+            Err(error) => {
+                self.peer_lost(from, error);
+                false
+            }
+        }
     }
 
     /// Rank `from`'s chunk stopped at the cancel it was sent.
     fn chunk_cancelled(&mut self, from: usize) {
         self.take_chunk(from);
         if !self.peers[from].cancel_sent {
-            self.link
+            self.heart
+                .link
                 .protocol_error("a chunk cancelled without a cancel");
         }
+    }
+
+    /// Moves the pieces of packets on: takes those received, and starts
+    /// receiving each rank's next one that has arrived. Whether anything
+    /// happened.
+    fn receive_packets(&mut self) -> bool {
+        let mut busy = false;
+        for rank in 1..self.peers.len() {
+            busy |= self.receive_pieces(rank);
+        }
+        busy
+    }
+
+    /// [`receive_packets`](Self::receive_packets) from `rank`: its pieces
+    /// arrive in the order it sent them, and fill its returned chunks in
+    /// that order. Whether anything happened.
+    fn receive_pieces(&mut self, rank: usize) -> bool {
+        let Some(incoming) = self.peers[rank].incoming.front_mut() else {
+            return false;
+        };
+        let mut busy = false;
+        if let Some(piece) = incoming.piece.take() {
+            match piece.test() {
+                Ok(_) => {
+                    self.heart.watch.heard(rank, Instant::now(), false);
+                    busy = true;
+                }
+                Err(pending) => {
+                    incoming.piece = Some(pending);
+                    return false;
+                }
+            }
+        }
+        if incoming.rest.is_empty() {
+            self.peers[rank].incoming.pop_front();
+            return true;
+        }
+        if let Some((message, len)) = self.heart.link.try_probe_piece(rank) {
+            if len == 0 || len > incoming.rest.len() {
+                self.heart
+                    .link
+                    .protocol_error("a piece of packets larger than its chunk");
+            }
+            let (piece, rest) = mem::take(&mut incoming.rest).split_at_mut(len);
+            incoming.rest = rest;
+            incoming.piece = Some(self.heart.link.receive_piece(self.scope, message, piece));
+            busy = true;
+        }
+        busy
+    }
+
+    /// Receives every packet `rank` sent before what follows now (a
+    /// failure's message, on the same tag), beating meanwhile.
+    fn receive_all_pieces(&mut self, rank: usize) -> Result<(), Error> {
+        let mut idle = Idle::default();
+        while !self.peers[rank].incoming.is_empty() {
+            if self.receive_pieces(rank) {
+                idle.reset();
+                continue;
+            }
+            self.heart.tick();
+            self.heart.check(rank)?;
+            idle.pause();
+        }
+        Ok(())
+    }
+
+    /// Every rank silent for longer than the timeout is lost.
+    fn check_silence(&mut self) {
+        let now = Instant::now();
+        while let Some((rank, silent_for)) = self.heart.watch.silent(now) {
+            self.peer_lost(rank, lost(rank, silent_for));
+        }
+    }
+
+    /// `rank` is lost, with `error`: nothing more is expected from it, the
+    /// receive of its packets (if one is under way) is given up, and the
+    /// job fails.
+    fn peer_lost(&mut self, rank: usize, error: Error) {
+        self.heart.watch.release(rank);
+        let peer = &mut self.peers[rank];
+        peer.ended = true;
+        peer.lost = true;
+        peer.chunk = None;
+        if let Some(Incoming {
+            piece: Some(piece), ..
+        }) = mem::take(&mut peer.incoming).pop_front()
+        {
+            let what = format!("the receive of rank {rank}'s packets");
+            self.heart.abandon(piece, &error, &what);
+        }
+        if self.lost.is_none() {
+            self.lost = Some(error.clone());
+        }
+        self.job_failed(error);
     }
 
     /// The job failed with `error`, unless it already had: every running
@@ -190,77 +499,80 @@ impl<'a, T: Worker> Leader<'a, T> {
             return;
         }
         self.failure = Some(error);
-        if let Some((_, run)) = &self.local {
-            run.cancel();
+        if let Some(local) = &self.local {
+            local.run.cancel();
         }
         for (rank, peer) in self.peers.iter_mut().enumerate() {
-            if peer.chunk.is_some() && !peer.cancel_sent {
-                self.link.send_reply(rank, &Reply::Cancel);
+            if peer.chunk.is_some() && !peer.cancel_sent && !peer.ended {
+                self.heart.link.send_reply(rank, &Reply::Cancel);
                 peer.cancel_sent = true;
             }
         }
     }
 
-    /// Once the job has finished or failed, the ranks parked waiting for
-    /// work learn its outcome.
-    fn release_parked(&mut self) {
-        let finished = self.job.plan.is_exhausted()
+    /// Once the job is over (finished, or failed and every running chunk
+    /// back) and every packet is in, every rank that waits learns its
+    /// outcome, all at once: so no rank starts its next dispatch while this
+    /// one still runs here.
+    fn release(&mut self) {
+        let over = (self.failure.is_some() || self.job.plan.is_exhausted())
             && self.local.is_none()
-            && self.peers.iter().all(|peer| peer.chunk.is_none());
-        if !finished && self.failure.is_none() {
+            && self
+                .peers
+                .iter()
+                .all(|peer| peer.chunk.is_none() && peer.incoming.is_empty());
+        if !over {
             return;
         }
-        for rank in 0..self.peers.len() {
-            let peer = &self.peers[rank];
-            if peer.parked && !peer.ended {
-                self.end(rank);
+        for rank in 1..self.peers.len() {
+            if self.peers[rank].ended {
+                continue;
             }
+            let outcome = self.lost.clone().or_else(|| self.failure.clone());
+            let cancel_sent = self.peers[rank].cancel_sent;
+            if let Err(error) = send_end(self.heart, rank, outcome.as_ref(), cancel_sent) {
+                if self.lost.is_none() {
+                    self.lost = Some(error);
+                }
+            }
+            self.heart.watch.release(rank);
+            self.peers[rank].ended = true;
         }
     }
 
-    /// Answers `rank`, which has no chunk: with the next chunk, or when none
-    /// is left with nothing until the job's outcome is known (it parks), or
-    /// with the job's failure.
+    /// Answers `rank`, which has no chunk: with the next chunk, unless the
+    /// job has failed or none is left; then it waits for the job's outcome.
     fn answer(&mut self, rank: usize) {
         if self.failure.is_some() {
-            self.end(rank);
-        } else if let Some(batches) = self.job.plan.take() {
+            return;
+        }
+        if let Some(batches) = self.job.plan.take() {
+            let slot = self.take_slot(&batches);
             let reply = Reply::Chunk {
                 batches: batches.clone(),
             };
-            self.link.send_reply(rank, &reply);
-            self.peers[rank].chunk = Some(batches);
-        } else {
-            self.peers[rank].parked = true;
+            self.heart.link.send_reply(rank, &reply);
+            self.peers[rank].chunk = Some((batches, slot));
         }
     }
 
-    /// Gives `rank` its last answer of the dispatch: the job's failure, or
-    /// that it has finished.
-    fn end(&mut self, rank: usize) {
-        let peer = &mut self.peers[rank];
-        match &self.failure {
-            Some(error) => {
-                let (failure, message) = Failure::of(error);
-                let cancel_sent = peer.cancel_sent;
-                let reply = Reply::Failed {
-                    failure,
-                    cancel_sent,
-                };
-                self.link.send_reply(rank, &reply);
-                self.link.send_bytes(rank, message.as_bytes());
-            }
-            None => self.link.send_reply(rank, &Reply::Finished),
-        }
-        peer.ended = true;
-        peer.parked = false;
+    /// The slot of `batches`, the chunk just taken from the plan: the front
+    /// of what is left of the results buffer.
+    fn take_slot(&mut self, batches: &Range<usize>) -> &'b mut [u8] {
+        let range = self.job.plan.byte_range::<T>(&self.job.plan.ids(batches));
+        debug_assert_eq!(range.start, self.taken, "chunks are taken in order");
+        let (slot, rest) = mem::take(&mut self.rest).split_at_mut(range.len());
+        self.rest = rest;
+        self.taken = range.end;
+        slot
     }
 
-    /// The chunk rank `from` returns.
-    fn take_chunk(&mut self, from: usize) -> Range<usize> {
+    /// The chunk rank `from` returns, and its slot.
+    fn take_chunk(&mut self, from: usize) -> (Range<usize>, &'b mut [u8]) {
         match self.peers[from].chunk.take() {
-            Some(batches) => batches,
+            Some(chunk) => chunk,
             None => self
+                .heart
                 .link
                 .protocol_error("a chunk returned by a rank that had none"),
         }

@@ -1,32 +1,44 @@
 //! The cluster's messages on MPI: the [`protocol`](super::protocol)'s
 //! headers sent and received on the cluster's own communicator, the bytes
-//! that follow them in pieces, the collective start's gather and broadcast,
-//! and the polite polling that every wait uses.
+//! that follow them in pieces, and the polite polling that every wait uses.
 //!
 //! The only file of the cluster, with the public API's few calls, that
-//! talks MPI: the leader and the follower send and receive typed messages
-//! through a [`Link`], and a message that breaks the protocol ends the MPI
-//! job here.
+//! talks MPI: the leader, the follower and the heartbeat send and receive
+//! typed messages through a [`Link`], and a message that breaks the protocol
+//! ends the MPI job here.
+//!
+//! Nothing here waits for another rank. Headers and heartbeats are a few
+//! dozen bytes, which MPI sends at once (eagerly) whatever the receiver
+//! does; the bytes that follow a header travel as non-blocking operations
+//! that the caller polls, between heartbeats, until they end or their peer
+//! is lost.
 
 use std::fmt;
 use std::thread;
 use std::time::Duration;
 
-use super::protocol::{Call, Failure, Header, Reply, Request};
-use super::protocol::{HEADER_LEN, TAG_CANCEL, TAG_DATA, TAG_REPLY, TAG_REQUEST};
+use super::protocol::{Beat, Header, Reply, Request, FOLLOWER_BEAT, HEADER_LEN};
+use super::protocol::{TAG_BEAT, TAG_CANCEL, TAG_DATA, TAG_REPLY, TAG_REQUEST};
 use crate::error::Error;
-use mpi::point_to_point::Status;
-use mpi::request::Request as MpiRequest;
+use mpi::point_to_point::{Message, Status};
+use mpi::request::{LocalScope, Request as MpiRequest, StaticScope};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::Source;
-use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Equivalence, Root};
+use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Equivalence};
 use mpi::{Rank, Tag};
 
 /// The exit code of an MPI job aborted because a message broke the protocol.
 const ABORT_PROTOCOL: i32 = 70;
 
-/// The largest failure message a rank accepts, in bytes.
-const MAX_FAILURE_MESSAGE: usize = 1 << 30;
+/// The exit code of an MPI job aborted because a rank stopped answering.
+pub(super) const ABORT_RANK_LOST: i32 = 69;
+
+/// A non-blocking send or receive of bytes in a dispatch's scope.
+pub(super) type Transfer<'s, 'b, D> = MpiRequest<'b, D, &'s LocalScope<'b>>;
+
+/// A follower's heartbeat on its way: its bytes are a `static`, so the
+/// request can outlive a dispatch, or be given up.
+pub(super) type BeatSend = MpiRequest<'static, Header>;
 
 /// This rank's end of the cluster's communicator, for one dispatch.
 #[derive(Clone, Copy)]
@@ -40,7 +52,7 @@ pub(super) struct Link<'a> {
     /// The number of ranks.
     pub(super) size: usize,
     /// The largest piece of bytes this rank sends.
-    max_message: usize,
+    pub(super) max_message: usize,
 }
 
 impl<'a> Link<'a> {
@@ -60,34 +72,15 @@ impl<'a> Link<'a> {
 
     /// Waits until every rank has called `barrier`, sleeping between polls.
     pub(super) fn barrier(&self) {
-        wait_politely(self.comm.immediate_barrier());
-    }
-
-    /// Every rank's call, in rank order, gathered on every rank.
-    pub(super) fn gather_calls(&self, call: &Call) -> Vec<Call> {
-        let mut headers = vec![0u64; HEADER_LEN * self.size];
-        self.comm
-            .all_gather_into(&call.encode()[..], &mut headers[..]);
-        headers
-            .chunks_exact(HEADER_LEN)
-            .map(|header| {
-                let header = header.try_into().expect("chunks of a header's length");
-                Call::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad))
-            })
-            .collect()
-    }
-
-    /// `root`'s `message`, on every rank (the other ranks pass an empty one).
-    pub(super) fn broadcast_message(&self, root: usize, message: String) -> String {
-        let root = self.comm.process_at_rank(root as Rank);
-        let mut message = message.into_bytes();
-        let mut len = [message.len() as u64];
-        root.broadcast_into(&mut len[..]);
-        message.resize(to_index(len[0]), 0);
-        if !message.is_empty() {
-            root.broadcast_into(&mut message[..]);
+        let mut request = self.comm.immediate_barrier();
+        let mut idle = Idle::default();
+        loop {
+            match request.test() {
+                Ok(_) => return,
+                Err(pending) => request = pending,
+            }
+            idle.pause();
         }
-        String::from_utf8_lossy(&message).into_owned()
     }
 
     /// Sends `request` to rank 0.
@@ -97,14 +90,7 @@ impl<'a> Link<'a> {
 
     /// The next request from any rank, if one has arrived, and its sender.
     pub(super) fn try_receive_request(&self) -> Option<(usize, Request)> {
-        let (message, status) = self
-            .comm
-            .any_process()
-            .immediate_matched_probe_with_tag(TAG_REQUEST)?;
-        let from = rank_index(status.source_rank());
-        let mut header: Header = [0; HEADER_LEN];
-        let status = message.matched_receive_into(&mut header[..]);
-        self.check_count(&status, "a request header");
+        let (from, header) = self.try_receive_header(self.comm.any_process(), TAG_REQUEST)?;
         let request = Request::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad));
         Some((from, request))
     }
@@ -114,59 +100,78 @@ impl<'a> Link<'a> {
         self.send_header(rank, reply.tag(), &reply.encode());
     }
 
-    /// Waits, sleeping between polls, for rank 0's next answer.
-    pub(super) fn receive_reply(&self) -> Reply {
-        self.receive_from_0(TAG_REPLY, true)
-            .expect("a wait ends with a reply")
+    /// Rank 0's next answer, if it has arrived.
+    pub(super) fn try_receive_reply(&self) -> Option<Reply> {
+        let (_, header) = self.try_receive_header(self.comm.process_at_rank(0), TAG_REPLY)?;
+        Some(Reply::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad)))
     }
 
-    /// Takes rank 0's cancel: whether one was there, or, if `wait`, once it
-    /// is.
-    pub(super) fn take_cancel(&self, wait: bool) -> bool {
-        match self.receive_from_0(TAG_CANCEL, wait) {
-            None => false,
-            Some(Reply::Cancel) => true,
-            Some(_) => self.protocol_error("a reply among the cancels"),
+    /// Takes rank 0's cancel, if it has arrived: whether it had.
+    pub(super) fn try_take_cancel(&self) -> bool {
+        let Some((_, header)) = self.try_receive_header(self.comm.process_at_rank(0), TAG_CANCEL)
+        else {
+            return false;
+        };
+        match Reply::decode(&header) {
+            Ok(Reply::Cancel) => true,
+            Ok(_) => self.protocol_error("a reply among the cancels"),
+            Err(bad) => self.protocol_error(bad),
         }
     }
 
-    /// Receives the message of `failure` from `rank`: the error of task
-    /// `task` that it carries.
-    pub(super) fn receive_failure(
+    /// Sends rank 0's heartbeat to `rank`.
+    pub(super) fn send_leader_beat(&self, rank: usize, call: u64) {
+        self.send_header(rank, TAG_BEAT, &Beat::Leader { call }.encode());
+    }
+
+    /// Starts sending this rank's heartbeat to rank 0, without waiting for
+    /// the send to end.
+    pub(super) fn send_follower_beat(&self) -> BeatSend {
+        self.comm
+            .process_at_rank(0)
+            .immediate_send_with_tag(StaticScope, &FOLLOWER_BEAT, TAG_BEAT)
+    }
+
+    /// The next heartbeat from any rank, if one has arrived, and its sender.
+    pub(super) fn try_receive_beat(&self) -> Option<(usize, Beat)> {
+        let (from, header) = self.try_receive_header(self.comm.any_process(), TAG_BEAT)?;
+        let beat = Beat::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad));
+        Some((from, beat))
+    }
+
+    /// Starts sending `piece` to `rank`, after a header.
+    pub(super) fn send_piece<'s, 'b>(
         &self,
+        scope: &'s LocalScope<'b>,
         rank: usize,
-        failure: Failure,
-        task: &'static str,
-    ) -> Error {
-        if failure.len > MAX_FAILURE_MESSAGE {
-            self.protocol_error("a failure message larger than 1 GiB");
-        }
-        let mut message = vec![0; failure.len];
-        self.receive_bytes(rank, &mut message);
-        failure.into_error(task, String::from_utf8_lossy(&message).into_owned())
+        piece: &'b [u8],
+    ) -> Transfer<'s, 'b, [u8]> {
+        self.comm
+            .process_at_rank(rank as Rank)
+            .immediate_send_with_tag(scope, piece, TAG_DATA)
     }
 
-    /// Sends `bytes` to `rank` in pieces of at most `max_message` bytes.
-    pub(super) fn send_bytes(&self, rank: usize, bytes: &[u8]) {
-        let process = self.comm.process_at_rank(rank as Rank);
-        for piece in bytes.chunks(self.max_message) {
-            process.send_with_tag(piece, TAG_DATA);
-        }
+    /// The next piece of bytes from `rank`, if it has arrived: the message,
+    /// to receive, and its length.
+    pub(super) fn try_probe_piece(&self, rank: usize) -> Option<(Message, usize)> {
+        let (message, status) = self
+            .comm
+            .process_at_rank(rank as Rank)
+            .immediate_matched_probe_with_tag(TAG_DATA)?;
+        let len = usize::try_from(status.count(u8::equivalent_datatype())).unwrap_or(0);
+        Some((message, len))
     }
 
-    /// Fills `bytes` from the pieces `rank` sends, whatever their sizes.
-    pub(super) fn receive_bytes(&self, rank: usize, mut bytes: &mut [u8]) {
-        let process = self.comm.process_at_rank(rank as Rank);
-        while !bytes.is_empty() {
-            let (message, status) = process.matched_probe_with_tag(TAG_DATA);
-            let len = usize::try_from(status.count(u8::equivalent_datatype())).unwrap_or(0);
-            if len == 0 || len > bytes.len() {
-                self.protocol_error("a piece of bytes larger than what it belongs to");
-            }
-            let (piece, rest) = std::mem::take(&mut bytes).split_at_mut(len);
-            message.matched_receive_into(piece);
-            bytes = rest;
-        }
+    /// Starts receiving `message`, a piece probed with
+    /// [`try_probe_piece`](Self::try_probe_piece), into `piece`, which must
+    /// be as long as the message.
+    pub(super) fn receive_piece<'s, 'b>(
+        &self,
+        scope: &'s LocalScope<'b>,
+        message: Message,
+        piece: &'b mut [u8],
+    ) -> Transfer<'s, 'b, [u8]> {
+        message.immediate_matched_receive_into(scope, piece)
     }
 
     /// Ends the MPI job: a message broke the protocol (ranks running
@@ -180,34 +185,37 @@ impl<'a> Link<'a> {
         self.world.abort(ABORT_PROTOCOL)
     }
 
+    /// Ends the MPI job: `error` (a lost rank) stranded `what`, a transfer
+    /// that MPI still holds the memory of, so the dispatch cannot return.
+    pub(super) fn stranded(&self, error: &Error, what: impl fmt::Display) -> ! {
+        eprintln!(
+            "parallelizer: rank {}: {error}; {what} was under way and MPI keeps its memory, so \
+             the dispatch cannot return: aborting the MPI job",
+            self.rank
+        );
+        self.world.abort(ABORT_RANK_LOST)
+    }
+
     fn send_header(&self, rank: usize, tag: Tag, header: &Header) {
         self.comm
             .process_at_rank(rank as Rank)
             .send_with_tag(&header[..], tag);
     }
 
-    /// Rank 0's next header with `tag`, decoded: waits for it, sleeping
-    /// between polls, if `wait`, or else is `None` unless it is there.
-    fn receive_from_0(&self, tag: Tag, wait: bool) -> Option<Reply> {
-        let process = self.comm.process_at_rank(0);
-        let mut idle = Idle::default();
-        loop {
-            if let Some((message, _)) = process.immediate_matched_probe_with_tag(tag) {
-                let mut header: Header = [0; HEADER_LEN];
-                let status = message.matched_receive_into(&mut header[..]);
-                self.check_count(&status, "a reply header");
-                return Some(Reply::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad)));
-            }
-            if !wait {
-                return None;
-            }
-            idle.pause();
-        }
+    /// The next header with `tag` from `source`, if one has arrived, and its
+    /// sender.
+    fn try_receive_header(&self, source: impl Source, tag: Tag) -> Option<(usize, Header)> {
+        let (message, status) = source.immediate_matched_probe_with_tag(tag)?;
+        let from = rank_index(status.source_rank());
+        let mut header: Header = [0; HEADER_LEN];
+        let status = message.matched_receive_into(&mut header[..]);
+        self.check_count(&status);
+        Some((from, header))
     }
 
-    fn check_count(&self, status: &Status, what: &str) {
+    fn check_count(&self, status: &Status) {
         if usize::try_from(status.count(u64::equivalent_datatype())).ok() != Some(HEADER_LEN) {
-            self.protocol_error(format_args!("{what} of the wrong size"));
+            self.protocol_error("a header of the wrong size");
         }
     }
 }
@@ -215,22 +223,6 @@ impl<'a> Link<'a> {
 /// A rank or a size as an index.
 pub(super) fn rank_index(rank: Rank) -> usize {
     usize::try_from(rank).expect("MPI ranks and sizes are not negative")
-}
-
-fn to_index(value: u64) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
-}
-
-/// Waits for an MPI request, sleeping between polls.
-fn wait_politely(mut request: MpiRequest<'static, ()>) {
-    let mut idle = Idle::default();
-    loop {
-        match request.test() {
-            Ok(_) => return,
-            Err(pending) => request = pending,
-        }
-        idle.pause();
-    }
 }
 
 /// A poll loop's pause: a few yields, then sleeps that double up to 1 ms.

@@ -16,31 +16,40 @@
 //! - [`protocol`]: the messages of a dispatch as Rust types, encoded to and
 //!   decoded from the fixed headers that travel, in one place;
 //! - [`link`]: those messages on MPI, and the polite polling of every wait;
+//! - [`heartbeat`]: the heartbeats that tell a lost rank from a busy one,
+//!   during a dispatch, and the waits for transfers that keep beating;
 //! - [`leader`]: rank 0's side of a dispatch, one method per event;
 //! - [`follower`]: the side of every other rank;
 //! - [`plan`]: how a job is cut into chunks;
-//! - [`share`]: how a rank runs its chunks on its coordinator, through
-//!   [`chunk`] until the coordinator runs global task ids.
+//! - [`share`]: how a rank runs its chunks (global task ids) on its
+//!   coordinator.
 //!
 //! All traffic runs on a duplicate of `MPI_COMM_WORLD`, so it never mixes
 //! with the program's own MPI messages. Counts are packets and batches,
 //! carried as `u64`; the bytes go in pieces of at most
 //! [`Cluster::set_max_message_bytes`] (1 GiB by default), so no MPI count
 //! comes near `i32::MAX` however large the results. Every rank gets exactly
-//! one final answer per dispatch, and no message outlives its dispatch, so
-//! dispatches can follow each other on one cluster.
+//! one final answer per dispatch, all at once, and no message but the
+//! heartbeats outlives its dispatch, so dispatches can follow each other on
+//! one cluster. A dispatch makes no collective MPI call: its start is
+//! messages to and from rank 0 like the rest, so that every wait in it
+//! beats, and a lost rank ends it.
 
 mod follower;
+mod heartbeat;
 mod leader;
 mod link;
 mod plan;
 mod protocol;
 mod share;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem;
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::buffer::{BufferPool, PacketBuffer};
 use crate::coordinator::Coordinator;
@@ -49,7 +58,8 @@ use crate::results::Results;
 use crate::run;
 use crate::task::{Task, Worker};
 use follower::Follower;
-use link::{rank_index, Link};
+use heartbeat::{Heartbeat, BEAT_PERIOD};
+use link::{rank_index, BeatSend, Idle, Link, ABORT_RANK_LOST};
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::Communicator;
@@ -107,6 +117,28 @@ use share::Share;
 /// `Cluster` while panicking aborts the MPI job rather than leave the other
 /// ranks waiting for this one.
 ///
+/// # Lost ranks
+///
+/// A rank that stops answering without dying (its host cut off, its process
+/// frozen) is noticed by its heartbeats: during a dispatch, rank 0 and every
+/// other rank send each other one every 250 ms, on the cluster's own
+/// messages. Once one has been silent for longer than the
+/// [peer timeout](Self::set_peer_timeout) (5 s by default), the dispatch
+/// fails with [`Error::ClusterRankLost`] on every rank that can still talk:
+/// rank 0 names the silent rank and tells the others; a rank cut off from
+/// rank 0 names rank 0. The cluster is then unusable: its later dispatches
+/// fail with the same error at once, and dropping it ends the MPI job with
+/// `MPI_Abort` (exit code 69), since finalizing MPI would wait for the lost
+/// rank forever. A rank lost while the packets of its chunk were on their
+/// way to rank 0 (or a rank losing rank 0 while it sent them) leaves that
+/// transfer to MPI, which keeps its memory: that rank then prints the error
+/// and ends the MPI job at once, rather than return.
+///
+/// Ranks are only watched inside a dispatch, once they have joined it: a
+/// rank busy with the program's own work between dispatches (rank 0 writing
+/// results, say) sends no heartbeats, and the others wait for it at the
+/// start of the next dispatch, as for any collective call, however long.
+///
 /// # Threads
 ///
 /// MPI is initialized with `MPI_THREAD_FUNNELED`: only the thread that called
@@ -121,16 +153,40 @@ pub struct Cluster {
     rank: usize,
     size: usize,
     max_message: usize,
+    peer_timeout: Duration,
     /// Rank 0's result buffers, handed back by dropped results for reuse.
     buffers: Arc<BufferPool>,
+    /// What lasts from one dispatch to the next.
+    state: RefCell<State>,
     /// Finalizes MPI when dropped, after the communicators above.
     _universe: Universe,
     /// MPI calls stay on the thread that initialized MPI.
     funneled: PhantomData<*const ()>,
 }
 
+/// What a cluster keeps from one dispatch to the next.
+#[derive(Default)]
+struct State {
+    /// The loss of a rank, which made the cluster unusable.
+    lost: Option<Error>,
+    /// The number of dispatches made, this rank's and every rank's alike.
+    dispatches: u64,
+    /// This rank's last heartbeat to rank 0, if its send may not have ended.
+    beat: Option<BeatSend>,
+}
+
 /// The largest MPI message by default: well below `i32::MAX` bytes.
 const DEFAULT_MAX_MESSAGE: usize = 1 << 30;
+
+/// How long a rank may be silent, by default, before it is taken for lost.
+const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shortest peer timeout: four heartbeats.
+const MIN_PEER_TIMEOUT: Duration = Duration::from_secs(1);
+const _: () = assert!(MIN_PEER_TIMEOUT.as_millis() >= 4 * BEAT_PERIOD.as_millis());
+
+/// How long a cluster that is dropped waits for its last heartbeat's send.
+const LAST_BEAT_WAIT: Duration = Duration::from_secs(1);
 
 /// The exit code of an MPI job aborted because a rank panicked.
 const ABORT_PANICKED: i32 = 101;
@@ -171,7 +227,9 @@ impl Cluster {
             comm,
             world,
             max_message: DEFAULT_MAX_MESSAGE,
+            peer_timeout: DEFAULT_PEER_TIMEOUT,
             buffers: Arc::default(),
+            state: RefCell::default(),
             _universe: universe,
             funneled: PhantomData,
         })
@@ -197,9 +255,13 @@ impl Cluster {
 
     /// Waits until every rank has called `barrier`. The wait sleeps between
     /// polls rather than spinning, so ranks that wait leave the cores to
-    /// ranks that work.
+    /// ranks that work. Like the start of a dispatch, it waits for the other
+    /// ranks however long they take. On a cluster that lost a rank it
+    /// returns at once: there is no one left to wait for.
     pub fn barrier(&self) {
-        self.link().barrier();
+        if self.state.borrow().lost.is_none() {
+            self.link().barrier();
+        }
     }
 
     /// Ends the whole MPI job at once, every rank with it (`MPI_Abort`).
@@ -217,6 +279,27 @@ impl Cluster {
     /// The largest MPI message this rank sends, in bytes.
     pub fn max_message_bytes(&self) -> usize {
         self.max_message
+    }
+
+    /// How long a rank may be silent during a dispatch before this rank
+    /// takes it for lost: the dispatch then fails with
+    /// [`Error::ClusterRankLost`] (see [Lost ranks](Self#lost-ranks)). 5 s by
+    /// default, at least 1 s (shorter values are raised to it).
+    ///
+    /// Ranks exchange heartbeats every 250 ms whatever their timeouts, so
+    /// they need not agree on it; set it on every rank alike all the same,
+    /// so that a silence is noticed as soon on every side. A longer timeout
+    /// rides out longer stalls (a swapping host, a congested link) but
+    /// notices a lost host later: a rank is silent while its main thread
+    /// cannot run, so a timeout of a few seconds suits a loaded machine.
+    pub fn set_peer_timeout(&mut self, timeout: Duration) {
+        self.peer_timeout = timeout.max(MIN_PEER_TIMEOUT);
+    }
+
+    /// How long a rank may be silent during a dispatch before this rank
+    /// takes it for lost.
+    pub fn peer_timeout(&self) -> Duration {
+        self.peer_timeout
     }
 
     /// Runs task ids `0..threads` in batches of `batch` across every rank and
@@ -237,6 +320,9 @@ impl Cluster {
     /// could not take part (it names the rank and carries its error, such as
     /// a zero batch size, memory not defined, or results too large for rank
     /// 0), [`Error::ClusterMismatch`] if the ranks' calls differ.
+    /// [`Error::ClusterRankLost`] if a rank stopped answering during the
+    /// dispatch (rank 0 names it; a rank that lost rank 0 names rank 0), or
+    /// if one did during an earlier dispatch of this cluster (then at once).
     pub fn dispatch<T: Worker<Args = ()>>(
         &self,
         coordinator: &Coordinator,
@@ -262,8 +348,50 @@ impl Cluster {
         batch: usize,
         args: T::Args,
     ) -> Result<Option<Results<T>>, Error> {
-        let link = self.link();
-        let (memory, buffer) = self.agree::<T>(link, coordinator, threads, batch)?;
+        let mut state = self.state.borrow_mut();
+        if let Some(lost) = &state.lost {
+            return Err(lost.clone());
+        }
+        state.dispatches += 1;
+        let call = state.dispatches;
+        let outcome = {
+            let mut heart = Heartbeat::new(self.link(), self.peer_timeout, call, &mut state.beat);
+            self.run(&mut heart, coordinator, threads, batch, args)
+        };
+        if let Err(error @ Error::ClusterRankLost { .. }) = &outcome {
+            state.lost = Some(error.clone());
+        }
+        outcome
+    }
+
+    /// A dispatch on this rank: its start, in which every rank says what it
+    /// calls and whether it can take part, then its job.
+    fn run<T: Worker>(
+        &self,
+        heart: &mut Heartbeat<'_>,
+        coordinator: &Coordinator,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+    ) -> Result<Option<Results<T>>, Error> {
+        let local = self.prepare::<T>(coordinator, threads, batch);
+        let call = Call::of::<T>(threads, batch, local.is_err());
+        let message = match &local {
+            Err(error) => clip(error.to_string()),
+            Ok(_) => String::new(),
+        };
+        let first = if self.rank == 0 {
+            leader::start(heart, &call, message, T::NAME)?;
+            None
+        } else {
+            match follower::join::<T>(heart, &call, &message)? {
+                Some(batches) => Some(batches),
+                // An empty job, over as soon as it started.
+                None => return Ok(None),
+            }
+        };
+        // No rank failed to prepare, this one neither.
+        let (memory, mut buffer) = local?;
         let plan = Plan::new(
             threads,
             batch,
@@ -272,52 +400,18 @@ impl Cluster {
             coordinator.threads().min(coordinator.actors()),
         );
         let job = Share::<T>::new(coordinator, plan, memory, Arc::new(args));
-        if self.rank == 0 {
-            let bytes = leader::lead(link, job, buffer)?;
-            Ok(Some(self.results(bytes)))
-        } else {
-            Follower::new(link, job).run().map(|()| None)
-        }
-    }
-
-    /// The collective start of a dispatch: checks that every rank makes the
-    /// same call and can take part, and returns the task's memory (and on
-    /// rank 0 the results buffer), or the same error on every rank.
-    fn agree<T: Worker>(
-        &self,
-        link: Link<'_>,
-        coordinator: &Coordinator,
-        threads: usize,
-        batch: usize,
-    ) -> Result<(Arc<T::Memory>, Vec<u8>), Error> {
-        // Ranks that arrive early sleep here rather than spin in the gather.
-        link.barrier();
-        let local = self.prepare::<T>(coordinator, threads, batch);
-        let calls = link.gather_calls(&Call::of::<T>(threads, batch, local.is_err()));
-        for (rank, theirs) in calls.iter().enumerate().skip(1) {
-            if let Some((what, expected, found)) = calls[0].difference(theirs) {
-                return Err(Error::ClusterMismatch {
-                    task: T::NAME,
-                    rank,
-                    what,
-                    expected,
-                    found,
-                });
+        match first {
+            Some(batches) => Follower::new(heart, job).run(batches).map(|()| None),
+            None if self.size == 1 => {
+                // A cluster of one runs the whole job as one local chunk.
+                let bytes = job.run_here(0, &(0..job.plan.batches))?;
+                Ok(Some(self.results(bytes)))
+            }
+            None => {
+                leader::lead(heart, job, &mut buffer)?;
+                Ok(Some(self.results(buffer)))
             }
         }
-        let Some(failed) = calls.iter().position(|call| call.failed) else {
-            return local;
-        };
-        // The lowest failing rank tells everyone why.
-        let message = match &local {
-            Err(error) if self.rank == failed => clip(error.to_string()),
-            _ => String::new(),
-        };
-        Err(Error::ClusterRankFailed {
-            task: T::NAME,
-            rank: failed,
-            message: link.broadcast_message(failed, message),
-        })
     }
 
     /// This rank's checks before a dispatch, as `Coordinator::dispatch` makes
@@ -365,6 +459,32 @@ impl Drop for Cluster {
             );
             self.world.abort(ABORT_PANICKED);
         }
+        let state = self.state.get_mut();
+        if let Some(lost) = &state.lost {
+            eprintln!(
+                "parallelizer: rank {}: {lost}: aborting the MPI job, since finalizing MPI \
+                 would wait for that rank forever",
+                self.rank
+            );
+            self.world.abort(ABORT_RANK_LOST);
+        }
+        // The last heartbeat's send ends at once unless rank 0 is gone; if it
+        // does not, its bytes are a `static`, and the request can be left.
+        if let Some(mut beat) = state.beat.take() {
+            let deadline = Instant::now() + LAST_BEAT_WAIT;
+            let mut idle = Idle::default();
+            loop {
+                match beat.test() {
+                    Ok(_) => break,
+                    Err(pending) if Instant::now() < deadline => beat = pending,
+                    Err(pending) => {
+                        mem::forget(pending);
+                        break;
+                    }
+                }
+                idle.pause();
+            }
+        }
     }
 }
 
@@ -374,6 +494,7 @@ impl fmt::Debug for Cluster {
             .field("rank", &self.rank)
             .field("size", &self.size)
             .field("max_message_bytes", &self.max_message)
+            .field("peer_timeout", &self.peer_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -2,41 +2,47 @@
 //! and the one place where they are encoded to, and decoded from, the fixed
 //! form that travels over MPI.
 //!
-//! A header is six `u64`s: a kind, then the kind's fields, then zeros (a
-//! [`Call`], gathered from every rank at once, needs no kind). The leader
-//! and the follower never read a header by position; they send and match on
-//! these types, and [`Link`](super::link::Link) moves them. Kept apart from
-//! MPI so that every encoding is unit tested without `mpirun`.
+//! A header is six `u64`s: a kind, then the kind's fields, then zeros. The
+//! leader and the follower never read a header by position; they send and
+//! match on these types, and [`Link`](super::link::Link) moves them. Kept
+//! apart from MPI so that every encoding is unit tested without `mpirun`.
 //!
-//! The messages of one dispatch, after the collective start (a [`Call`]
-//! from every rank, gathered on every rank):
+//! The messages of one dispatch:
 //!
-//! - a rank asks rank 0 for work ([`Request::Ready`]), or returns its chunk
-//!   ([`Request::Done`], followed by the chunk's packets), its chunk's
-//!   failure ([`Request::Failed`], followed by the message) or its cancelled
-//!   chunk ([`Request::Cancelled`]), and so asks for more;
+//! - every rank but 0 joins it with the call it makes ([`Request::Join`],
+//!   followed by its error's message if it cannot take part); once every rank
+//!   has joined, rank 0 answers each with the first chunk, or with why the
+//!   dispatch fails ([`Reply::Mismatch`], [`Reply::Failed`]);
+//! - a rank returns its chunk ([`Request::Done`], followed by the chunk's
+//!   packets in pieces), its chunk's failure ([`Request::Failed`], followed by
+//!   the message) or its cancelled chunk ([`Request::Cancelled`]), and so asks
+//!   for more;
 //! - rank 0 answers with a chunk ([`Reply::Chunk`]), the end of the job
 //!   ([`Reply::Finished`]) or its failure ([`Reply::Failed`], followed by the
 //!   message), and may send [`Reply::Cancel`] to a rank whose chunk is running
-//!   once the job has failed.
+//!   once the job has failed;
+//! - all along, rank 0 and each rank that has joined send each other
+//!   heartbeats ([`Beat`]), on a tag of their own.
 //!
 //! A failure has one layout, [`Failure`], whichever way it travels.
 
 use std::fmt;
 use std::ops::Range;
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::task::{Fnv1a, Task};
 use mpi::Tag;
 
 /// Message tags on the cluster's communicator: a rank's requests to rank 0,
-/// rank 0's replies, the bytes that follow a header, and rank 0's cancels
-/// (on a tag of their own, so that a rank can look for one while its chunk
-/// runs).
+/// rank 0's replies, the bytes that follow a header, rank 0's cancels (on a
+/// tag of their own, so that a rank can look for one while its chunk runs),
+/// and the heartbeats, both ways.
 pub(super) const TAG_REQUEST: Tag = 1;
 pub(super) const TAG_REPLY: Tag = 2;
 pub(super) const TAG_DATA: Tag = 3;
 pub(super) const TAG_CANCEL: Tag = 4;
+pub(super) const TAG_BEAT: Tag = 5;
 
 /// The number of `u64`s in a header.
 pub(super) const HEADER_LEN: usize = 6;
@@ -45,13 +51,13 @@ pub(super) const HEADER_LEN: usize = 6;
 pub(super) type Header = [u64; HEADER_LEN];
 
 /// The longest message of a rank that cannot take part in a dispatch, in
-/// bytes: [`clip`] cuts it there before it is broadcast.
+/// bytes: [`clip`] cuts it there before it is sent.
 pub(super) const MAX_RANK_MESSAGE: usize = 1 << 16;
 
-/// Header kinds. Requests and replies have kinds of their own, so that one
-/// sent the wrong way does not decode.
+/// Header kinds. Requests, replies and beats have kinds of their own, so
+/// that one sent the wrong way does not decode.
 mod kind {
-    pub(super) const READY: u64 = 1;
+    pub(super) const JOIN: u64 = 1;
     pub(super) const DONE: u64 = 2;
     pub(super) const FAILED: u64 = 3;
     pub(super) const CANCELLED: u64 = 4;
@@ -60,21 +66,29 @@ mod kind {
     pub(super) const FINISHED: u64 = 12;
     pub(super) const FAILURE: u64 = 13;
     pub(super) const CANCEL: u64 = 14;
+    pub(super) const MISMATCH: u64 = 15;
+
+    pub(super) const LEADER_BEAT: u64 = 21;
+    pub(super) const FOLLOWER_BEAT: u64 = 22;
 }
 
 /// What failed, in a [`Failure`]'s header.
 mod cause {
     pub(super) const WORKER_PANICKED: u64 = 1;
     pub(super) const RANK_FAILED: u64 = 2;
+    pub(super) const RANK_LOST: u64 = 3;
 }
 
-/// A message from a rank to rank 0, on [`TAG_REQUEST`]. Each one but the
-/// first of a dispatch returns the rank's chunk, and each one asks for work.
+/// A message from a rank to rank 0, on [`TAG_REQUEST`]. The first of a
+/// dispatch joins it; each later one returns the rank's chunk; each one asks
+/// for work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Request {
-    /// The rank has no chunk: its first request of a dispatch.
-    Ready,
-    /// The rank ran `batches`, its chunk; their packets follow.
+    /// The rank makes `call`; if it cannot take part, its error's message
+    /// follows, `len` bytes of UTF-8.
+    Join { call: Call, len: usize },
+    /// The rank ran `batches`, its chunk; their packets follow, in pieces of
+    /// at most the rank's largest message.
     Done { batches: Range<usize> },
     /// The rank's chunk failed; the message follows.
     Failed(Failure),
@@ -99,7 +113,31 @@ pub(super) enum Reply {
     /// boundary, and return it as [`Request::Cancelled`] (or however it
     /// ended).
     Cancel,
+    /// Rank `rank` joined with another call than rank 0's: the first
+    /// argument that differs, rank 0's value and that rank's, as in
+    /// [`Error::ClusterMismatch`]. The rank's last answer of the dispatch.
+    Mismatch {
+        rank: usize,
+        what: &'static str,
+        expected: u64,
+        found: u64,
+    },
 }
+
+/// A heartbeat, on [`TAG_BEAT`]: the sender is alive and inside a dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Beat {
+    /// Rank 0's, in its dispatch number `call` (counted from 1 on every
+    /// rank), so that a beat of an earlier dispatch is told apart.
+    Leader { call: u64 },
+    /// Another rank's: always the same bytes, [`FOLLOWER_BEAT`], which can
+    /// thus be sent without waiting for the send to end.
+    Follower,
+}
+
+/// A follower's heartbeat as it travels, in a `static` so that its sends
+/// need not finish before the rank moves on.
+pub(super) static FOLLOWER_BEAT: Header = [kind::FOLLOWER_BEAT, 0, 0, 0, 0, 0];
 
 /// A failed dispatch as it travels, either way: from the rank whose chunk
 /// failed to rank 0 ([`Request::Failed`]), and from rank 0 to every other
@@ -109,22 +147,33 @@ pub(super) enum Reply {
 pub(super) struct Failure {
     /// The rank where the dispatch failed.
     pub(super) rank: usize,
-    /// The id of the task whose worker panicked, or `None` if the rank
-    /// failed otherwise.
-    pub(super) panicked_task: Option<usize>,
+    /// What failed there.
+    pub(super) cause: Cause,
     /// The length of the message, in bytes.
     pub(super) len: usize,
 }
 
-/// What a rank brings to the start of a dispatch, gathered from every rank:
-/// the call it makes, and whether it can take part.
+/// What failed, in a [`Failure`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Cause {
+    /// The worker of task id `task_id` panicked.
+    WorkerPanicked { task_id: usize },
+    /// The rank could not take part, or failed otherwise.
+    RankFailed,
+    /// The rank stopped answering for `silent_for`.
+    RankLost { silent_for: Duration },
+}
+
+/// What a rank brings to the start of a dispatch, in its
+/// [`Request::Join`]: the call it makes, and whether it can take part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Call {
     /// A hash of the task's name and packet schema ([`Call::of`]).
     pub(super) task: u64,
     pub(super) threads: u64,
     pub(super) batch: u64,
-    /// This rank cannot take part: the lowest such rank broadcasts why.
+    /// This rank cannot take part: the lowest such rank's message is sent to
+    /// every rank.
     pub(super) failed: bool,
 }
 
@@ -146,7 +195,14 @@ impl fmt::Display for BadHeader {
 impl Request {
     pub(super) fn encode(&self) -> Header {
         match self {
-            Request::Ready => [kind::READY, 0, 0, 0, 0, 0],
+            Request::Join { call, len } => [
+                kind::JOIN,
+                call.task,
+                call.threads,
+                call.batch,
+                u64::from(call.failed),
+                *len as u64,
+            ],
             Request::Done { batches } => [
                 kind::DONE,
                 batches.start as u64,
@@ -163,9 +219,24 @@ impl Request {
     pub(super) fn decode(header: &Header) -> Result<Request, BadHeader> {
         let fields = Fields(header);
         match header[0] {
-            kind::READY => fields.unused(1).map(|()| Request::Ready),
+            kind::JOIN => {
+                let call = Call {
+                    task: header[1],
+                    threads: header[2],
+                    batch: header[3],
+                    failed: fields.flag(4)?,
+                };
+                let len = fields.index(5)?;
+                if len > 0 && !call.failed {
+                    return Err(fields.bad("a message from a rank that can take part"));
+                }
+                Ok(Request::Join { call, len })
+            }
             kind::DONE => {
                 let batches = fields.range(1)?;
+                if batches.is_empty() {
+                    return Err(fields.bad("an empty chunk"));
+                }
                 fields.unused(3)?;
                 Ok(Request::Done { batches })
             }
@@ -205,6 +276,25 @@ impl Reply {
                 cancel_sent,
             } => failure.encode(kind::FAILURE, u64::from(*cancel_sent)),
             Reply::Cancel => [kind::CANCEL, 0, 0, 0, 0, 0],
+            Reply::Mismatch {
+                rank,
+                what,
+                expected,
+                found,
+            } => {
+                let what = Call::ARGUMENTS
+                    .iter()
+                    .position(|argument| argument == what)
+                    .expect("a mismatch names one of the call's arguments");
+                [
+                    kind::MISMATCH,
+                    *rank as u64,
+                    what as u64,
+                    *expected,
+                    *found,
+                    0,
+                ]
+            }
         }
     }
 
@@ -213,6 +303,9 @@ impl Reply {
         match header[0] {
             kind::CHUNK => {
                 let batches = fields.range(1)?;
+                if batches.is_empty() {
+                    return Err(fields.bad("an empty chunk"));
+                }
                 fields.unused(3)?;
                 Ok(Reply::Chunk { batches })
             }
@@ -222,29 +315,72 @@ impl Reply {
                 cancel_sent: fields.flag(5)?,
             }),
             kind::CANCEL => fields.unused(1).map(|()| Reply::Cancel),
+            kind::MISMATCH => {
+                let what = Call::ARGUMENTS
+                    .get(fields.index(2)?)
+                    .ok_or_else(|| fields.bad("an unknown argument in a mismatch"))?;
+                fields.unused(5)?;
+                Ok(Reply::Mismatch {
+                    rank: fields.index(1)?,
+                    what,
+                    expected: header[3],
+                    found: header[4],
+                })
+            }
             _ => Err(fields.bad("an unknown reply kind")),
+        }
+    }
+}
+
+impl Beat {
+    pub(super) fn encode(&self) -> Header {
+        match self {
+            Beat::Leader { call } => [kind::LEADER_BEAT, *call, 0, 0, 0, 0],
+            Beat::Follower => FOLLOWER_BEAT,
+        }
+    }
+
+    pub(super) fn decode(header: &Header) -> Result<Beat, BadHeader> {
+        let fields = Fields(header);
+        match header[0] {
+            kind::LEADER_BEAT => fields.unused(2).map(|()| Beat::Leader { call: header[1] }),
+            kind::FOLLOWER_BEAT => fields.unused(1).map(|()| Beat::Follower),
+            _ => Err(fields.bad("an unknown heartbeat kind")),
         }
     }
 }
 
 impl Failure {
     /// How `error` travels: its header fields, and its message. A cluster
-    /// error keeps its rank, task id and message; any other error is rank
-    /// 0's, and its message is its text.
+    /// error keeps its rank, cause and message; any other error is rank 0's,
+    /// and its message is its text.
     pub(super) fn of(error: &Error) -> (Failure, String) {
-        let (rank, panicked_task, message) = match error {
+        let (rank, cause, message) = match error {
             Error::ClusterWorkerPanicked {
                 rank,
                 task_id,
                 message,
                 ..
-            } => (*rank, Some(*task_id), message.clone()),
-            Error::ClusterRankFailed { rank, message, .. } => (*rank, None, message.clone()),
-            error => (0, None, error.to_string()),
+            } => (
+                *rank,
+                Cause::WorkerPanicked { task_id: *task_id },
+                message.clone(),
+            ),
+            Error::ClusterRankFailed { rank, message, .. } => {
+                (*rank, Cause::RankFailed, message.clone())
+            }
+            Error::ClusterRankLost { rank, silent_for } => (
+                *rank,
+                Cause::RankLost {
+                    silent_for: *silent_for,
+                },
+                String::new(),
+            ),
+            error => (0, Cause::RankFailed, error.to_string()),
         };
         let failure = Failure {
             rank,
-            panicked_task,
+            cause,
             len: message.len(),
         };
         (failure, message)
@@ -253,54 +389,64 @@ impl Failure {
     /// The error of task `task` that arrived as this failure, with its
     /// `message`.
     pub(super) fn into_error(self, task: &'static str, message: String) -> Error {
-        match self.panicked_task {
-            Some(task_id) => Error::ClusterWorkerPanicked {
+        match self.cause {
+            Cause::WorkerPanicked { task_id } => Error::ClusterWorkerPanicked {
                 task,
                 rank: self.rank,
                 task_id,
                 message,
             },
-            None => Error::ClusterRankFailed {
+            Cause::RankFailed => Error::ClusterRankFailed {
                 task,
                 rank: self.rank,
                 message,
+            },
+            Cause::RankLost { silent_for } => Error::ClusterRankLost {
+                rank: self.rank,
+                silent_for,
             },
         }
     }
 
     /// Its header as `kind`, with `last` in the field after its own.
     fn encode(&self, kind: u64, last: u64) -> Header {
-        let (cause, task_id) = match self.panicked_task {
-            Some(task_id) => (cause::WORKER_PANICKED, task_id as u64),
-            None => (cause::RANK_FAILED, 0),
+        let (cause, detail) = match self.cause {
+            Cause::WorkerPanicked { task_id } => (cause::WORKER_PANICKED, task_id as u64),
+            Cause::RankFailed => (cause::RANK_FAILED, 0),
+            Cause::RankLost { silent_for } => (
+                cause::RANK_LOST,
+                u64::try_from(silent_for.as_nanos()).unwrap_or(u64::MAX),
+            ),
         };
-        [
-            kind,
-            self.rank as u64,
-            cause,
-            task_id,
-            self.len as u64,
-            last,
-        ]
+        [kind, self.rank as u64, cause, detail, self.len as u64, last]
     }
 
     /// Decodes fields 1 to 4, as [`encode`](Self::encode) wrote them.
     fn decode(fields: &Fields<'_>) -> Result<Failure, BadHeader> {
-        let panicked_task = match fields.0[2] {
-            cause::WORKER_PANICKED => Some(fields.index(3)?),
-            cause::RANK_FAILED if fields.0[3] == 0 => None,
+        let cause = match fields.0[2] {
+            cause::WORKER_PANICKED => Cause::WorkerPanicked {
+                task_id: fields.index(3)?,
+            },
+            cause::RANK_FAILED if fields.0[3] == 0 => Cause::RankFailed,
             cause::RANK_FAILED => return Err(fields.bad("a task id in a rank's failure")),
+            cause::RANK_LOST => Cause::RankLost {
+                silent_for: Duration::from_nanos(fields.0[3]),
+            },
             _ => return Err(fields.bad("an unknown failure cause")),
         };
         Ok(Failure {
             rank: fields.index(1)?,
-            panicked_task,
+            cause,
             len: fields.index(4)?,
         })
     }
 }
 
 impl Call {
+    /// The arguments that ranks must agree on, in the order they are
+    /// compared, as [`Error::ClusterMismatch`] names them.
+    pub(super) const ARGUMENTS: [&'static str; 3] = ["task", "threads", "batch"];
+
     /// The call of a dispatch of task `T` over `threads` task ids in batches
     /// of `batch`, by a rank that can take part in it unless `failed`.
     pub(super) fn of<T: Task>(threads: usize, batch: usize, failed: bool) -> Call {
@@ -316,30 +462,11 @@ impl Call {
     /// 0's): its name, as in [`Error::ClusterMismatch`], this call's value,
     /// and theirs.
     pub(super) fn difference(&self, theirs: &Call) -> Option<(&'static str, u64, u64)> {
-        [
-            ("task", self.task, theirs.task),
-            ("threads", self.threads, theirs.threads),
-            ("batch", self.batch, theirs.batch),
-        ]
-        .into_iter()
-        .find(|(_, ours, theirs)| ours != theirs)
-    }
-
-    pub(super) fn encode(&self) -> Header {
-        let failed = u64::from(self.failed);
-        [self.task, self.threads, self.batch, failed, 0, 0]
-    }
-
-    pub(super) fn decode(header: &Header) -> Result<Call, BadHeader> {
-        let fields = Fields(header);
-        let call = Call {
-            task: header[0],
-            threads: header[1],
-            batch: header[2],
-            failed: fields.flag(3)?,
-        };
-        fields.unused(4)?;
-        Ok(call)
+        let ours = [self.task, self.threads, self.batch];
+        let theirs = [theirs.task, theirs.threads, theirs.batch];
+        (0..Self::ARGUMENTS.len())
+            .find(|&at| ours[at] != theirs[at])
+            .map(|at| (Self::ARGUMENTS[at], ours[at], theirs[at]))
     }
 }
 
@@ -419,31 +546,58 @@ mod tests {
         vec![
             Failure {
                 rank: 2,
-                panicked_task: Some(1234),
+                cause: Cause::WorkerPanicked { task_id: 1234 },
                 len: 17,
             },
             Failure {
                 rank: 1,
-                panicked_task: Some(0),
+                cause: Cause::WorkerPanicked { task_id: 0 },
                 len: 0,
             },
             Failure {
                 rank: 0,
-                panicked_task: None,
+                cause: Cause::RankFailed,
                 len: 1 << 16,
+            },
+            Failure {
+                rank: 5,
+                cause: Cause::RankLost {
+                    silent_for: Duration::new(3, 141_592_653),
+                },
+                len: 0,
+            },
+        ]
+    }
+
+    fn calls() -> Vec<Call> {
+        vec![
+            Call {
+                task: u64::MAX,
+                threads: 1_000_000,
+                batch: 1000,
+                failed: false,
+            },
+            Call {
+                task: 0,
+                threads: 0,
+                batch: 0,
+                failed: true,
             },
         ]
     }
 
     fn requests() -> Vec<Request> {
         let mut requests = vec![
-            Request::Ready,
             Request::Done { batches: 0..1 },
             Request::Done {
                 batches: 41..10_000,
             },
             Request::Cancelled,
         ];
+        for call in calls() {
+            let len = if call.failed { 700 } else { 0 };
+            requests.push(Request::Join { call, len });
+        }
         requests.extend(failures().into_iter().map(Request::Failed));
         requests
     }
@@ -463,7 +617,23 @@ mod tests {
                 cancel_sent,
             }));
         }
+        for what in Call::ARGUMENTS {
+            replies.push(Reply::Mismatch {
+                rank: 3,
+                what,
+                expected: 100,
+                found: u64::MAX,
+            });
+        }
         replies
+    }
+
+    fn beats() -> Vec<Beat> {
+        vec![
+            Beat::Leader { call: 1 },
+            Beat::Leader { call: u64::MAX },
+            Beat::Follower,
+        ]
     }
 
     #[test]
@@ -483,23 +653,12 @@ mod tests {
     }
 
     #[test]
-    fn calls_round_trip() {
-        for call in [
-            Call {
-                task: u64::MAX,
-                threads: 1_000_000,
-                batch: 1000,
-                failed: false,
-            },
-            Call {
-                task: 0,
-                threads: 0,
-                batch: 0,
-                failed: true,
-            },
-        ] {
-            assert_eq!(Call::decode(&call.encode()), Ok(call.clone()));
+    fn every_beat_round_trips() {
+        for beat in beats() {
+            let header = beat.encode();
+            assert_eq!(Beat::decode(&header), Ok(beat.clone()), "{header:?}");
         }
+        assert_eq!(Beat::decode(&FOLLOWER_BEAT), Ok(Beat::Follower));
     }
 
     #[test]
@@ -530,26 +689,43 @@ mod tests {
             (
                 Request::decode(&header).map_err(|bad| bad.why),
                 Reply::decode(&header).map_err(|bad| bad.why),
+                Beat::decode(&header).map_err(|bad| bad.why),
             )
         };
-        for kind in [0, 5, 10, 15, 99, u64::MAX] {
-            let (request, reply) = bad([kind, 0, 0, 0, 0, 0]);
+        for kind in [0, 5, 10, 16, 20, 23, 99, u64::MAX] {
+            let (request, reply, beat) = bad([kind, 0, 0, 0, 0, 0]);
             assert_eq!(request, Err("an unknown request kind"));
             assert_eq!(reply, Err("an unknown reply kind"));
+            assert_eq!(beat, Err("an unknown heartbeat kind"));
         }
-        // Each side's headers are the other side's unknown kinds.
+        // Each side's headers are the other sides' unknown kinds.
         for request in requests() {
-            assert!(Reply::decode(&request.encode()).is_err(), "{request:?}");
+            let header = request.encode();
+            assert!(Reply::decode(&header).is_err(), "{request:?}");
+            assert!(Beat::decode(&header).is_err(), "{request:?}");
         }
         for reply in replies() {
-            assert!(Request::decode(&reply.encode()).is_err(), "{reply:?}");
+            let header = reply.encode();
+            assert!(Request::decode(&header).is_err(), "{reply:?}");
+            assert!(Beat::decode(&header).is_err(), "{reply:?}");
         }
-        assert!(Request::decode(&[kind::READY, 0, 0, 0, 0, 1]).is_err());
+        for beat in beats() {
+            let header = beat.encode();
+            assert!(Request::decode(&header).is_err(), "{beat:?}");
+            assert!(Reply::decode(&header).is_err(), "{beat:?}");
+        }
+        assert!(Request::decode(&[kind::JOIN, 1, 2, 3, 2, 0]).is_err());
+        assert!(Request::decode(&[kind::JOIN, 1, 2, 3, 0, 9]).is_err());
         assert!(Request::decode(&[kind::DONE, 5, 4, 0, 0, 0]).is_err());
-        assert!(Request::decode(&[kind::FAILED, 1, 3, 0, 0, 0]).is_err());
+        assert!(Request::decode(&[kind::DONE, 4, 4, 0, 0, 0]).is_err());
+        assert!(Request::decode(&[kind::DONE, 4, 5, 1, 0, 0]).is_err());
+        assert!(Request::decode(&[kind::FAILED, 1, 4, 0, 0, 0]).is_err());
         assert!(Request::decode(&[kind::FAILED, 1, cause::RANK_FAILED, 9, 0, 0]).is_err());
         assert!(Reply::decode(&[kind::FAILURE, 1, cause::RANK_FAILED, 0, 0, 2]).is_err());
-        assert!(Call::decode(&[1, 2, 3, 2, 0, 0]).is_err());
+        assert!(Reply::decode(&[kind::CHUNK, 3, 3, 0, 0, 0]).is_err());
+        assert!(Reply::decode(&[kind::MISMATCH, 1, 3, 0, 0, 0]).is_err());
+        assert!(Beat::decode(&[kind::LEADER_BEAT, 1, 1, 0, 0, 0]).is_err());
+        assert!(Beat::decode(&[kind::FOLLOWER_BEAT, 1, 0, 0, 0, 0]).is_err());
         let error = Reply::decode(&[77, 0, 0, 0, 0, 0]).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -570,6 +746,10 @@ mod tests {
                 task: "Fragile",
                 rank: 1,
                 message: "no memory — défini nowhere".into(),
+            },
+            Error::ClusterRankLost {
+                rank: 4,
+                silent_for: Duration::from_micros(5_000_123),
             },
         ] {
             let (failure, message) = Failure::of(&error);
