@@ -142,6 +142,16 @@ fn lonely(task_id: usize, offset: &u32) -> (u32,) {
 }
 
 /// A task whose worker ends its process on the last rank.
+/// Counts each actor's calls in its state.
+#[task(packet = (u64,), state = u64)]
+pub struct Tally;
+
+#[worker(Tally)]
+fn tally(task_id: usize, calls: &mut u64) -> (u64,) {
+    *calls += 1;
+    (task_id as u64,)
+}
+
 #[task(packet = (u32,))]
 pub struct Doomed;
 
@@ -808,6 +818,7 @@ fn run_checks() {
     let mut checks: Vec<(&str, Check)> = vec![
         ("even job", even_job),
         ("struct packets", struct_job),
+        ("per-actor state on every rank", stateful_job),
         ("uneven job, balanced", uneven_job),
         ("small messages", small_messages),
         ("worker panic on the last rank", panic_on_last_rank),
@@ -868,6 +879,28 @@ fn struct_job(cluster: &mut Cluster, coordinator: &Coordinator) {
         assert_eq!(results.get(4321), Some(sites(4321, &11)));
         assert_eq!(results.packets()[7].id.get(), 7 ^ 11);
     }
+}
+
+/// Each rank runs its chunks with its own actors' states: their calls, added
+/// up over every rank, are the job's task ids, each counted once.
+fn stateful_job(cluster: &mut Cluster, coordinator: &Coordinator) {
+    let results = cluster
+        .dispatch(coordinator, Tally, 3000, 50)
+        .expect("the stateful job succeeds");
+    if let Some(results) = results {
+        assert_eq!(results.len(), 3000);
+        assert!(results.iter().enumerate().all(|(i, (id,))| id == i as u64));
+    }
+    let states = coordinator.take_states(Tally);
+    assert_eq!(states.len(), coordinator.actors());
+    let here: u64 = states.iter().sum();
+    let mut everywhere = 0_u64;
+    cluster.world().all_reduce_into(
+        &here,
+        &mut everywhere,
+        parallelizer::mpi::collective::SystemOperation::sum(),
+    );
+    assert_eq!(everywhere, 3000, "rank {} ran {here}", cluster.rank());
 }
 
 fn uneven_job(cluster: &mut Cluster, coordinator: &Coordinator) {
