@@ -1,7 +1,8 @@
 //! Small helpers that `model`, `validate` and `expand` all use. This module
 //! uses none of them.
 
-use quote::ToTokens;
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
 use syn::Type;
 
 /// Collects errors so that several independent mistakes are all reported,
@@ -41,4 +42,27 @@ pub fn type_name(ty: &Type) -> String {
         }
     }
     name
+}
+
+/// The derives every generated wire struct (a packet, a derived type's wire
+/// form) carries: zerocopy's byte traits through `__private`, and value
+/// semantics. `Debug` is added only where the struct does not write its own.
+pub fn wire_struct_derives(with_debug: bool) -> TokenStream {
+    let debug = with_debug.then(|| quote!(::core::fmt::Debug,));
+    quote! {
+        #[derive(
+            ::parallelizer::__private::zerocopy::FromBytes,
+            ::parallelizer::__private::zerocopy::IntoBytes,
+            ::parallelizer::__private::zerocopy::KnownLayout,
+            ::parallelizer::__private::zerocopy::Immutable,
+            ::parallelizer::__private::zerocopy::Unaligned,
+            ::core::clone::Clone,
+            ::core::marker::Copy,
+            #debug
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+        )]
+        #[zerocopy(crate = "::parallelizer::__private::zerocopy")]
+    }
 }

@@ -3,10 +3,8 @@
 
 use std::fmt;
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
-
 use crate::task::FieldError;
-use crate::wire::{intern, InvalidValue, Shape};
+use crate::wire::{intern, InvalidValue, Shape, WireBytes};
 
 /// A struct that derives `WireType`, which can then be a whole packet:
 /// `#[task(packet = Cell)]`. Implemented by `#[derive(WireType)]` on structs,
@@ -20,16 +18,7 @@ use crate::wire::{intern, InvalidValue, Shape};
 )]
 pub trait StructPacket: Copy + 'static {
     /// The struct's wire form: `<Self as WireType>::Wire`.
-    type Wire: FromBytes
-        + IntoBytes
-        + KnownLayout
-        + Immutable
-        + Unaligned
-        + Copy
-        + fmt::Debug
-        + Send
-        + Sync
-        + 'static;
+    type Wire: WireBytes;
 
     /// Each field's type, as declared in the struct.
     const FIELD_TYPES: &'static [&'static str];

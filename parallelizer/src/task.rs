@@ -1,12 +1,8 @@
 //! The traits that `#[task]` and `#[worker]` implement.
 
-use std::fmt;
-
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
-
 pub(crate) use crate::schema::Fnv1a;
 use crate::schema::Schema;
-use crate::wire::{intern, InvalidValue, Shape};
+use crate::wire::{intern, InvalidValue, Shape, WireBytes};
 
 /// A typed task: its packet schema, its memory and its per-dispatch arguments.
 ///
@@ -34,16 +30,7 @@ pub trait Task: sealed::SealedTask + Sized + 'static {
     /// The generated wire struct: every field's wire form in order, with no
     /// padding, so its bytes are exactly the packet's bytes. For
     /// `packet = Struct`, the struct's wire form, with its field names.
-    type Packet: FromBytes
-        + IntoBytes
-        + KnownLayout
-        + Immutable
-        + Unaligned
-        + Copy
-        + fmt::Debug
-        + Send
-        + Sync
-        + 'static;
+    type Packet: WireBytes;
 
     /// Read-only data that every worker call sees (`memory = Type`), or `()`.
     type Memory: Send + Sync + 'static;

@@ -45,6 +45,38 @@ pub(crate) use shape::{intern, short_type_name};
 pub use shape::{Kind, Shape, Variant};
 pub use vector::{Vec2, Vec2Wire, Vec2i16, Vec2i16Wire, Vec3, Vec3Wire, Vec3i16, Vec3i16Wire};
 
+/// What every wire form is: plain bytes that zerocopy reads and writes in
+/// place (no padding, no alignment), copyable, printable, and shared freely
+/// between threads. Implemented for every type with these traits: a wire
+/// form, a task's packet and a derived type's wire form all are `WireBytes`.
+pub trait WireBytes:
+    FromBytes
+    + IntoBytes
+    + KnownLayout
+    + Immutable
+    + Unaligned
+    + Copy
+    + fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> WireBytes for T where
+    T: FromBytes
+        + IntoBytes
+        + KnownLayout
+        + Immutable
+        + Unaligned
+        + Copy
+        + fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A value with a fixed-size, little-endian wire form: anything that can be a
 /// field of a task's packet.
 ///
@@ -69,16 +101,7 @@ pub use vector::{Vec2, Vec2Wire, Vec2i16, Vec2i16Wire, Vec3, Vec3Wire, Vec3i16, 
 pub trait WireType: Copy + 'static {
     /// The wire form: exactly the bytes this value occupies in a packet. It
     /// must not be empty: a packet has at least one byte.
-    type Wire: FromBytes
-        + IntoBytes
-        + KnownLayout
-        + Immutable
-        + Unaligned
-        + Copy
-        + fmt::Debug
-        + Send
-        + Sync
-        + 'static;
+    type Wire: WireBytes;
 
     /// Writes the value in its wire form.
     fn to_wire(&self) -> Self::Wire;
