@@ -2,7 +2,7 @@
 
 pub(crate) use crate::schema::Fnv1a;
 use crate::schema::Schema;
-use crate::wire::{intern, InvalidValue, Shape, WireBytes};
+use crate::wire::{intern, without_paths, InvalidValue, Shape, WireBytes};
 
 /// A typed task: its packet schema, its memory and its per-dispatch arguments.
 ///
@@ -246,23 +246,7 @@ pub(crate) fn v1_fingerprint<T: Task>() -> u64 {
 /// A type name without whitespace or path qualifiers:
 /// `::parallelizer::FixedStr< 11 >` becomes `FixedStr<11>`.
 fn canonical_type_name(type_name: &str) -> String {
-    let mut name = String::with_capacity(type_name.len());
-    let mut chars = type_name
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .peekable();
-    while let Some(c) = chars.next() {
-        if c == ':' && chars.peek() == Some(&':') {
-            chars.next();
-            let qualifier = name
-                .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_')
-                .len();
-            name.truncate(qualifier);
-        } else {
-            name.push(c);
-        }
-    }
-    name
+    without_paths(type_name.chars().filter(|c| !c.is_ascii_whitespace()))
 }
 
 #[cfg(test)]

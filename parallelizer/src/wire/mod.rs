@@ -41,7 +41,7 @@ pub use crate::error::InvalidValue;
 pub use cframe::{CFrame, CFrame18, CFrame18Wire, CFrameF32, CFrameF32Wire, CFrameWire};
 pub use color::{Color3, Color3Wire, Color3b16};
 pub use fixed::{FixedBytes, FixedBytesWire, FixedStr, FixedStrWire};
-pub(crate) use shape::{intern, short_type_name};
+pub(crate) use shape::{intern, short_type_name, without_paths};
 pub use shape::{Kind, Shape, Variant};
 pub use vector::{Vec2, Vec2Wire, Vec2i16, Vec2i16Wire, Vec3, Vec3Wire, Vec3i16, Vec3i16Wire};
 

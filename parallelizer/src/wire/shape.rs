@@ -323,9 +323,13 @@ pub(crate) fn intern(name: String) -> &'static str {
 /// `T`'s name without paths (`parallelizer::wire::FixedStr<3>` is
 /// `FixedStr<3>`): what an undescribed hand-written wire type is called.
 pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    let mut name = String::with_capacity(full.len());
-    let mut chars = full.chars().peekable();
+    intern(without_paths(std::any::type_name::<T>().chars()))
+}
+
+/// A type name with each path qualifier (`a::b::`) dropped.
+pub(crate) fn without_paths(type_name: impl Iterator<Item = char>) -> String {
+    let mut name = String::new();
+    let mut chars = type_name.peekable();
     while let Some(c) = chars.next() {
         if c == ':' && chars.peek() == Some(&':') {
             chars.next();
@@ -337,7 +341,7 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
             name.push(c);
         }
     }
-    intern(name)
+    name
 }
 
 #[cfg(test)]
