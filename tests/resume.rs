@@ -296,3 +296,66 @@ fn every_byte_of_a_job_file_is_checked_by_readers() {
         );
     }
 }
+
+/// Panics at task id `at`, if set: a job stopped by an error.
+pub struct Fuse {
+    pub at: Option<usize>,
+}
+
+#[task(packet = (u32,), memory = Fuse)]
+pub struct Fused;
+
+#[worker(Fused)]
+fn fused(task_id: usize, fuse: &Fuse) -> (u32,) {
+    assert!(fuse.at != Some(task_id), "blown at {task_id}");
+    ((task_id as u32).wrapping_mul(3),)
+}
+
+#[test]
+fn a_job_stopped_by_an_error_resumes() {
+    let coordinator = coordinator();
+    let path = temp("fused.prlz");
+    let reference = temp("fused-reference.prlz");
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&reference);
+    let ids = 2_000_000;
+    coordinator.define(Fused, Fuse { at: None });
+    coordinator
+        .run_to_file(Fused, ids, 1000, &reference)
+        .unwrap();
+    coordinator.set_memory(
+        Fused,
+        Fuse {
+            at: Some(1_234_567),
+        },
+    );
+    let error = coordinator
+        .run_to_file(Fused, ids, 1000, &path)
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::WorkerPanicked {
+                task_id: 1_234_567,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let partial = std::fs::read(&path).unwrap();
+    assert!(Results::<Fused>::read_from(&partial[..]).is_err());
+    coordinator.set_memory(Fused, Fuse { at: None });
+    let summary = coordinator.run_to_file(Fused, ids, 1000, &path).unwrap();
+    // The whole chunks before id 1 234 567: 262 144 ids of 4 bytes each.
+    assert_eq!(summary.kept, 4 * 262_144, "{summary:?}");
+    assert_eq!(summary.computed, ids - summary.kept);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&reference).unwrap()
+    );
+    // A zero batch size is refused before the file is touched.
+    let error = coordinator.run_to_file(Fused, ids, 0, &path).unwrap_err();
+    assert!(matches!(error, Error::ZeroBatchSize { .. }));
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&reference).unwrap();
+}

@@ -716,6 +716,9 @@ impl Coordinator {
     where
         T::Args: NoArgs<T>,
     {
+        if batch == 0 {
+            return Err(Error::ZeroBatchSize { task: T::NAME });
+        }
         let path = path.as_ref();
         let file = resume::open::<T>(path)?;
         let name = path.display().to_string();
@@ -746,6 +749,9 @@ impl Coordinator {
     where
         T::Args: WireType,
     {
+        if batch == 0 {
+            return Err(Error::ZeroBatchSize { task: T::NAME });
+        }
         let path = path.as_ref();
         let file = resume::open::<T>(path)?;
         let name = path.display().to_string();
