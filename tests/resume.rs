@@ -131,15 +131,19 @@ fn killed_runs_resume_to_the_uninterrupted_file() {
         expected.len()
     );
     // Kills at a random moment: once the file has grown by a random
-    // 0 to 4 MiB past what the last run left (0: while the child starts
-    // up, scans the file or drops its torn tail), polled every
+    // number of bytes past what the last run left (few: while the child
+    // starts up, scans the file or drops its torn tail), polled every
     // millisecond.
     let mut kills = Vec::new();
     let mut last_len = 0;
     let deadline = Instant::now() + Duration::from_secs(50);
     while kills.len() < 10 {
         assert!(Instant::now() < deadline, "too slow: {kills:?}");
-        let target = last_len + (rng.next() % (4 << 20)) as usize;
+        // Up to 1.6 times an even share of what is left for the kills
+        // still to come, so that they spread over the whole job and never
+        // reach its end.
+        let share = (expected.len() - last_len) * 8 / 5 / (11 - kills.len());
+        let target = last_len + (rng.next() % share as u64) as usize;
         let size = || std::fs::metadata(&path).map_or(0, |m| m.len() as usize);
         let mut child = spawn_child(&path);
         let started = Instant::now();
