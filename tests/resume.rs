@@ -363,3 +363,27 @@ fn a_job_stopped_by_an_error_resumes() {
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_file(&reference).unwrap();
 }
+
+#[test]
+fn options_change_when_the_file_is_synced_not_its_bytes() {
+    let coordinator = coordinator();
+    let (a, b) = (temp("options-a.prlz"), temp("options-b.prlz"));
+    let _ = std::fs::remove_file(&a);
+    let _ = std::fs::remove_file(&b);
+    coordinator.run_to_file(Mix, 1_500_000, 999, &a).unwrap();
+    // Synced at every batch, with a progress bar (drawn only on a terminal).
+    let every_batch = FileOptions::new()
+        .sync_bytes(0)
+        .sync_interval(Duration::ZERO)
+        .progress_bar(true);
+    let summary = coordinator
+        .run_to_file_options(Mix, 1_500_000, 999, &b, &every_batch)
+        .unwrap();
+    assert_eq!(
+        (summary.computed, summary.kept, summary.total),
+        (1_500_000, 0, 1_500_000)
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    std::fs::remove_file(&a).unwrap();
+    std::fs::remove_file(&b).unwrap();
+}
