@@ -4,6 +4,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
+use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::buffer::BufferPool;
@@ -11,10 +12,13 @@ use crate::control::{self, Control, Registry};
 use crate::dispatch::{Completion, Dispatch};
 use crate::error::Error;
 use crate::results::Results;
+use crate::resume::{self, FileOptions, RunSummary};
 use crate::run::{Job, Runner};
 use crate::state::{self, AnySet, Lease, StateSet};
 use crate::stream::Stream;
 use crate::task::{NoArgs, Task, TaskState, Worker};
+use crate::wire::WireType;
+use zerocopy::IntoBytes;
 
 type MemoryMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
 type StateMap = HashMap<TypeId, AnySet>;
@@ -608,6 +612,153 @@ impl Coordinator {
             stream.set_ticket(self.running.track(work));
         }
         stream
+    }
+
+    /// Runs task ids `0..threads` in batches of `batch` and streams their
+    /// packets into the results file at `path`, a durable chunk at a time
+    /// (flushed and synced every 8 MiB or 5 seconds; see
+    /// [`run_to_file_options`](Self::run_to_file_options)), in memory
+    /// bounded as for [`stream`](Self::stream) however large the job.
+    ///
+    /// The file is a results file of format 2 that also records the job's
+    /// shape: the task's schema, `threads`, `batch` and the args (none
+    /// here; [`run_to_file_with`](Self::run_to_file_with) records their
+    /// wire bytes). [`Results::read_from`] reads it once complete.
+    ///
+    /// If `path` already holds a run of the same job that was interrupted
+    /// (killed, or stopped by an error), the chunks that are there are
+    /// verified, a torn tail is dropped (the file is truncated after the
+    /// last chunk that verifies) and the job resumes after it: the
+    /// finished file is byte for byte the one an uninterrupted run writes,
+    /// provided the task's output depends only on its id, memory and args.
+    /// A complete file of the same job is verified and kept: the call
+    /// returns at once. The [`RunSummary`] says how many ids were computed
+    /// now and how many kept.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[task(packet = (u64,))]
+    /// pub struct Square;
+    ///
+    /// #[worker(Square)]
+    /// fn square(task_id: usize) -> (u64,) {
+    ///     ((task_id * task_id) as u64,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let path = std::env::temp_dir().join(format!("squares-{}.prlz", std::process::id()));
+    /// let coordinator = Coordinator::new(4);
+    /// let summary = coordinator.run_to_file(Square, 100_000, 1000, &path)?;
+    /// assert_eq!((summary.computed, summary.kept), (100_000, 0));
+    /// // Run again: the file is complete, nothing is computed.
+    /// let summary = coordinator.run_to_file(Square, 100_000, 1000, &path)?;
+    /// assert_eq!((summary.computed, summary.kept), (0, 100_000));
+    /// let results = Results::<Square>::read_from(std::fs::File::open(&path).unwrap())?;
+    /// assert_eq!(results.get(300), Some((90_000,)));
+    /// // Another job's file is never overwritten.
+    /// let other = coordinator.run_to_file(Square, 5, 1000, &path).unwrap_err();
+    /// assert!(matches!(other, Error::JobMismatch { .. }));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::JobMismatch`] if the file holds anything but a run of this
+    /// job (it is left untouched); [`Error::WriteFailed`] or
+    /// [`Error::ReadFailed`] if the file cannot be opened, read or written
+    /// (a disk full: the file keeps its whole chunks and resumes, and never
+    /// reads as complete); a stream's errors ([`Error::ZeroBatchSize`],
+    /// [`Error::MemoryNotDefined`], [`Error::WorkerPanicked`], ...), after
+    /// which the file resumes too.
+    pub fn run_to_file<T: Worker>(
+        &self,
+        task: T,
+        threads: usize,
+        batch: usize,
+        path: impl AsRef<Path>,
+    ) -> Result<RunSummary, Error>
+    where
+        T::Args: NoArgs<T>,
+    {
+        self.run_to_file_options(task, threads, batch, path, &FileOptions::default())
+    }
+
+    /// [`run_to_file`](Self::run_to_file) for a task whose `args` are a
+    /// [`WireType`]: the file records their wire bytes, and resumes only a
+    /// run with the same bytes.
+    pub fn run_to_file_with<T: Worker>(
+        &self,
+        task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+        path: impl AsRef<Path>,
+    ) -> Result<RunSummary, Error>
+    where
+        T::Args: WireType,
+    {
+        self.run_to_file_with_options(task, threads, batch, args, path, &FileOptions::default())
+    }
+
+    /// [`run_to_file`](Self::run_to_file) with the given sync interval and
+    /// progress bar.
+    pub fn run_to_file_options<T: Worker>(
+        &self,
+        task: T,
+        threads: usize,
+        batch: usize,
+        path: impl AsRef<Path>,
+        options: &FileOptions,
+    ) -> Result<RunSummary, Error>
+    where
+        T::Args: NoArgs<T>,
+    {
+        if batch == 0 {
+            return Err(Error::ZeroBatchSize { task: T::NAME });
+        }
+        let path = path.as_ref();
+        let file = resume::open::<T>(path)?;
+        let name = path.display().to_string();
+        resume::run_to(
+            self,
+            task,
+            threads,
+            batch,
+            NoArgs::none(),
+            None,
+            file,
+            &name,
+            options,
+        )
+    }
+
+    /// [`run_to_file_with`](Self::run_to_file_with) with the given sync
+    /// interval and progress bar.
+    pub fn run_to_file_with_options<T: Worker>(
+        &self,
+        task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+        path: impl AsRef<Path>,
+        options: &FileOptions,
+    ) -> Result<RunSummary, Error>
+    where
+        T::Args: WireType,
+    {
+        if batch == 0 {
+            return Err(Error::ZeroBatchSize { task: T::NAME });
+        }
+        let path = path.as_ref();
+        let file = resume::open::<T>(path)?;
+        let name = path.display().to_string();
+        let bytes = Some(args.to_wire().as_bytes().to_vec());
+        resume::run_to(
+            self, task, threads, batch, args, bytes, file, &name, options,
+        )
     }
 
     /// Shuts the coordinator down.

@@ -144,6 +144,19 @@ pub enum Error {
         /// The I/O error's message.
         message: String,
     },
+    /// [`Coordinator::run_to_file`](crate::Coordinator::run_to_file) found
+    /// a file that is not an interrupted or complete run of the same job (a
+    /// different task or schema, another number of ids, batch size or args,
+    /// or not a results file at all). The file is left as it was.
+    #[error("the file {path} does not hold a run of this job of task `{task}`: {reason}; it was left as it is: remove it or write to another path")]
+    JobMismatch {
+        /// The task being run.
+        task: &'static str,
+        /// The file's path.
+        path: String,
+        /// What differs.
+        reason: String,
+    },
     /// The data does not start with the results file magic `PRLZ`.
     #[error("this is not a parallelizer results file: it starts with b\"{}\", not b\"PRLZ\"; read results of task `{task}` only from what `Results::write_to` or `PacketWriter` wrote", .found.escape_ascii())]
     NotAResultsFile {

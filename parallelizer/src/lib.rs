@@ -70,6 +70,7 @@ pub mod persist;
 #[cfg(feature = "progress")]
 mod progress;
 mod results;
+mod resume;
 mod run;
 mod schema;
 mod state;
@@ -91,6 +92,7 @@ pub use error::Error;
 pub use mpi;
 pub use persist::PacketWriter;
 pub use results::Results;
+pub use resume::{FileOptions, RunSummary};
 pub use schema::{Schema, SchemaField};
 pub use stream::{Batch, Stream};
 pub use task::{FieldError, NoArgs, Task, TaskState, Worker};

@@ -12,7 +12,7 @@
 //! |---|---|---|---|
 //! | 0 | 4 | magic | [`MAGIC`], `b"PRLZ"` |
 //! | 4 | 2 | format version | [`FORMAT_VERSION`] (u16), 2; or 1 |
-//! | 6 | 2 | reserved | 0 (u16) |
+//! | 6 | 2 | reserved | 0 (u16); 2 if a job record follows the header checksum (`Coordinator::run_to_file`) |
 //! | 8 | 8 | schema fingerprint | [`Schema::fingerprint`](crate::Schema::fingerprint) (u64) |
 //! | 16 | 4 | packet size | `Task::PACKET_SIZE` (u32) |
 //! | 20 | 8 | count | the number of packets (u64); [`UNKNOWN_COUNT`] if not known in advance (version 2) |
@@ -141,9 +141,18 @@ struct Chunks {
     digest: u32,
 }
 
+/// Bit 1 of a version-2 header's reserved field: a job record follows the
+/// header's checksum (a file of `Coordinator::run_to_file`).
+pub(crate) const JOB_RECORD_FLAG: u16 = 1 << 1;
+
+/// The packets in each chunk this crate writes, but perhaps the last.
+pub(crate) fn packets_per_chunk<T: Task>() -> usize {
+    (CHUNK_BYTES / T::PACKET_SIZE.max(1)).clamp(1, u32::MAX as usize)
+}
+
 /// The checksum of chunk `index` of `count` packets, whose bytes are
 /// `bytes`: CRC-32C over the index (u64), the count (u32) and the bytes.
-fn chunk_checksum(index: u64, count: u32, bytes: &[u8]) -> u32 {
+pub(crate) fn chunk_checksum(index: u64, count: u32, bytes: &[u8]) -> u32 {
     let mut prefix = [0; 12];
     prefix[..8].copy_from_slice(&index.to_le_bytes());
     prefix[8..].copy_from_slice(&count.to_le_bytes());
@@ -183,7 +192,7 @@ fn parallel_checksums(first: u64, n: u32, bytes: &[u8], len: usize) -> Vec<u32> 
 
 /// The 24-byte trailer of a file of `count` packets whose chunk checksums
 /// hash to `digest`.
-fn trailer(count: u64, digest: u32) -> [u8; TRAILER_SIZE] {
+pub(crate) fn trailer(count: u64, digest: u32) -> [u8; TRAILER_SIZE] {
     let mut trailer = [0; TRAILER_SIZE];
     trailer[4..12].copy_from_slice(&count.to_le_bytes());
     trailer[12..16].copy_from_slice(&digest.to_le_bytes());
@@ -319,7 +328,7 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
         let header = header_of::<T>(count, version)?;
         writer.write_all(&header).map_err(write_failed::<T>)?;
         let chunks = (version == FormatVersion::V2).then(|| Chunks {
-            packets: (CHUNK_BYTES / T::PACKET_SIZE.max(1)).clamp(1, u32::MAX as usize),
+            packets: packets_per_chunk::<T>(),
             buffer: Vec::new(),
             pending: 0,
             index: 0,
@@ -457,6 +466,32 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
     /// The number of packets written so far.
     pub fn written(&self) -> usize {
         self.written
+    }
+
+    /// A version-2 writer that goes on after `chunks` whole chunks of
+    /// `written` packets whose checksums hash to `digest`, already in the
+    /// file `writer` writes the rest of (`resume`). Writes nothing now.
+    pub(crate) fn resuming(writer: W, chunks: u64, digest: u32, written: usize) -> Self {
+        PacketWriter {
+            writer,
+            declared: None,
+            written,
+            chunks: Some(Chunks {
+                packets: packets_per_chunk::<T>(),
+                buffer: Vec::new(),
+                pending: 0,
+                index: chunks,
+                digest,
+            }),
+            failed: None,
+            task: PhantomData,
+        }
+    }
+
+    /// The underlying writer: after [`write`](Self::write) returns, it has
+    /// been given whole chunks only (`resume` flushes and syncs it).
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        &mut self.writer
     }
 
     /// Checks that every declared packet was written, writes the last chunk
@@ -674,7 +709,10 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
         });
     }
     let reserved = u16::from_le_bytes([header[6], header[7]]);
-    if reserved != 0 {
+    // From version 2, bit 1 says a job record follows the header's
+    // checksum (`resume`); every other bit is reserved.
+    let job_record = version > 1 && reserved & JOB_RECORD_FLAG != 0;
+    if reserved & !JOB_RECORD_FLAG != 0 || (version == 1 && reserved != 0) {
         return Err(Error::ReservedHeaderBits {
             task: T::NAME,
             found: reserved,
@@ -703,11 +741,14 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
         }
     }
     // From version 2, the schema and the header's checksum follow.
-    let start = if version == 1 {
+    let mut start = if version == 1 {
         HEADER_SIZE as u64
     } else {
         check_schema::<T, R>(&mut reader, &header, fingerprint)?
     };
+    if job_record {
+        start = crate::resume::skip_job_record::<T, R>(&mut reader, start)?;
+    }
     let packet_size = u32::from_le_bytes(header[16..20].try_into().expect("4 bytes"));
     if usize::try_from(packet_size) != Ok(T::PACKET_SIZE) {
         return Err(Error::PacketSizeMismatch {
@@ -1042,7 +1083,10 @@ fn check_schema<T: Task, R: Read>(
 
 /// The header of a file of `count` packets of `T` in format `version`,
 /// with the schema that follows it from version 2.
-fn header_of<T: Task>(count: Option<usize>, version: FormatVersion) -> Result<Vec<u8>, Error> {
+pub(crate) fn header_of<T: Task>(
+    count: Option<usize>,
+    version: FormatVersion,
+) -> Result<Vec<u8>, Error> {
     let count = count.map_or(UNKNOWN_COUNT, |count| count as u64);
     let too_large = Error::FileTooLarge {
         task: T::NAME,
@@ -1081,7 +1125,7 @@ fn header_of<T: Task>(count: Option<usize>, version: FormatVersion) -> Result<Ve
 
 /// Fills `buffer` from `reader` until it is full or the reader ends; returns
 /// how many bytes were read.
-fn read_up_to<R: Read>(reader: &mut R, buffer: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_up_to<R: Read>(reader: &mut R, buffer: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buffer.len() {
         match reader.read(&mut buffer[filled..]) {
@@ -1094,7 +1138,7 @@ fn read_up_to<R: Read>(reader: &mut R, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-fn read_failed<T: Task>(error: io::Error) -> Error {
+pub(crate) fn read_failed<T: Task>(error: io::Error) -> Error {
     Error::ReadFailed {
         task: T::NAME,
         kind: error.kind(),
@@ -1102,7 +1146,7 @@ fn read_failed<T: Task>(error: io::Error) -> Error {
     }
 }
 
-fn write_failed<T: Task>(error: io::Error) -> Error {
+pub(crate) fn write_failed<T: Task>(error: io::Error) -> Error {
     Error::WriteFailed {
         task: T::NAME,
         kind: error.kind(),

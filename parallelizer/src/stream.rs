@@ -237,6 +237,23 @@ impl<T: Task> Stream<T> {
         self
     }
 
+    /// Starts at batch `first` (ids `first * batch ..`), as if batches
+    /// `0..first` had been taken: `resume` goes on after the packets a file
+    /// kept. Only before the first item.
+    pub(crate) fn starting_at_batch(mut self, first: usize) -> Self {
+        if let Some(shared) = &self.shared {
+            let first = first.min(shared.batches);
+            let mut state = shared.lock();
+            if state.yielded == 0 && state.claimed == 0 {
+                state.yielded = first;
+                state.claimed = first;
+                drop(state);
+                self.remaining = shared.batches - first;
+            }
+        }
+        self
+    }
+
     /// Draws a progress bar on the terminal as batches are taken: task ids
     /// done, rate and time left. The bar goes to standard error and is drawn
     /// only when that is a terminal. Needs the `progress` feature.
