@@ -311,3 +311,69 @@ impl<T: Task, W: Write> NpyWriter<T, W> {
         Ok(self.writer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Shape;
+
+    fn schema(fields: Vec<(&'static str, Shape)>) -> Schema {
+        Schema::from_shape("Test", Shape::structure("Test", fields))
+    }
+
+    /// The version, the header's declared length and the data's offset.
+    fn parse(header: &[u8]) -> (u8, usize, usize) {
+        assert_eq!(&header[..6], b"\x93NUMPY");
+        match header[6] {
+            1 => {
+                let len = u16::from_le_bytes([header[8], header[9]]) as usize;
+                (1, len, 10 + len)
+            }
+            v => {
+                let len = u32::from_le_bytes(header[8..12].try_into().unwrap()) as usize;
+                (v, len, 12 + len)
+            }
+        }
+    }
+
+    #[test]
+    fn raw_bytes_and_escaped_names() {
+        let schema = schema(vec![
+            ("it's", Shape::raw("[u8; 3]", 3)),
+            ("a\\b", Shape::of::<u8>()),
+        ]);
+        assert_eq!(
+            schema.numpy_dtype(),
+            r"[('it\'s', '|u1', (3,)), ('a\\b', '|u1')]"
+        );
+    }
+
+    #[test]
+    fn a_header_of_64_kib_or_more_is_version_2() {
+        let names: Vec<&'static str> = (0..5000)
+            .map(|i| &*Box::leak(format!("field_{i:05}").into_boxed_str()))
+            .collect();
+        let schema = schema(
+            names
+                .iter()
+                .map(|&name| (name, Shape::of::<u16>()))
+                .collect(),
+        );
+        let header = header(&schema, 3);
+        let (version, len, data) = parse(&header);
+        assert_eq!(version, 2);
+        assert!(len > usize::from(u16::MAX));
+        assert_eq!((data, header.len() % ALIGN), (header.len(), 0));
+        assert_eq!(header.last(), Some(&b'\n'));
+    }
+
+    #[test]
+    fn non_ascii_names_are_version_3() {
+        let schema = schema(vec![("höhe", Shape::of::<f32>())]);
+        let header = header(&schema, 1);
+        let (version, len, data) = parse(&header);
+        assert_eq!((version, data, header.len()), (3, 128, 128));
+        let dict = std::str::from_utf8(&header[12..12 + len]).unwrap();
+        assert!(dict.starts_with("{'descr': [('höhe', '<f4')], "));
+    }
+}
