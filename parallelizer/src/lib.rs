@@ -66,6 +66,7 @@ mod coordinator;
 mod dispatch;
 mod error;
 mod generated;
+mod npy;
 pub mod persist;
 #[cfg(feature = "progress")]
 mod progress;
@@ -90,6 +91,7 @@ pub use error::Error;
 /// use for the program's own MPI calls on [`Cluster::world`].
 #[cfg(feature = "mpi")]
 pub use mpi;
+pub use npy::NpyWriter;
 pub use persist::PacketWriter;
 pub use results::Results;
 pub use resume::{FileOptions, RunSummary};

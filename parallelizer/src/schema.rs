@@ -147,6 +147,37 @@ impl Schema {
         bytes
     }
 
+    /// The packet's numpy structured dtype, as the `descr` of an NPY header:
+    /// a Python literal list of `(name, format)` tuples that
+    /// `numpy.dtype(ast.literal_eval(descr))` reads, whose item size is the
+    /// packet size and whose offsets are the packet's, with no padding.
+    ///
+    /// Field names are the schema's (a tuple packet's fields are `'0'`,
+    /// `'1'`, ...). Numbers are little-endian (`'<u2'`, `'<f8'`, `'|i1'`),
+    /// a `bool` is `'|b1'`, an enum its discriminant's unsigned integer,
+    /// a struct or a built-in compound type ([`Vec3`](crate::Vec3),
+    /// [`Color3`](crate::Color3), ...) a nested dtype of its parts, a string
+    /// slot `[('len', '<u4'), ('bytes', '|S11')]` (numpy's bytes type, which
+    /// drops the zero padding), a byte slot `[('len', '<u2'), ('bytes',
+    /// '|u1', (16,))]` (an array of the slot's bytes, since trailing zeros
+    /// may be data), raw bytes `('|u1', (n,))`.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[task(packet = (u16, FixedStr<11>, Color3))]
+    /// pub struct Hello;
+    ///
+    /// assert_eq!(
+    ///     Hello::schema().numpy_dtype(),
+    ///     "[('0', '<u2'), ('1', [('len', '<u4'), ('bytes', '|S11')]), \
+    ///      ('2', [('r', '|u1'), ('g', '|u1'), ('b', '|u1')])]"
+    /// );
+    /// ```
+    pub fn numpy_dtype(&self) -> String {
+        crate::npy::dtype(self)
+    }
+
     fn encode(&self, out: &mut impl Sink) {
         encode_node(out, "", &Kind::Struct, self.packet_size, &self.fields);
     }
