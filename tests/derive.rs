@@ -2,28 +2,12 @@
 //! enums, as packet fields and as whole packets (`#[task(packet = Cell)]`):
 //! their bytes, their validation, their schema and their `Debug`.
 
+mod common;
+
+use common::{Biome, Cell, CellWire};
 use parallelizer::prelude::*;
 use parallelizer::zerocopy::IntoBytes;
 use parallelizer::{InvalidValue, Kind, Schema, Shape, Variant};
-
-#[derive(WireType, Debug, Clone, Copy, PartialEq)]
-#[repr(u8)]
-pub enum Biome {
-    Ocean = 0,
-    Plains = 1,
-    Forest = 2,
-    Mountain = 7,
-}
-
-#[derive(WireType, Debug, Clone, Copy, PartialEq)]
-pub struct Cell {
-    pub height: f32,
-    pub normal: Vec3,
-    pub biome: Biome,
-    pub name: FixedStr<8>,
-    pub color: Color3,
-    pub wet: bool,
-}
 
 #[derive(WireType, Debug, Clone, Copy, PartialEq)]
 pub struct Pair(pub u16, pub i16);

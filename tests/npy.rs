@@ -1,27 +1,11 @@
 //! NPY files for numpy: the dtype of every kind of field, the header's bytes
 //! and alignment, the packets' bytes after it, and the streaming writer.
 
+mod common;
+
+use common::{Biome, Cell};
 use parallelizer::prelude::*;
 use parallelizer::NpyWriter;
-
-#[derive(WireType, Debug, Clone, Copy, PartialEq)]
-#[repr(u8)]
-pub enum Biome {
-    Ocean = 0,
-    Plains = 1,
-    Forest = 2,
-    Mountain = 7,
-}
-
-#[derive(WireType, Debug, Clone, Copy, PartialEq)]
-pub struct Cell {
-    pub height: f32,
-    pub normal: Vec3,
-    pub biome: Biome,
-    pub name: FixedStr<8>,
-    pub color: Color3,
-    pub wet: bool,
-}
 
 #[task(packet = Cell)]
 pub struct Terrain;

@@ -73,3 +73,24 @@ pub struct Affine;
 fn affine(task_id: usize, scale: &Scale, offset: &f64) -> (f64,) {
     (task_id as f64 * scale.factor + offset,)
 }
+
+/// The named packet: an enum biome inside a struct cell.
+/// A fieldless enum on the wire: its `u8` discriminant.
+#[derive(WireType, Debug, Clone, Copy, PartialEq)]
+#[repr(u8)]
+pub enum Biome {
+    Ocean = 0,
+    Plains = 1,
+    Forest = 2,
+    Mountain = 7,
+}
+
+#[derive(WireType, Debug, Clone, Copy, PartialEq)]
+pub struct Cell {
+    pub height: f32,
+    pub normal: Vec3,
+    pub biome: Biome,
+    pub name: FixedStr<8>,
+    pub color: Color3,
+    pub wet: bool,
+}
