@@ -290,7 +290,7 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::generated::{
-        field_shape, in_field, packet_field_error, tuple_shape, DebugWith, StructPacket,
+        field_shape, in_field, packet_field_error, tuple_shape, Checked, DebugWith, StructPacket,
     };
     pub use crate::task::sealed::SealedTask;
     pub use crate::task::{FieldError, Task, TaskState, Worker};
