@@ -108,6 +108,13 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
          `#[derive(WireType)]`."
     );
 
+    // The generated functions' `self`, `wire` and `f`, spanned as where they
+    // are declared (on the struct's name): the code around them is spanned on
+    // the fields' types, which a `macro_rules!` macro may have written in a
+    // context of its own.
+    let this = quote_spanned!(ident.span()=> self);
+    let wire_arg = quote_spanned!(ident.span()=> wire);
+    let f = quote_spanned!(ident.span()=> f);
     let each =
         |make: &dyn Fn(&WireField) -> TokenStream| fields.iter().map(make).collect::<Vec<_>>();
     // `Name { field: value }` or `Name(value)`, as the struct is declared.
@@ -123,14 +130,14 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         &wire,
         each(&|field| {
             let (as_wire, member) = (checked(&field.ty), &field.member);
-            quote_spanned!(field.ty.span()=> #as_wire::to_wire(&self.#member))
+            quote_spanned!(field.ty.span()=> #as_wire::to_wire(&#this.#member))
         }),
     );
     let from_wire = construct(
         ident,
         each(&|field| {
             let (as_wire, member) = (checked(&field.ty), &field.member);
-            quote_spanned!(field.ty.span()=> #as_wire::from_wire(&wire.#member))
+            quote_spanned!(field.ty.span()=> #as_wire::from_wire(&#wire_arg.#member))
         }),
     );
     let validate = fields
@@ -139,7 +146,7 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         .map(|(index, field)| {
             let (as_wire, member) = (checked(&field.ty), &field.member);
             quote_spanned! {field.ty.span()=>
-                #as_wire::validate(&wire.#member)
+                #as_wire::validate(&#wire_arg.#member)
                     .map_err(|reason| (#index, reason))?;
             }
         })
@@ -157,7 +164,7 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         let (as_wire, member, name) = (checked(&field.ty), &field.member, &field.name);
         let value = quote_spanned! {field.ty.span()=>
             &#private::DebugWith(&|f: &mut ::core::fmt::Formatter<'_>| {
-                #as_wire::fmt_wire(&self.#member, f)
+                #as_wire::fmt_wire(&#this.#member, f)
             })
         };
         if named {
@@ -167,9 +174,9 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         }
     });
     let debug = if named {
-        quote!(f.debug_struct(#wire_name) #(#debug_fields)* .finish())
+        quote!(#f.debug_struct(#wire_name) #(#debug_fields)* .finish())
     } else {
-        quote!(f.debug_tuple(#wire_name) #(#debug_fields)* .finish())
+        quote!(#f.debug_tuple(#wire_name) #(#debug_fields)* .finish())
     };
     let type_names = fields.iter().map(|field| type_name(&field.ty));
     let empty = format!(

@@ -54,6 +54,12 @@ pub fn task(task: &TaskDef) -> TokenStream {
                 as ::parallelizer::__private::WireType>
         }
     };
+    // The generated functions' parameters, spanned as where they are
+    // declared (on the packet): the code around them is spanned on the
+    // fields' types, which a `macro_rules!` macro may have written in a
+    // context of its own.
+    let output_arg = quote_spanned!(packet_span=> output);
+    let packet_arg = quote_spanned!(packet_span=> packet);
     let wire = fields
         .iter()
         .map(|ty| {
@@ -63,11 +69,11 @@ pub fn task(task: &TaskDef) -> TokenStream {
         .collect::<Vec<_>>();
     let encode = fields.iter().zip(&index).map(|(ty, i)| {
         let as_wire = checked(ty);
-        quote_spanned!(ty.span()=> #as_wire::to_wire(&output.#i))
+        quote_spanned!(ty.span()=> #as_wire::to_wire(&#output_arg.#i))
     });
     let decode = fields.iter().zip(&index).map(|(ty, i)| {
         let as_wire = checked(ty);
-        quote_spanned!(ty.span()=> #as_wire::from_wire(&packet.#i))
+        quote_spanned!(ty.span()=> #as_wire::from_wire(&#packet_arg.#i))
     });
     // Each field's size, spanned on its type like the other per-field uses.
     let sizes = fields
@@ -104,7 +110,7 @@ pub fn task(task: &TaskDef) -> TokenStream {
     let validate = fields.iter().zip(&index).map(|(ty, i)| {
         let as_wire = checked(ty);
         quote_spanned! {ty.span()=>
-            #as_wire::validate(&packet.#i)
+            #as_wire::validate(&#packet_arg.#i)
                 .map_err(|reason| ::parallelizer::__private::FieldError { field: #i, reason })?;
         }
     });
