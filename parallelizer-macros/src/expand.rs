@@ -100,9 +100,10 @@ pub fn task(task: &TaskDef) -> TokenStream {
              least 1 byte, but `<{0} as WireType>::Wire` has size 0",
             type_name(ty)
         );
+        let as_wire = checked(ty);
         quote_spanned! {ty.span()=>
             const _: () = ::core::assert!(
-                ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>() != 0,
+                ::core::mem::size_of::<#as_wire::Wire>() != 0,
                 #message,
             );
         }
