@@ -9,7 +9,9 @@ use crate::wire::{intern, InvalidValue, Shape, WireBytes, WireType};
 /// A struct that derives `WireType`, which can then be a whole packet:
 /// `#[task(packet = Cell)]`. Implemented by `#[derive(WireType)]` on structs,
 /// beside `WireType`, whose items it repeats so that a task names nothing
-/// else of the type: a type that is not such a struct fails here once.
+/// else of the type: a type that is not such a struct fails here once. It
+/// does not require `Copy`, so that a struct without it fails once, on its
+/// `WireType` impl, and not again in each task whose packet it is.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a whole packet: a packet is a tuple of wire types or a struct that derives `WireType`",
     label = "not a struct with `#[derive(WireType)]`",
