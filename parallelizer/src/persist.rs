@@ -46,6 +46,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::marker::PhantomData;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use zerocopy::IntoBytes;
 
@@ -160,34 +161,61 @@ pub(crate) fn chunk_checksum(index: u64, count: u32, bytes: &[u8]) -> u32 {
 }
 
 /// From this many whole chunks in one write, their checksums are taken on
-/// several threads.
+/// other threads while the chunks are written.
 const PARALLEL_CHUNKS: usize = 4;
 
-/// The checksums of the chunks of `len` bytes (`n` packets each) that
-/// `bytes` holds, the first of index `first`, taken on up to 8 threads.
-fn parallel_checksums(first: u64, n: u32, bytes: &[u8], len: usize) -> Vec<u32> {
-    let parts: Vec<&[u8]> = bytes.chunks(len).collect();
+/// Writes `bytes`, whole chunks of `len` bytes (`chunks.packets` packets
+/// each), while up to 7 other threads take the chunks' checksums a chunk or
+/// two ahead of the writer. The copy into the writer and the checksum run at
+/// the same time, and each chunk is still in the shared cache when the second
+/// of them reads it: one pass over memory, not two (taking all the checksums
+/// first and then writing read every byte twice from memory).
+fn write_pipelined<W: Write>(
+    writer: &mut W,
+    chunks: &mut Chunks,
+    bytes: &[u8],
+    len: usize,
+) -> io::Result<()> {
+    let n = chunks.packets as u32;
+    let first = chunks.index;
+    let parts = bytes.len() / len;
     let threads = std::thread::available_parallelism()
-        .map_or(1, |threads| threads.get())
-        .clamp(1, 8)
-        .min(parts.len());
-    let per_thread = parts.len().div_ceil(threads.max(1));
-    let mut checksums = vec![0; parts.len()];
+        .map_or(1, |threads| threads.get().saturating_sub(1))
+        .clamp(1, 7)
+        .min(parts);
     std::thread::scope(|scope| {
-        for (t, (out, parts)) in checksums
-            .chunks_mut(per_thread)
-            .zip(parts.chunks(per_thread))
-            .enumerate()
-        {
-            scope.spawn(move || {
-                for (j, (out, part)) in out.iter_mut().zip(parts).enumerate() {
-                    let index = first + (t * per_thread + j) as u64;
-                    *out = chunk_checksum(index, n, part);
-                }
-            });
+        // Chunk k's checksum comes from thread k % threads, in order; a
+        // bound of one waiting checksum keeps each thread just ahead.
+        let checksums: Vec<Receiver<u32>> = (0..threads)
+            .map(|t| {
+                let (sender, receiver) = sync_channel(1);
+                scope.spawn(move || {
+                    for (k, part) in bytes.chunks(len).enumerate().skip(t).step_by(threads) {
+                        // The writer failed and dropped its receivers.
+                        if sender
+                            .send(chunk_checksum(first + k as u64, n, part))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+                receiver
+            })
+            .collect();
+        let count = n.to_le_bytes();
+        for (k, chunk) in bytes.chunks(len).enumerate() {
+            writer.write_all(&count)?;
+            writer.write_all(chunk)?;
+            let checksum = checksums[k % threads]
+                .recv()
+                .map_err(|_| io::Error::other("a checksum thread ended early"))?;
+            writer.write_all(&checksum.to_le_bytes())?;
+            chunks.index += 1;
+            chunks.digest = crc32c::crc32c_append(chunks.digest, &checksum.to_le_bytes());
         }
-    });
-    checksums
+        Ok(())
+    })
 }
 
 /// The 24-byte trailer of a file of `count` packets whose chunk checksums
@@ -385,20 +413,10 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
         }
         let full = packets.len() / chunks.packets;
         if full >= PARALLEL_CHUNKS && T::PACKET_SIZE > 0 {
-            // Many whole chunks at once (`Results::write_to`): their
-            // checksums are taken on several threads first.
+            // Many whole chunks at once (`Results::write_to`).
             let (whole, rest) = packets.split_at(full * chunks.packets);
-            let bytes = whole.as_bytes();
             let len = chunks.packets * T::PACKET_SIZE;
-            let checksums = parallel_checksums(chunks.index, chunks.packets as u32, bytes, len);
-            let count = (chunks.packets as u32).to_le_bytes();
-            for (chunk, checksum) in bytes.chunks(len).zip(checksums) {
-                self.writer.write_all(&count)?;
-                self.writer.write_all(chunk)?;
-                self.writer.write_all(&checksum.to_le_bytes())?;
-                chunks.index += 1;
-                chunks.digest = crc32c::crc32c_append(chunks.digest, &checksum.to_le_bytes());
-            }
+            write_pipelined(&mut self.writer, chunks, whole.as_bytes(), len)?;
             packets = rest;
         }
         while packets.len() >= chunks.packets {
