@@ -37,7 +37,9 @@
 //! specifies the format in full.
 //!
 //! Write whole results with [`Results::write_to`], or packets chunk by chunk
-//! with a [`PacketWriter`]; read them with [`Results::read_from`]. A reader
+//! with a [`PacketWriter`]; read them with [`Results::read_from`], or with no
+//! Rust type, from the schema the file stores, with [`ResultsFile`] (one
+//! reader serves both, so they check the same things the same way). A reader
 //! reads exactly one file's bytes, so several files can follow each other in
 //! one stream. Files of format version 1, which carry only a fingerprint of
 //! the declared type names, are still read, and written on request

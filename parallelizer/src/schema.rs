@@ -951,6 +951,126 @@ mod tests {
         assert!(decode(&unknown).unwrap_err().contains("tag 99"));
     }
 
+    /// A node of a canonical encoding: name, tag, size, the kind's
+    /// parameters (encoded), children.
+    fn node(name: &str, tag: u64, size: u64, params: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.str(name);
+        out.u64(tag);
+        out.u64(size);
+        out.bytes(params);
+        out.u64(children.len() as u64);
+        for child in children {
+            out.extend_from_slice(child);
+        }
+        out
+    }
+
+    #[test]
+    fn stored_schemas_read_back_with_kind_type_names() {
+        let typed = schema(vec![
+            ("a", Shape::of::<u16>()),
+            ("s", Shape::of::<crate::FixedStr<3>>()),
+            ("v", Shape::of::<crate::Vec3>()),
+            (
+                "e",
+                Shape::enumeration("E", 2, [Variant::new("X", 0), Variant::new("Y", 9)]),
+            ),
+            ("r", Shape::raw("Opaque", 5)),
+        ]);
+        let stored = Schema::from_canonical_encoding(&typed.canonical_encoding()).unwrap();
+        assert_eq!(stored.canonical_encoding(), typed.canonical_encoding());
+        assert_eq!(
+            (stored.task(), stored.packet_size()),
+            (UNKNOWN_TASK, 2 + 7 + 24 + 2 + 5)
+        );
+        let types: Vec<&str> = stored.fields().iter().map(|f| f.type_name()).collect();
+        assert_eq!(types, ["u16", "string<3>", "struct", "enum u16", "[u8; 5]"]);
+        assert_eq!(stored.field("v.z").map(|z| z.offset()), Some(25));
+        assert_eq!(
+            stored.to_string(),
+            "\
+?: struct, 40 bytes
+offset  size  field
+     0     2  a: u16
+     2     7  s: string<3>
+     2     4    len: u32
+     6     3    bytes: [u8; 3]
+     9    24  v: struct
+     9     8    x: f64
+    17     8    y: f64
+    25     8    z: f64
+    33     2  e: enum u16 (X = 0, Y = 9)
+    35     5  r: [u8; 5]
+"
+        );
+    }
+
+    #[test]
+    fn stored_schemas_that_contradict_themselves_are_refused() {
+        let u16_node = |size| node("a", 2, size, &[], &[]);
+        let packet = |size, children: &[Vec<u8>]| node("", TAG_STRUCT, size, &[], children);
+        let refused = |bytes: Vec<u8>, words: &str| {
+            let error = Schema::from_canonical_encoding(&bytes).unwrap_err();
+            assert!(error.contains(words), "{error}");
+        };
+        assert!(Schema::from_canonical_encoding(&packet(2, &[u16_node(2)])).is_ok());
+        refused(
+            packet(3, &[u16_node(2)]),
+            "the packet says 3 bytes, but its fields make 2",
+        );
+        refused(packet(3, &[u16_node(3)]), "field `a` is a u16 of 3 bytes");
+        refused(
+            packet(2, &[node("a", 2, 2, &[], &[u16_node(2)])]),
+            "field `a` of kind u16 has parts",
+        );
+        refused(
+            packet(7, &[node("s", TAG_STR, 7, &3u64.to_le_bytes(), &[])]),
+            "field `s` is a slot of capacity 3 in 7 bytes",
+        );
+        let len = node("len", 3, 4, &[], &[]);
+        let bytes = node("bytes", TAG_RAW, 3, &[], &[]);
+        assert!(Schema::from_canonical_encoding(&packet(
+            7,
+            &[node(
+                "s",
+                TAG_STR,
+                7,
+                &3u64.to_le_bytes(),
+                &[len.clone(), bytes.clone()]
+            )]
+        ))
+        .is_ok());
+        refused(
+            packet(
+                7,
+                &[node("s", TAG_BYTES, 7, &3u64.to_le_bytes(), &[len, bytes])],
+            ),
+            "field `s` is a slot of capacity 3",
+        );
+        let mut variants = Vec::new();
+        variants.u64(1);
+        variants.str("X");
+        variants.u64(0);
+        assert!(Schema::from_canonical_encoding(&packet(
+            1,
+            &[node("e", TAG_ENUM, 1, &variants, &[])]
+        ))
+        .is_ok());
+        refused(
+            packet(9, &[node("e", TAG_ENUM, 9, &variants, &[])]),
+            "field `e` is an enum of 9 bytes",
+        );
+        refused(
+            packet(1, &[node("v", TAG_STRUCT, 1, &[], &[u16_node(2)])]),
+            "field `v` says 1 bytes, but its fields make 2",
+        );
+        refused(
+            node("x", TAG_STRUCT, 0, &[], &[]),
+            "does not encode a packet",
+        );
+    }
+
     #[test]
     fn differences_name_the_first_field_that_differs() {
         let xyz = |kind: fn() -> Shape| {
