@@ -974,6 +974,11 @@ impl<R: Read> FrameReader<R> {
         }
         let args = match fields[16] {
             0 if args.is_empty() => None,
+            0 => {
+                return Err(corrupt(format!(
+                    "its args kind is 0 (no args), but it holds {args_size} bytes of args"
+                )))
+            }
             1 => Some(args.to_vec()),
             kind => {
                 return Err(corrupt(format!(
@@ -1376,6 +1381,56 @@ pub(crate) fn write_failed<T: Task>(error: io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_records_are_read_and_their_fields_checked() {
+        // A record of these fields, with its size and a checksum that holds.
+        let record = |fields: &[u8]| {
+            let mut record = (fields.len() as u32).to_le_bytes().to_vec();
+            record.extend_from_slice(fields);
+            let checksum = crc32c::crc32c(&record);
+            record.extend_from_slice(&checksum.to_le_bytes());
+            record
+        };
+        let fields = |kind: u8, size: u32, args: &[u8]| {
+            let mut fields = 7u64.to_le_bytes().to_vec();
+            fields.extend_from_slice(&3u64.to_le_bytes());
+            fields.push(kind);
+            fields.extend_from_slice(&size.to_le_bytes());
+            fields.extend_from_slice(args);
+            fields
+        };
+        let read = |bytes: Vec<u8>| FrameReader::new(bytes.as_slice(), "T").job_record();
+        let job = read(record(&fields(1, 2, &[9, 8]))).unwrap();
+        assert_eq!(
+            (job.threads(), job.batch(), job.args()),
+            (7, 3, Some(&[9, 8][..]))
+        );
+        assert_eq!(read(record(&fields(0, 0, &[]))).unwrap().args(), None);
+        for (fields, reason) in [
+            (
+                fields(1, 3, &[9, 8]),
+                "it says 3 bytes of args, but holds 2",
+            ),
+            (
+                fields(0, 1, &[9]),
+                "its args kind is 0 (no args), but it holds 1 bytes",
+            ),
+            (
+                fields(2, 0, &[]),
+                "its args kind is 2, not 0 (no args) or 1",
+            ),
+            (vec![0; 20], "less than the 21 of its fixed fields"),
+        ] {
+            let error = read(record(&fields)).unwrap_err();
+            assert!(matches!(error, Error::CorruptFile { .. }), "{error:?}");
+            assert!(error.to_string().contains(reason), "{error}");
+        }
+        let mut broken = record(&fields(0, 0, &[]));
+        broken[5] ^= 1;
+        let error = read(broken).unwrap_err();
+        assert!(matches!(error, Error::ChecksumMismatch { .. }), "{error:?}");
+    }
 
     #[test]
     fn truncated_header_messages_give_this_header_size() {

@@ -196,6 +196,27 @@ impl ResultsFile {
     /// [`Coordinator::run_to_file`](crate::Coordinator::run_to_file) wrote
     /// it; `None` for a file of [`Results::write_to`](crate::Results::write_to)
     /// or a [`PacketWriter`](crate::PacketWriter).
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::ResultsFile;
+    ///
+    /// #[task(packet = (u16,))]
+    /// pub struct Double;
+    ///
+    /// #[worker(Double)]
+    /// fn double(task_id: usize) -> (u16,) {
+    ///     (task_id as u16 * 2,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let mut bytes = Vec::new();
+    /// Coordinator::new(2).dispatch(Double, 3, 2)?.write_to(&mut bytes)?;
+    /// let file = ResultsFile::read_from(bytes.as_slice())?;
+    /// assert_eq!(file.job(), None); // `write_to` records no job
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn job(&self) -> Option<&JobRecord> {
         self.job.as_ref()
     }
@@ -228,6 +249,30 @@ impl ResultsFile {
     }
 
     /// The packets in order, each as [`packet`](Self::packet) gives it.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::ResultsFile;
+    ///
+    /// #[task(packet = (u16,))]
+    /// pub struct Double;
+    ///
+    /// #[worker(Double)]
+    /// fn double(task_id: usize) -> (u16,) {
+    ///     (task_id as u16 * 2,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let mut bytes = Vec::new();
+    /// Coordinator::new(2).dispatch(Double, 3, 2)?.write_to(&mut bytes)?;
+    /// let file = ResultsFile::read_from(bytes.as_slice())?;
+    /// let packets: Vec<&[u8]> = file.packets().collect();
+    /// assert_eq!(packets, [&[0, 0][..], &[2, 0][..], &[4, 0][..]]);
+    /// assert_eq!(file.as_bytes(), &[0, 0, 2, 0, 4, 0]);
+    /// assert_eq!((file.len(), file.is_empty(), file.packet(3)), (3, false, None));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn packets(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
         let size = self.schema.packet_size();
         (0..self.count).map(move |index| &self.bytes[index * size..(index + 1) * size])
