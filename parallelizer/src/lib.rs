@@ -71,6 +71,7 @@ pub mod persist;
 #[cfg(feature = "progress")]
 mod progress;
 mod results;
+mod results_file;
 mod resume;
 mod run;
 mod schema;
@@ -78,6 +79,7 @@ mod state;
 mod stream;
 mod task;
 mod trace;
+mod value;
 pub mod wire;
 
 pub use buffer::Iter;
@@ -92,12 +94,13 @@ pub use error::Error;
 #[cfg(feature = "mpi")]
 pub use mpi;
 pub use npy::NpyWriter;
-pub use persist::PacketWriter;
+pub use persist::{JobRecord, PacketWriter, ResultsFile};
 pub use results::Results;
 pub use resume::{FileOptions, RunSummary};
 pub use schema::{Schema, SchemaField};
 pub use stream::{Batch, Stream};
 pub use task::{FieldError, NoArgs, Task, TaskState, Worker};
+pub use value::{DecodeError, Value};
 /// The zerocopy crate, whose traits packets implement: with
 /// [`IntoBytes`](zerocopy::IntoBytes) in scope, `packet.as_bytes()` gives one
 /// packet's bytes.
