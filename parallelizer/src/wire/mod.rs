@@ -40,6 +40,8 @@ mod vector;
 pub use crate::error::InvalidValue;
 pub use cframe::{CFrame, CFrame18, CFrame18Wire, CFrameF32, CFrameF32Wire, CFrameWire};
 pub use color::{Color3, Color3Wire, Color3b16};
+#[cfg(feature = "arrow")]
+pub(crate) use fixed::{check_len, check_padding};
 pub use fixed::{FixedBytes, FixedBytesWire, FixedStr, FixedStrWire};
 pub(crate) use shape::{intern, short_type_name, without_paths};
 pub use shape::{Kind, Shape, Variant};
