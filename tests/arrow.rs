@@ -606,6 +606,113 @@ fn an_inconsistent_schema_is_an_error_that_names_the_field() {
     assert!(message.contains("WireType::shape"), "{message}");
 }
 
+/// A 2-byte enum, whose discriminants are far from its variants' positions.
+#[derive(WireType, Debug, Clone, Copy, PartialEq)]
+#[repr(u16)]
+pub enum Level {
+    Low = 1000,
+    High = 2,
+}
+
+/// A hand-written wire type whose shape claims 300 variants in one byte.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Crowded(pub u8);
+
+impl WireType for Crowded {
+    type Wire = u8;
+
+    fn to_wire(&self) -> u8 {
+        self.0
+    }
+
+    fn from_wire(wire: &u8) -> Self {
+        Crowded(*wire)
+    }
+
+    fn validate(_: &u8) -> Result<(), InvalidValue> {
+        Ok(())
+    }
+
+    fn shape() -> Shape {
+        let variants = (0..300u64).map(|value| {
+            let name: &'static str = Box::leak(format!("V{value}").into_boxed_str());
+            Variant::new(name, value)
+        });
+        Shape::enumeration("Crowded", 1, variants)
+    }
+}
+
+#[task(packet = (Level, Crowded))]
+pub struct Levels;
+
+#[worker(Levels)]
+fn levels(task_id: usize) -> (Level, Crowded) {
+    let level = if task_id % 2 == 0 {
+        Level::Low
+    } else {
+        Level::High
+    };
+    (level, Crowded(task_id as u8))
+}
+
+#[test]
+fn an_enum_is_keyed_by_its_discriminants_width_and_its_variants_position() {
+    let results = Coordinator::new(2).dispatch(Levels, 6, 2).unwrap();
+    // The whole packet fails on the crowded enum; its first field alone,
+    // as a schema of one field, exports.
+    let error = results.to_record_batch().unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, Error::ArrowExport { task: "Levels", .. }),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("field `1` (Crowded) has 300 variants"),
+        "{message}"
+    );
+
+    let level = Shape::of::<Level>();
+    assert_eq!(level.size(), 2);
+    #[task(packet = (Level,))]
+    pub struct OnlyLevels;
+    #[worker(OnlyLevels)]
+    fn only_levels(task_id: usize) -> (Level,) {
+        (if task_id % 2 == 0 {
+            Level::Low
+        } else {
+            Level::High
+        },)
+    }
+    let results = Coordinator::new(2).dispatch(OnlyLevels, 6, 2).unwrap();
+    let batch = results.to_record_batch().unwrap();
+    assert_eq!(
+        batch.schema().field(0).data_type(),
+        &DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8))
+    );
+    let column = batch.column(0).as_dictionary::<UInt16Type>();
+    assert_eq!(column.keys().values(), &[0, 1, 0, 1, 0, 1]);
+    let names: Vec<&str> = column
+        .values()
+        .as_string::<i32>()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(names, ["Low", "High"]);
+    // A discriminant that names no variant.
+    let mut bad = results.as_bytes().to_vec();
+    bad[4..6].copy_from_slice(&7u16.to_le_bytes());
+    let error = arrow::record_batch(&OnlyLevels::schema(), &bad).unwrap_err();
+    assert_eq!(error, Results::<OnlyLevels>::from_bytes(bad).unwrap_err());
+    assert!(
+        error.to_string().contains("packet 2 of task `OnlyLevels`"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("7 is not a variant of `Level`"),
+        "{error}"
+    );
+}
+
 /// A writer that fails once `room` bytes are written.
 struct Full {
     room: usize,
@@ -649,4 +756,52 @@ fn the_batch_holds_its_own_copy_of_the_values() {
     assert_eq!(height.as_primitive::<Float32Type>().value(8), 2.0);
     let normal: &StructArray = batch.column(1).as_struct();
     assert_eq!(normal.len(), 10);
+}
+
+/// The median of `runs` timings of `f`, in seconds.
+fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+/// What the export costs beside a plain copy of the packet bytes:
+/// `cargo test --release --test arrow -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing: run with --release -- --ignored --nocapture"]
+fn time_to_record_batch_of_a_million_cells() {
+    const CELLS: usize = 1_000_000;
+    let results = Coordinator::new(4).dispatch(Terrain, CELLS, 4096).unwrap();
+    let bytes = results.as_bytes().len();
+    let copy = median_seconds(7, || {
+        std::hint::black_box(results.as_bytes().to_vec());
+    });
+    let batch = median_seconds(7, || {
+        std::hint::black_box(results.to_record_batch().unwrap());
+    });
+    let mut file = Vec::with_capacity(2 * bytes);
+    let ipc = median_seconds(7, || {
+        file.clear();
+        results.write_arrow_ipc(&mut file).unwrap();
+    });
+    let mib = bytes as f64 / (1 << 20) as f64;
+    println!(
+        "{CELLS} Cell packets ({mib:.1} MiB), median of 7: as_bytes().to_vec() {:.2} ms \
+         ({:.0} MiB/s); to_record_batch {:.2} ms ({:.0} MiB/s, {:.1}x the copy); \
+         write_arrow_ipc to memory {:.2} ms ({:.1} MiB file)",
+        copy * 1e3,
+        mib / copy,
+        batch * 1e3,
+        mib / batch,
+        batch / copy,
+        ipc * 1e3,
+        file.len() as f64 / (1 << 20) as f64,
+    );
+    assert_eq!(results.to_record_batch().unwrap().num_rows(), CELLS);
 }

@@ -49,7 +49,7 @@ use crate::error::{Error, InvalidValue};
 use crate::results::Results;
 use crate::schema::{Schema, SchemaField};
 use crate::task::Task;
-use crate::wire::{check_len, check_padding, intern, Kind, WireType};
+use crate::wire::{check_len, check_padding, intern, Kind, Variant, WireType};
 
 /// The arrow-rs crates at the versions this module builds with, so that a
 /// program handles the batches it gets without adding them at a matching
@@ -377,8 +377,8 @@ fn column(field: &SchemaField, packets: &Packets, path: &str) -> Result<ArrayRef
     if expected != Some(size) {
         let kind = field.kind().name();
         return Err(schema_error(match expected {
-            Some(expected) => format!("is {size} bytes, but its layout as a {kind} is {expected}"),
-            None => format!("is {size} bytes, which a {kind} cannot be"),
+            Some(expected) => format!("is {size} bytes, but its kind ({kind}) makes it {expected}"),
+            None => format!("is {size} bytes, which its kind ({kind}) cannot be"),
         }));
     }
     let offset = field.offset();
@@ -396,54 +396,12 @@ fn column(field: &SchemaField, packets: &Packets, path: &str) -> Result<ArrayRef
         Kind::Bool => boolean(packets, offset)?,
         Kind::Str { capacity } => slots(packets, offset, 4, *capacity, true)?,
         Kind::Bytes { capacity } => slots(packets, offset, 2, *capacity, false)?,
-        Kind::Enum { variants } => {
-            let names: Vec<&str> = variants.iter().map(|variant| variant.name()).collect();
-            let values: Vec<u64> = variants.iter().map(|variant| variant.value()).collect();
-            let too_many = || {
-                schema_error(format!(
-                    "has {} variants, more than a {size}-byte discriminant can tell apart",
-                    names.len()
-                ))
-            };
-            match size {
-                1 => dictionary::<UInt8Type>(
-                    packets,
-                    offset,
-                    size,
-                    field.type_name(),
-                    &names,
-                    &values,
-                )
-                .ok_or_else(too_many)??,
-                2 => dictionary::<UInt16Type>(
-                    packets,
-                    offset,
-                    size,
-                    field.type_name(),
-                    &names,
-                    &values,
-                )
-                .ok_or_else(too_many)??,
-                4 => dictionary::<UInt32Type>(
-                    packets,
-                    offset,
-                    size,
-                    field.type_name(),
-                    &names,
-                    &values,
-                )
-                .ok_or_else(too_many)??,
-                _ => dictionary::<UInt64Type>(
-                    packets,
-                    offset,
-                    size,
-                    field.type_name(),
-                    &names,
-                    &values,
-                )
-                .ok_or_else(too_many)??,
-            }
-        }
+        Kind::Enum { variants } => enumeration(field, variants, packets).ok_or_else(|| {
+            schema_error(format!(
+                "has {} variants, more than its {size}-byte discriminant tells apart",
+                variants.len()
+            ))
+        })??,
         Kind::Struct => structure(field, packets, path)?,
         Kind::Raw => raw(packets, offset, size)
             .ok_or_else(|| schema_error("is too large for an Arrow fixed-size binary".into()))?,
@@ -547,21 +505,34 @@ fn binaries<O: OffsetSizeTrait>(
     Ok(Arc::new(builder.finish()))
 }
 
-/// An enum column: each packet's discriminant (`size` bytes at `offset`) as
-/// the key of its variant among `names`; `None` if there are more variants
-/// than keys of type `K`.
-fn dictionary<K: ArrowDictionaryKeyType>(
+/// An enum column, keyed by an unsigned integer as wide as the
+/// discriminant; `None` if there are more variants than keys.
+fn enumeration(
+    field: &SchemaField,
+    variants: &[Variant],
     packets: &Packets,
-    offset: usize,
-    size: usize,
-    type_name: &'static str,
-    names: &[&str],
-    values: &[u64],
 ) -> Option<Result<ArrayRef, Failure>> {
+    match field.size() {
+        1 => dictionary::<UInt8Type>(field, variants, packets),
+        2 => dictionary::<UInt16Type>(field, variants, packets),
+        4 => dictionary::<UInt32Type>(field, variants, packets),
+        _ => dictionary::<UInt64Type>(field, variants, packets),
+    }
+}
+
+/// An enum column: each packet's discriminant as the key of its variant in
+/// a dictionary of the variants' names, in declaration order; `None` if
+/// there are more variants than keys of type `K`.
+fn dictionary<K: ArrowDictionaryKeyType>(
+    field: &SchemaField,
+    variants: &[Variant],
+    packets: &Packets,
+) -> Option<Result<ArrayRef, Failure>> {
+    let (offset, size) = (field.offset(), field.size());
     // (discriminant, key), sorted by discriminant.
-    let mut keys = Vec::with_capacity(values.len());
-    for (key, &value) in values.iter().enumerate() {
-        keys.push((value, K::Native::from_usize(key)?));
+    let mut keys = Vec::with_capacity(variants.len());
+    for (key, variant) in variants.iter().enumerate() {
+        keys.push((variant.value(), K::Native::from_usize(key)?));
     }
     keys.sort_unstable_by_key(|&(value, _)| value);
     let column = packets
@@ -575,15 +546,21 @@ fn dictionary<K: ArrowDictionaryKeyType>(
                 Ok(found) => Ok(keys[found].1),
                 Err(_) => Err(Failure::Value {
                     index,
-                    reason: InvalidValue::InvalidDiscriminant { type_name, value },
+                    reason: InvalidValue::InvalidDiscriminant {
+                        type_name: field.type_name(),
+                        value,
+                    },
                 }),
             }
         })
         .collect::<Result<Vec<K::Native>, Failure>>();
     Some(column.map(|keys| {
         let keys = PrimitiveArray::<K>::new(ScalarBuffer::from(keys), None);
-        let values = Arc::new(StringArray::from(names.to_vec()));
-        Arc::new(DictionaryArray::new(keys, values)) as ArrayRef
+        let names: StringArray = variants
+            .iter()
+            .map(|variant| Some(variant.name()))
+            .collect();
+        Arc::new(DictionaryArray::new(keys, Arc::new(names))) as ArrayRef
     }))
 }
 
