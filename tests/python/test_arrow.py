@@ -94,7 +94,8 @@ def check(found, expected, reader):
         got = found[path]
         where = (reader, ".".join(path))
         if isinstance(values, list) and isinstance(values[0], (str, bytes)):
-            assert [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in got] == values, where
+            got = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in got]
+            assert got == values, where
             continue
         got = np.asarray(got)
         assert got.shape == (COUNT,), where
@@ -227,7 +228,8 @@ def check_all_types(path, names, task):
     found, connection = flatten_duckdb(table, list(expected))
     check(found, expected, "duckdb")
     # And a query: DuckDB reads the struct columns' parts by name.
-    sql = f"SELECT count(*) FROM packets WHERE {quote(names[8])} AND {quote(names[14])}.position.x > 500"
+    even, frame = quote(names[8]), quote(names[14])
+    sql = f"SELECT count(*) FROM packets WHERE {even} AND {frame}.position.x > 500"
     count = sum(1 for k in range(COUNT) if k % 2 == 0 and k > 500)
     assert connection.sql(sql).fetchall() == [(count,)]
 
