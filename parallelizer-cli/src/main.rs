@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use parallelizer::{Kind, ResultsFile, SchemaField, Value};
+use parallelizer::{Error, Kind, ResultsFile, SchemaField, Value};
 
 /// Inspect, print and convert parallelizer results files (format version
 /// 2), from the schema each file stores: no Rust type needed.
@@ -355,13 +355,17 @@ fn write_as(
     match to {
         Format::Csv => write_csv(path, file, out),
         Format::Npy => Ok(file.write_npy(out)?),
-        // Wired up with parallelizer's `arrow` feature:
-        // `parallelizer::arrow::write_ipc(file.schema(), file.as_bytes(), out)`.
-        Format::Arrow => Err(Written::Failed(Failure::at(
-            path,
-            "cannot convert to arrow: this build of parallelizer has no Arrow support yet; \
-             convert to npy or csv instead",
-        ))),
+        Format::Arrow => {
+            parallelizer::arrow::write_ipc(file.schema(), file.as_bytes(), out).map_err(|error| {
+                match error {
+                    // The output failed: said as the output's error.
+                    Error::WriteFailed { kind, message, .. } => {
+                        Written::Io(io::Error::new(kind, message))
+                    }
+                    error => Written::Failed(Failure::at(path, error)),
+                }
+            })
+        }
     }
 }
 

@@ -262,20 +262,33 @@ fn convert_to_npy_writes_what_write_npy_writes() {
 }
 
 #[test]
-fn convert_to_arrow_is_one_clear_error_for_now() {
+fn convert_to_arrow_writes_the_columns_of_the_typed_export() {
+    use parallelizer::arrow::arrow_ipc::reader::FileReader;
+
     let dir = dir("arrow");
-    let (path, _) = greet_file(&dir);
-    let out = dir.join("greet.arrow");
-    let error = failure(&[&"convert", &path, &"--to", &"arrow", &out], 1);
-    assert_eq!(
-        error,
-        format!(
-            "error: {}: cannot convert to arrow: this build of parallelizer has no Arrow \
-             support yet; convert to npy or csv instead",
-            path.display()
-        )
-    );
-    assert!(!out.exists(), "no partial output is left");
+    for (path, expected) in [
+        {
+            let (path, results) = greet_file(&dir);
+            (path, results.to_record_batch().unwrap())
+        },
+        {
+            let (path, results) = cells_file(&dir);
+            (path, results.to_record_batch().unwrap())
+        },
+    ] {
+        let out = path.with_extension("arrow");
+        stdout(&[&"convert", &path, &"--to", &"arrow", &out]);
+        let mut reader = FileReader::try_new(std::fs::File::open(&out).unwrap(), None).unwrap();
+        let batch = reader.next().unwrap().unwrap();
+        assert!(reader.next().is_none());
+        // The same columns, named and typed alike, as the typed export's:
+        // only the task name in the metadata differs (a file stores none).
+        assert_eq!(batch.columns(), expected.columns(), "{}", path.display());
+        let fields = |batch: &parallelizer::arrow::arrow_array::RecordBatch| {
+            batch.schema().fields().iter().cloned().collect::<Vec<_>>()
+        };
+        assert_eq!(fields(&batch), fields(&expected));
+    }
 }
 
 #[test]

@@ -448,6 +448,19 @@ pub enum Error {
         /// How long nothing was heard from it.
         silent_for: Duration,
     },
+    /// A schema that cannot be exported to Arrow (feature `arrow`): a field
+    /// whose size disagrees with its kind or lies outside the packet, or an
+    /// enum whose discriminant is not 1, 2, 4 or 8 bytes. The schema is
+    /// inconsistent: a hand-written `WireType::shape` that lies, or a
+    /// corrupt file.
+    #[error("cannot export the results of task `{task}` to Arrow: {reason}")]
+    #[cfg(feature = "arrow")]
+    ArrowExport {
+        /// The task's name.
+        task: &'static str,
+        /// What is wrong, and how to fix it.
+        reason: String,
+    },
 }
 
 /// The size of a version-1 results file header, as `persist::HEADER_SIZE`

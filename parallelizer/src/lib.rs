@@ -57,7 +57,9 @@ extern crate self as parallelizer;
 // The modules form layers, each using only those before it:
 // error -> wire -> schema -> task -> generated, buffer -> control -> state ->
 // trace, progress -> run -> results -> dispatch -> stream -> coordinator ->
-// persist -> cluster.
+// persist -> arrow (feature `arrow`) -> cluster.
+#[cfg(feature = "arrow")]
+pub mod arrow;
 mod buffer;
 #[cfg(feature = "mpi")]
 mod cluster;
