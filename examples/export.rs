@@ -2,7 +2,9 @@
 //! pandas and DuckDB: the all-types packet (as a tuple and as its named
 //! twin) and a named `Cell` packet with an enum, each written with
 //! `Results::write_npy` and `Results::write_arrow_ipc`, and the `Cell`
-//! results once more a batch at a time with `NpyWriter`.
+//! results once more a batch at a time with `NpyWriter`; and the same
+//! results as results files (`.prlz`), which the `parallelizer` command
+//! converts with no Rust type.
 //!
 //! Run it with `cargo run --example export -- OUTDIR`; with no argument it
 //! writes to a fresh directory under the system's temporary directory. CI
@@ -87,17 +89,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     everything.write_npy(create(&dir, "all_types.npy")?)?;
     println!("  dtype {}", Everything::schema().numpy_dtype());
     everything.write_arrow_ipc(create(&dir, "all_types.arrow")?)?;
+    everything.write_to(create(&dir, "all_types.prlz")?)?;
 
     let named = coordinator.dispatch(EverythingNamed, COUNT, 64)?;
     assert_eq!(named.as_bytes(), everything.as_bytes());
     named.write_npy(create(&dir, "all_types_named.npy")?)?;
     println!("  dtype {}", EverythingNamed::schema().numpy_dtype());
     named.write_arrow_ipc(create(&dir, "all_types_named.arrow")?)?;
+    named.write_to(create(&dir, "all_types_named.prlz")?)?;
 
     let cells = coordinator.dispatch_with(Terrain, COUNT, 64, OFFSET)?;
     cells.write_npy(create(&dir, "cells.npy")?)?;
     println!("  dtype {}", Terrain::schema().numpy_dtype());
     cells.write_arrow_ipc(create(&dir, "cells.arrow")?)?;
+    cells.write_to(create(&dir, "cells.prlz")?)?;
 
     // The same file a batch at a time: the header is written first, with
     // the count, then each batch's packets as they come.
