@@ -1,0 +1,180 @@
+//! A cluster job streamed into a results file on rank 0, and resumed from
+//! it: [`Cluster::run_to_file`](super::Cluster::run_to_file).
+//!
+//! Rank 0 opens the file before the job starts, with the writer of
+//! `Coordinator::run_to_file` ([`JobWriter`]): it verifies what the file
+//! holds, drops a torn tail, and learns the task id the job resumes at (a
+//! file of another job fails the start on every rank). The job then runs as
+//! one dispatch cut into *windows*, ranges of whole batches of about the
+//! bytes between two syncs: rank 0 hands out the chunks of one window at a
+//! time, and once all its packets are in, appends them to the file and
+//! syncs, beating meanwhile, before it hands out the next window's. The
+//! other ranks see a dispatch like any other, which only hands out the
+//! batches that remain; they wait for the next window's chunks as for any
+//! answer, watched and watching.
+
+use std::path::Path;
+use std::thread;
+use std::time::Instant;
+
+use super::heartbeat::Heartbeat;
+use super::link::Idle;
+use super::share::Share;
+use super::{leader, Begun, Cluster, Follower};
+use crate::coordinator::Coordinator;
+use crate::error::Error;
+use crate::resume::{self, ArgsBytes, FileOptions, JobWriter, Opened, RunSummary};
+use crate::task::Worker;
+
+/// What a job to a file is: its shape, its args' bytes as the file records
+/// them, where it goes and how often it syncs.
+pub(super) struct FileJob<'p, T: Worker> {
+    pub(super) threads: usize,
+    pub(super) batch: usize,
+    pub(super) args: T::Args,
+    pub(super) args_bytes: ArgsBytes,
+    pub(super) path: &'p Path,
+    pub(super) options: &'p FileOptions,
+}
+
+/// This rank's side of `Cluster::run_to_file`: the summary on rank 0,
+/// `None` on the other ranks.
+pub(super) fn run<T: Worker>(
+    cluster: &Cluster,
+    heart: &mut Heartbeat<'_>,
+    coordinator: &Coordinator,
+    job: FileJob<'_, T>,
+) -> Result<Option<RunSummary>, Error> {
+    let FileJob {
+        threads,
+        batch,
+        args,
+        args_bytes,
+        path,
+        options,
+    } = job;
+    let local = Cluster::memory::<T>(coordinator, batch).and_then(|memory| {
+        let opened = if cluster.rank == 0 {
+            let file = resume::open::<T>(path)?;
+            let name = path.display().to_string();
+            Some(JobWriter::<T, _>::open(
+                file,
+                &name,
+                threads,
+                batch,
+                &args_bytes,
+                options,
+            )?)
+        } else {
+            None
+        };
+        Ok((memory, opened))
+    });
+    let first = match cluster.begin::<T>(heart, threads, batch, local.as_ref().err())? {
+        Begun::Leader => None,
+        Begun::Follower(batches) => Some(batches),
+        Begun::Over => return Ok(None),
+    };
+    // No rank failed to prepare, this one neither.
+    let (memory, opened) = local?;
+    let job = cluster.share::<T>(coordinator, threads, batch, memory, args);
+    if let Some(batches) = first {
+        return Follower::new(heart, job).run(batches).map(|()| None);
+    }
+    let mut writer = match opened {
+        Some(Opened::Resume(writer)) => writer,
+        _ => {
+            // A complete file: nothing to compute.
+            leader::end(heart, None)?;
+            return Ok(Some(RunSummary {
+                computed: 0,
+                kept: threads,
+                total: threads,
+            }));
+        }
+    };
+    let lanes = coordinator.threads().min(coordinator.actors());
+    if let Err(error) = windows(cluster, heart, &job, lanes, &mut writer, options) {
+        writer.stop();
+        return Err(error);
+    }
+    match beating(heart, move || writer.finish()) {
+        Ok(summary) => {
+            leader::end(heart, None)?;
+            Ok(Some(summary))
+        }
+        Err(error) => {
+            leader::end(heart, Some(&error))?;
+            Err(error)
+        }
+    }
+}
+
+/// Rank 0 runs the batches after those the file keeps, a window at a time,
+/// and appends each window's packets to the file, synced.
+fn windows<T: Worker>(
+    cluster: &Cluster,
+    heart: &mut Heartbeat<'_>,
+    job: &Share<'_, T>,
+    lanes: usize,
+    writer: &mut JobWriter<T, std::fs::File>,
+    options: &FileOptions,
+) -> Result<(), Error> {
+    let plan = &job.plan;
+    let kept = writer.kept();
+    let mut next = kept / plan.batch;
+    // The ids of the first window that the file already holds.
+    let mut skip = kept - next * plan.batch;
+    let batch_bytes = plan.batch.saturating_mul(T::PACKET_SIZE).max(1);
+    // Enough batches for every rank's pool, however few bytes between syncs.
+    let fewest = cluster.size.saturating_mul(lanes).saturating_mul(4).max(1);
+    let most = (options.bytes_between_syncs() / batch_bytes).max(fewest);
+    let mut size = most;
+    while next < plan.batches {
+        let window = next..(next + size).min(plan.batches);
+        let ids = plan.ids(&window);
+        let started = Instant::now();
+        let bytes = if cluster.size == 1 {
+            job.run_here(0, &window)?
+        } else {
+            let mut bytes = cluster.buffer::<T>(ids.len() * T::PACKET_SIZE)?;
+            leader::lead_window(heart, job.window(&window), ids.start, &mut bytes)?;
+            bytes
+        };
+        let results = cluster.results::<T>(bytes);
+        let packets = &results.packets()[skip..];
+        skip = 0;
+        let written = beating(heart, || writer.write(packets).and_then(|()| writer.sync()));
+        if let Err(error) = written {
+            return Err(match leader::end(heart, Some(&error)) {
+                Ok(()) => error,
+                Err(lost) => lost,
+            });
+        }
+        // A window that took longer than the time between syncs makes the
+        // next one shorter, in proportion; a quick one, longer again.
+        let took = started.elapsed().as_secs_f64().max(1e-3);
+        let ratio = options.time_between_syncs().as_secs_f64() / took;
+        size = ((size as f64 * ratio) as usize).clamp(fewest, most);
+        next = window.end;
+    }
+    Ok(())
+}
+
+/// Runs `work` (a write to the file, which may take a while) on a thread of
+/// its own while this thread keeps beating, so that the other ranks, which
+/// wait for rank 0, do not take it for lost.
+fn beating<R: Send>(heart: &mut Heartbeat<'_>, work: impl FnOnce() -> R + Send) -> R {
+    thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        let mut idle = Idle::default();
+        while !worker.is_finished() {
+            heart.tick();
+            idle.pause();
+        }
+        match worker.join() {
+            Ok(outcome) => outcome,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
