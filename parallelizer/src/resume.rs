@@ -484,8 +484,8 @@ impl<T: Task, F: JobFile> JobWriter<T, F> {
             bar.inc(packets.len() as u64);
         }
         self.unsynced += packets.as_bytes().len();
-        if self.unsynced >= self.options.sync_bytes
-            || self.last_sync.elapsed() >= self.options.sync_interval
+        if self.unsynced >= self.options.bytes_between_syncs()
+            || self.last_sync.elapsed() >= self.options.time_between_syncs()
         {
             self.sync()?;
         }
