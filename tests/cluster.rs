@@ -835,6 +835,7 @@ fn lose_a_host_and_resume(place: &Place) {
         format!("{FILE}={}", path.display()),
     ];
     println!("--- mpirun -np {ranks}, run_to_file, a host is cut off mid-job");
+    let started = Instant::now();
     let mut child = place
         .command(ranks, &env, 120)
         .stdout(Stdio::piped())
@@ -877,7 +878,11 @@ fn lose_a_host_and_resume(place: &Place) {
     place.test_hosts(&["cable", &host.to_string(), "down"]);
     let lost_at = Instant::now();
     let before = written(&path);
-    println!("    unplugged h{host}'s cable at {before} bytes: ranks {cut:?} cut off");
+    println!(
+        "    unplugged h{host}'s cable {:.1?} after mpirun started, at {before} bytes of the \
+         file: ranks {cut:?} cut off",
+        started.elapsed()
+    );
 
     let deadline = lost_at + PEER_TIMEOUT + Duration::from_secs(5);
     let named = loop {
