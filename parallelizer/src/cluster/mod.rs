@@ -22,7 +22,9 @@
 //! - [`follower`]: the side of every other rank;
 //! - [`plan`]: how a job is cut into chunks;
 //! - [`share`]: how a rank runs its chunks (global task ids) on its
-//!   coordinator.
+//!   coordinator;
+//! - [`to_file`]: a job streamed into a results file on rank 0, a window of
+//!   chunks at a time, and resumed from it.
 //!
 //! All traffic runs on a duplicate of `MPI_COMM_WORLD`, so it never mixes
 //! with the program's own MPI messages. Counts are packets and batches,
@@ -140,6 +142,10 @@ use zerocopy::IntoBytes;
 /// way to rank 0 (or a rank losing rank 0 while it sent them) leaves that
 /// transfer to MPI, which keeps its memory: that rank then prints the error
 /// and ends the MPI job at once, rather than return.
+///
+/// A long job that must survive a lost node writes its results as it goes
+/// with [`run_to_file`](Self::run_to_file): started again on the ranks that
+/// remain, it resumes after the last chunk the file holds.
 ///
 /// Ranks are only watched inside a dispatch, once they have joined it: a
 /// rank busy with the program's own work between dispatches (rank 0 writing
