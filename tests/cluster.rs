@@ -231,6 +231,7 @@ fn main() {
         .any(|name| std::env::var_os(name).is_some());
     match std::env::var(FAULT) {
         Ok(fault) if under_mpi && fault.starts_with("file") => run_paced_to_file(),
+        Ok(fault) if under_mpi && fault == "late" => join_late(),
         Ok(fault) if under_mpi && fault.starts_with("lost") => lose_a_rank(&fault),
         Ok(fault) if under_mpi => die_on_the_last_rank(&fault),
         _ if under_mpi => run_checks(),
@@ -298,6 +299,9 @@ fn launch() {
     }
     // A rank that stops answering, frozen or cut off, ends the job too.
     lose_a_rank_and_check(&place, Loss::Frozen);
+    passed += 1;
+    // A rank busy between dispatches is waited for, within the join timeout.
+    join_late_and_check(&place);
     passed += 1;
     if place.hosts.is_some() {
         lose_a_rank_and_check(&place, Loss::Cut);
@@ -1000,6 +1004,122 @@ fn lose_a_host_and_resume(place: &Place) {
         ours.len()
     );
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// How long the last rank is busy before each dispatch of the `late` run,
+/// and the join timeout set before each (after the first).
+const LATE: [(Duration, Option<Duration>); 3] = [
+    (Duration::from_secs(3), None),
+    (Duration::from_secs(1), Some(Duration::from_secs(2))),
+    (Duration::from_secs(8), Some(Duration::from_secs(2))),
+];
+
+/// Every rank of the `late` run: three dispatches, before each of which the
+/// last rank is busy (sleeps) for a while: longer than the peer timeout
+/// without a join timeout, within the join timeout, then well past it.
+/// Prints how each ended, with how long it took.
+fn join_late() {
+    let mut cluster = Cluster::init().expect("MPI initializes");
+    cluster.set_peer_timeout(PEER_TIMEOUT);
+    let coordinator = Coordinator::new(2);
+    let rank = cluster.rank();
+    let last = cluster.size() - 1;
+    for (round, (busy, join_timeout)) in LATE.into_iter().enumerate() {
+        cluster.set_join_timeout(join_timeout);
+        assert_eq!(cluster.join_timeout(), join_timeout);
+        if rank == last {
+            thread::sleep(busy);
+        }
+        let started = Instant::now();
+        let outcome = cluster.dispatch(&coordinator, Doomed, 3000, 10);
+        let took = started.elapsed();
+        match outcome {
+            Ok(results) => {
+                if let Some(results) = results {
+                    assert_eq!(results.get(2999), Some((2999,)));
+                }
+                println!("round {round}: rank {rank}: ok after {took:.1?}");
+            }
+            Err(Error::ClusterRankLost {
+                rank: lost,
+                silent_for,
+            }) => {
+                println!(
+                    "round {round}: rank {rank} names rank {lost}, silent for {silent_for:.1?}, \
+                     after {took:.1?}"
+                );
+                thread::sleep(Duration::from_secs(1));
+                return;
+            }
+            Err(error) => println!("round {round}: rank {rank}: unexpected: {error}"),
+        }
+    }
+}
+
+/// The `late` run: a rank busy for longer than the peer timeout between
+/// dispatches is waited for (no join timeout), and so is one busy within
+/// the join timeout; one busy well past it is lost, within the join timeout
+/// plus 3 s, on every rank that waits for it, and mpirun then ends.
+fn join_late_and_check(place: &Place) {
+    let ranks = place.ranks();
+    let run = place.mpirun(
+        ranks,
+        &[format!("{FAULT}=late")],
+        60,
+        ", the last rank busy between dispatches",
+    );
+    let last = ranks - 1;
+    let took = |line: &str| -> Duration {
+        let after = line.rsplit("after ").next().expect("after T");
+        let seconds = after.strip_suffix('s').expect("seconds");
+        let (number, scale) = if let Some(millis) = seconds.strip_suffix('m') {
+            (millis, 1e-3)
+        } else if let Some(micros) = seconds.strip_suffix('µ') {
+            (micros, 1e-6)
+        } else {
+            (seconds, 1.0)
+        };
+        let seconds = number.parse::<f64>().expect("a duration") * scale;
+        Duration::from_secs_f64(seconds)
+    };
+    let line_of = |round: usize, rank: usize| {
+        let prefix = format!("round {round}: rank {rank}");
+        run.stdout
+            .lines()
+            .find(|line| line.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no line of {prefix}:\n{}\n{}", run.stdout, run.stderr))
+    };
+    for rank in 0..last {
+        for round in 0..2 {
+            let line = line_of(round, rank);
+            assert!(line.contains(": ok after"), "{line}");
+        }
+        // Waited through the last rank's 3 s, then 1 s, of work.
+        assert!(
+            took(line_of(0, rank)) >= Duration::from_millis(2500),
+            "{}",
+            line_of(0, rank)
+        );
+        let line = line_of(2, rank);
+        assert!(
+            line.contains(&format!("names rank {last}, silent for")),
+            "rank {rank} must name the late rank {last}: {line}\n{}",
+            run.stdout
+        );
+        let waited = took(line);
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
+            "rank {rank} took {waited:?} to give up: {line}"
+        );
+        println!("    {line}");
+    }
+    assert!(!run.status.success(), "mpirun must fail:\n{}", run.stdout);
+    assert!(
+        run.status.code() != Some(124) && run.status.code() != Some(137),
+        "mpirun timed out:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
 }
 
 /// Every line mpirun prints, on either output, as it comes.

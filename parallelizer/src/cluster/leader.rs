@@ -30,8 +30,9 @@ use mpi::request::LocalScope;
 /// results file holds another job) reaches every rank as it is; any other
 /// error of a rank that cannot take part, as [`Error::ClusterRankFailed`].
 ///
-/// A rank is waited for without a time limit until it joins (it may be busy
-/// with the program's own work), and from then on watched.
+/// A rank is waited for until it joins (it may be busy with the program's
+/// own work) for as long as the cluster's join timeout, by default without a
+/// time limit, and from then on watched.
 pub(super) fn start(
     heart: &mut Heartbeat<'_>,
     call: &Call,
@@ -75,6 +76,12 @@ pub(super) fn start(
         }
         if let Some((rank, silent_for)) = heart.watch.silent(Instant::now()) {
             return Err(tell_joined(heart, lost(rank, silent_for)));
+        }
+        // A rank that has not joined within the join timeout, if one is set.
+        if let Some(rank) = (1..size).find(|&rank| calls[rank].is_none()) {
+            if let Err(error) = heart.check_arrival(rank) {
+                return Err(tell_joined(heart, error));
+            }
         }
         if busy {
             idle.reset();

@@ -150,7 +150,9 @@ use zerocopy::IntoBytes;
 /// Ranks are only watched inside a dispatch, once they have joined it: a
 /// rank busy with the program's own work between dispatches (rank 0 writing
 /// results, say) sends no heartbeats, and the others wait for it at the
-/// start of the next dispatch, as for any collective call, however long.
+/// start of the next dispatch, as for any collective call, however long,
+/// unless a [join timeout](Self::set_join_timeout) is set. [`barrier`](Self::barrier)
+/// always waits, however long.
 ///
 /// # Threads
 ///
@@ -167,6 +169,7 @@ pub struct Cluster {
     size: usize,
     max_message: usize,
     peer_timeout: Duration,
+    join_timeout: Option<Duration>,
     /// Rank 0's result buffers, handed back by dropped results for reuse.
     buffers: Arc<BufferPool>,
     /// What lasts from one dispatch to the next.
@@ -251,6 +254,7 @@ impl Cluster {
             world,
             max_message: DEFAULT_MAX_MESSAGE,
             peer_timeout: DEFAULT_PEER_TIMEOUT,
+            join_timeout: None,
             buffers: Arc::default(),
             state: RefCell::default(),
             _universe: universe,
@@ -323,6 +327,35 @@ impl Cluster {
     /// takes it for lost.
     pub fn peer_timeout(&self) -> Duration {
         self.peer_timeout
+    }
+
+    /// How long this rank waits, at the start of a dispatch (or of
+    /// [`run_to_file`](Self::run_to_file)), for a rank that has not shown
+    /// up in it yet, before it takes that rank for lost: `None`, the
+    /// default, waits forever. At least 1 s (shorter values are raised to
+    /// it).
+    ///
+    /// Between dispatches a rank sends no heartbeats (only the thread that
+    /// made the cluster talks MPI, and it is busy with the program's own
+    /// work), so a rank that has not joined a dispatch may be busy or gone:
+    /// no one can tell. Rank 0 waits for every rank to join; every other
+    /// rank waits for rank 0 until its first heartbeat of the dispatch,
+    /// which it sends as soon as it is in it, whatever the other ranks do.
+    /// With a join timeout, a rank still absent that long after this rank
+    /// began the dispatch is lost: the dispatch fails with
+    /// [`Error::ClusterRankLost`] (`silent_for` is how long this rank
+    /// waited), as for a rank that falls silent in a dispatch, and the
+    /// cluster is unusable from then on. Set it longer than the most work
+    /// any rank does between two dispatches (rank 0 writing results, say),
+    /// plus the peer timeout; set it alike on every rank.
+    pub fn set_join_timeout(&mut self, timeout: Option<Duration>) {
+        self.join_timeout = timeout.map(|timeout| timeout.max(MIN_PEER_TIMEOUT));
+    }
+
+    /// How long this rank waits for a rank to show up at the start of a
+    /// dispatch before it takes it for lost: `None`, forever.
+    pub fn join_timeout(&self) -> Option<Duration> {
+        self.join_timeout
     }
 
     /// Runs task ids `0..threads` in batches of `batch` across every rank and
@@ -561,7 +594,13 @@ impl Cluster {
         state.dispatches += 1;
         let call = state.dispatches;
         let outcome = {
-            let mut heart = Heartbeat::new(self.link(), self.peer_timeout, call, &mut state.beat);
+            let mut heart = Heartbeat::new(
+                self.link(),
+                self.peer_timeout,
+                call,
+                &mut state.beat,
+                self.join_timeout,
+            );
             body(&mut heart)
         };
         if let Err(error @ Error::ClusterRankLost { .. }) = &outcome {
@@ -739,6 +778,7 @@ impl fmt::Debug for Cluster {
             .field("size", &self.size)
             .field("max_message_bytes", &self.max_message)
             .field("peer_timeout", &self.peer_timeout)
+            .field("join_timeout", &self.join_timeout)
             .finish_non_exhaustive()
     }
 }
