@@ -1220,6 +1220,10 @@ fn run_checks() {
         ("empty job", empty_job),
         ("run_to_file, resumed, refused for another job", to_file),
         ("run_to_file without args", to_file_without_args),
+        (
+            "run_to_file, a worker panics, then resumed",
+            to_file_after_a_panic,
+        ),
     ];
     if cluster.size() >= 2 {
         checks.push(("calls that differ", mismatch));
@@ -1602,5 +1606,39 @@ fn to_file_without_args(cluster: &mut Cluster, coordinator: &Coordinator) {
         assert_eq!(results.get(99_999), Some(bulk(99_999)));
         fs::remove_file(&path).unwrap();
         fs::remove_file(&local).unwrap();
+    }
+}
+
+/// A worker that panics fails the job to a file on every rank; the file
+/// keeps what was written, and the job resumes once the fault is gone.
+fn to_file_after_a_panic(cluster: &mut Cluster, coordinator: &Coordinator) {
+    let path = shared_path(cluster, "fragile");
+    let last = cluster.size() - 1;
+    let (threads, batch) = (6000, 10);
+    coordinator.define(
+        Fragile,
+        Fuse {
+            lit: cluster.rank() == last,
+        },
+    );
+    let error = cluster
+        .run_to_file(coordinator, Fragile, threads, batch, &path)
+        .expect_err("a worker panics");
+    assert!(
+        matches!(error, Error::ClusterWorkerPanicked { task: "Fragile", rank, .. } if rank == last),
+        "{error:?}"
+    );
+    coordinator.define(Fragile, Fuse { lit: false });
+    let summary = cluster
+        .run_to_file(coordinator, Fragile, threads, batch, &path)
+        .expect("the job resumes");
+    if let Some(summary) = summary {
+        assert_eq!(summary.kept + summary.computed, threads);
+        let results = Results::<Fragile>::read_from(fs::File::open(&path).unwrap()).unwrap();
+        assert!(results
+            .iter()
+            .enumerate()
+            .all(|(id, (value,))| value == id as u32));
+        fs::remove_file(&path).unwrap();
     }
 }

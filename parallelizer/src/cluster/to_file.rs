@@ -103,10 +103,7 @@ pub(super) fn run<T: Worker>(
             leader::end(heart, None)?;
             Ok(Some(summary))
         }
-        Err(error) => {
-            leader::end(heart, Some(&error))?;
-            Err(error)
-        }
+        Err(error) => Err(tell(heart, error)),
     }
 }
 
@@ -137,7 +134,10 @@ fn windows<T: Worker>(
         let bytes = if cluster.size == 1 {
             job.run_here(0, &window)?
         } else {
-            let mut bytes = cluster.buffer::<T>(ids.len() * T::PACKET_SIZE)?;
+            let mut bytes = match cluster.buffer::<T>(ids.len() * T::PACKET_SIZE) {
+                Ok(bytes) => bytes,
+                Err(error) => return Err(tell(heart, error)),
+            };
             leader::lead_window(heart, job.window(&window), ids.start, &mut bytes)?;
             bytes
         };
@@ -146,10 +146,7 @@ fn windows<T: Worker>(
         skip = 0;
         let written = beating(heart, || writer.write(packets).and_then(|()| writer.sync()));
         if let Err(error) = written {
-            return Err(match leader::end(heart, Some(&error)) {
-                Ok(()) => error,
-                Err(lost) => lost,
-            });
+            return Err(tell(heart, error));
         }
         // A window that took longer than the time between syncs makes the
         // next one shorter, in proportion; a quick one, longer again.
@@ -159,6 +156,15 @@ fn windows<T: Worker>(
         next = window.end;
     }
     Ok(())
+}
+
+/// Ends the job on every other rank, which waits for rank 0, with rank 0's
+/// `error`; returns it (or the loss of a rank, if one fell silent).
+fn tell(heart: &mut Heartbeat<'_>, error: Error) -> Error {
+    match leader::end(heart, Some(&error)) {
+        Ok(()) => error,
+        Err(lost) => lost,
+    }
 }
 
 /// Runs `work` (a write to the file, which may take a while) on a thread of
