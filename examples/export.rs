@@ -1,11 +1,13 @@
-//! Results as NPY files for numpy: the all-types packet (as a tuple and as
-//! its named twin) and a named `Cell` packet with an enum, each written with
-//! `Results::write_npy`, and the `Cell` results once more a batch at a time
-//! with `NpyWriter`.
+//! Results as NPY files for numpy and Arrow IPC files for pyarrow, Polars,
+//! pandas and DuckDB: the all-types packet (as a tuple and as its named
+//! twin) and a named `Cell` packet with an enum, each written with
+//! `Results::write_npy` and `Results::write_arrow_ipc`, and the `Cell`
+//! results once more a batch at a time with `NpyWriter`.
 //!
 //! Run it with `cargo run --example export -- OUTDIR`; with no argument it
 //! writes to a fresh directory under the system's temporary directory. CI
-//! then reads the files with numpy (`tests/python/test_npy.py`).
+//! then reads the files with numpy (`tests/python/test_npy.py`) and the
+//! Arrow readers (`tests/python/test_arrow.py`).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -84,15 +86,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let everything = coordinator.dispatch(Everything, COUNT, 64)?;
     everything.write_npy(create(&dir, "all_types.npy")?)?;
     println!("  dtype {}", Everything::schema().numpy_dtype());
+    everything.write_arrow_ipc(create(&dir, "all_types.arrow")?)?;
 
     let named = coordinator.dispatch(EverythingNamed, COUNT, 64)?;
     assert_eq!(named.as_bytes(), everything.as_bytes());
     named.write_npy(create(&dir, "all_types_named.npy")?)?;
     println!("  dtype {}", EverythingNamed::schema().numpy_dtype());
+    named.write_arrow_ipc(create(&dir, "all_types_named.arrow")?)?;
 
     let cells = coordinator.dispatch_with(Terrain, COUNT, 64, OFFSET)?;
     cells.write_npy(create(&dir, "cells.npy")?)?;
     println!("  dtype {}", Terrain::schema().numpy_dtype());
+    cells.write_arrow_ipc(create(&dir, "cells.arrow")?)?;
 
     // The same file a batch at a time: the header is written first, with
     // the count, then each batch's packets as they come.
@@ -102,6 +107,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     npy.finish()?;
 
-    println!("wrote 4 NPY files of {COUNT} packets to {}", dir.display());
+    println!(
+        "wrote 4 NPY files and 3 Arrow IPC files of {COUNT} packets to {}",
+        dir.display()
+    );
     Ok(())
 }

@@ -543,3 +543,70 @@ fn struct_packets_and_actor_state_work_together() -> Result<(), Error> {
     assert_eq!(states, vec![16; 4]);
     Ok(())
 }
+
+/// Derived types and tasks declared in a function body, and through a
+/// `macro_rules!` macro, compile and run like any other: the generated
+/// code's checks name the types by path, whatever the scope.
+#[test]
+fn derived_types_and_tasks_declared_in_a_function_body() -> Result<(), Error> {
+    macro_rules! wire_struct {
+        ($name:ident { $($field:ident: $ty:ty),* }) => {
+            #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+            struct $name { $($field: $ty),* }
+        };
+    }
+    wire_struct!(Local {
+        id: u32,
+        side: Side
+    });
+
+    #[derive(WireType, Debug, Clone, Copy, PartialEq)]
+    #[repr(u16)]
+    enum Side {
+        Left = 3,
+        Right = 300,
+    }
+
+    #[task(packet = Local)]
+    struct Whole;
+
+    #[worker(Whole)]
+    fn whole(task_id: usize) -> Local {
+        Local {
+            id: task_id as u32,
+            side: if task_id % 2 == 0 {
+                Side::Left
+            } else {
+                Side::Right
+            },
+        }
+    }
+
+    macro_rules! tuple_task {
+        ($name:ident, $packet:ty) => {
+            #[task(packet = $packet)]
+            struct $name;
+        };
+    }
+    tuple_task!(Tuple, (Side, Local));
+
+    #[worker(Tuple)]
+    fn tuple(task_id: usize) -> (Side, Local) {
+        (Side::Right, whole(task_id))
+    }
+
+    let coordinator = Coordinator::new(2);
+    assert_eq!(Whole::PACKET_SIZE, 4 + 2);
+    assert_eq!(Tuple::PACKET_SIZE, 2 + 4 + 2);
+    let results = coordinator.dispatch(Whole, 4, 2)?;
+    assert_eq!(
+        results.get(3),
+        Some(Local {
+            id: 3,
+            side: Side::Right
+        })
+    );
+    let results = coordinator.dispatch(Tuple, 4, 2)?;
+    assert_eq!(results.get(2), Some((Side::Right, whole(2))));
+    Ok(())
+}

@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 
 use parallelizer::persist::{
-    FormatVersion, FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_SCHEMA_SIZE, TRAILER_SIZE,
+    FormatVersion, CHUNK_BYTES, FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_SCHEMA_SIZE, TRAILER_SIZE,
 };
 use parallelizer::prelude::*;
 use parallelizer::{InvalidValue, PacketWriter, Schema};
@@ -788,6 +788,28 @@ fn a_failed_writer_stays_failed() -> Result<(), Error> {
     let error = writer.finish().unwrap_err();
     assert!(matches!(error, Error::WriteFailed { .. }), "{error:?}");
     Ok(())
+}
+
+#[test]
+fn a_writer_that_fails_inside_many_whole_chunks_fails_the_write() {
+    // 6 MiB in one write: its chunks' checksums are taken on other threads
+    // while they are written. The writer fails in the third chunk; the
+    // checksum threads must stop, not hang, and the error must come back.
+    let count = 6 * CHUNK_BYTES / Hello::PACKET_SIZE;
+    let results = hello_results(count);
+    for room in [0, start() + 10, 2 * CHUNK_BYTES + 5] {
+        let error = results.write_to(Full { room }).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::WriteFailed {
+                    kind: io::ErrorKind::WriteZero,
+                    ..
+                }
+            ),
+            "room {room}: {error:?}"
+        );
+    }
 }
 
 /// Gives `good` bytes, then fails.

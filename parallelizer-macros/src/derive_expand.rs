@@ -1,11 +1,15 @@
 //! Code generation for `#[derive(WireType)]`: the type's wire form, its
 //! `WireType` impl and, for a struct, the `StructPacket` impl that lets it be
 //! a whole packet. Generated code names runtime items only through
-//! `::parallelizer::__private`; each use of a field's `WireType` impl is
-//! spanned on the field's type, so a field that is not a wire type is
-//! reported there, and once more on the struct's name, where the items that
-//! name the wire form are spanned (as a tuple packet with such a field is
-//! reported on the packet too).
+//! `::parallelizer::__private`.
+//!
+//! One mistake reads as one error. Whether each field's type is a wire type
+//! is checked once, in a constant spanned on the field's type; every other
+//! item names the field's type through `__private::Checked` at that
+//! constant, so once the check has failed they, and the struct's uses as a
+//! packet or a field, add no errors. A struct that is not `Copy` fails on its
+//! `WireType` impl, on its name; `StructPacket` does not require `Copy`, so
+//! its use as a whole packet adds none.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -67,6 +71,19 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         let ty = &field.ty;
         quote_spanned!(ty.span()=> #param = <#ty as #private::WireType>::Wire)
     });
+    // The one check of the fields' types, each spanned on its type: a field
+    // that is not a wire type fails here (and in the wire struct's default
+    // above, on the same token, which reads as the same one error). Every
+    // other item names each field's type through `Checked` at this check, so
+    // that, once it has failed, they and the struct's uses add no errors.
+    let checks = fields.iter().map(|field| {
+        let ty = &field.ty;
+        quote_spanned! {ty.span()=>
+            let _ = ::core::mem::size_of::<<#ty as #private::WireType>::Wire>();
+        }
+    });
+    let check = quote!({ #ident::__PARALLELIZER_WIRE_CHECK });
+    let checked = |ty: &syn::Type| quote_spanned!(ty.span()=> <<#ty as #private::Checked<#check>>::Is as #private::WireType>);
     let wire_fields = fields.iter().zip(&params).map(|(field, param)| {
         let doc = format!("The wire form of `{}`.", field.name);
         let field_vis = &field.vis;
@@ -76,8 +93,8 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         }
     });
     let args = fields.iter().map(|field| {
-        let ty = &field.ty;
-        quote_spanned!(ty.span()=> <#ty as #private::WireType>::Wire)
+        let as_wire = checked(&field.ty);
+        quote_spanned!(field.ty.span()=> #as_wire::Wire)
     });
     let wire_ty = quote_spanned!(ident.span()=> #wire<#(#args),*>);
     let body = if named {
@@ -91,6 +108,13 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
          `#[derive(WireType)]`."
     );
 
+    // The generated functions' `self`, `wire` and `f`, spanned as where they
+    // are declared (on the struct's name): the code around them is spanned on
+    // the fields' types, which a `macro_rules!` macro may have written in a
+    // context of its own.
+    let this = quote_spanned!(ident.span()=> self);
+    let wire_arg = quote_spanned!(ident.span()=> wire);
+    let f = quote_spanned!(ident.span()=> f);
     let each =
         |make: &dyn Fn(&WireField) -> TokenStream| fields.iter().map(make).collect::<Vec<_>>();
     // `Name { field: value }` or `Name(value)`, as the struct is declared.
@@ -105,42 +129,42 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
     let to_wire = construct(
         &wire,
         each(&|field| {
-            let (ty, member) = (&field.ty, &field.member);
-            quote_spanned!(ty.span()=> <#ty as #private::WireType>::to_wire(&self.#member))
+            let (as_wire, member) = (checked(&field.ty), &field.member);
+            quote_spanned!(field.ty.span()=> #as_wire::to_wire(&#this.#member))
         }),
     );
     let from_wire = construct(
         ident,
         each(&|field| {
-            let (ty, member) = (&field.ty, &field.member);
-            quote_spanned!(ty.span()=> <#ty as #private::WireType>::from_wire(&wire.#member))
+            let (as_wire, member) = (checked(&field.ty), &field.member);
+            quote_spanned!(field.ty.span()=> #as_wire::from_wire(&#wire_arg.#member))
         }),
     );
     let validate = fields
         .iter()
         .enumerate()
         .map(|(index, field)| {
-            let (ty, member) = (&field.ty, &field.member);
-            quote_spanned! {ty.span()=>
-                <#ty as #private::WireType>::validate(&wire.#member)
+            let (as_wire, member) = (checked(&field.ty), &field.member);
+            quote_spanned! {field.ty.span()=>
+                #as_wire::validate(&#wire_arg.#member)
                     .map_err(|reason| (#index, reason))?;
             }
         })
         .collect::<Vec<_>>();
     let names = fields.iter().map(|field| &field.name);
     let sizes = each(&|field| {
-        let ty = &field.ty;
-        quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as #private::WireType>::Wire>())
+        let as_wire = checked(&field.ty);
+        quote_spanned!(field.ty.span()=> ::core::mem::size_of::<#as_wire::Wire>())
     });
     let shapes = fields.iter().zip(&sizes).map(|(field, size)| {
-        let (ty, name) = (&field.ty, &field.name);
-        quote_spanned!(ty.span()=> #private::field_shape(#name, <#ty as #private::WireType>::shape(), #size))
+        let (as_wire, name) = (checked(&field.ty), &field.name);
+        quote_spanned!(field.ty.span()=> #private::field_shape(#name, #as_wire::shape(), #size))
     });
     let debug_fields = each(&|field| {
-        let (ty, member, name) = (&field.ty, &field.member, &field.name);
-        let value = quote_spanned! {ty.span()=>
+        let (as_wire, member, name) = (checked(&field.ty), &field.member, &field.name);
+        let value = quote_spanned! {field.ty.span()=>
             &#private::DebugWith(&|f: &mut ::core::fmt::Formatter<'_>| {
-                <#ty as #private::WireType>::fmt_wire(&self.#member, f)
+                #as_wire::fmt_wire(&#this.#member, f)
             })
         };
         if named {
@@ -150,9 +174,9 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         }
     });
     let debug = if named {
-        quote!(f.debug_struct(#wire_name) #(#debug_fields)* .finish())
+        quote!(#f.debug_struct(#wire_name) #(#debug_fields)* .finish())
     } else {
-        quote!(f.debug_tuple(#wire_name) #(#debug_fields)* .finish())
+        quote!(#f.debug_tuple(#wire_name) #(#debug_fields)* .finish())
     };
     let type_names = fields.iter().map(|field| type_name(&field.ty));
     let empty = format!(
@@ -167,10 +191,31 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
         #[repr(C)]
         #[allow(clippy::type_complexity)]
         #vis struct #wire<#(#defaults),*> #body
+
+        impl #ident {
+            /// 0 once every field's type is a wire type; an error otherwise.
+            #[doc(hidden)]
+            const __PARALLELIZER_WIRE_CHECK: usize = { #(#checks)* 0 };
+        }
     };
-    // The items that name the wire form at the fields' wire forms are
-    // spanned on the struct's name: a field that is not a wire type fails on
-    // its type, and once on the struct (as a tuple packet fails on the packet).
+    // The checks of each field, as the error of the struct, named only once
+    // one has failed: wrapping the error in each field's check slows the
+    // checks that pass.
+    let validate_body = quote! {
+        let checked = || -> ::core::result::Result<(), (usize, #private::InvalidValue)> {
+            #(#validate)*
+            ::core::result::Result::Ok(())
+        };
+        checked().map_err(|(index, reason)| {
+            const NAMES: &[&str] = &[#(#names),*];
+            #private::in_field(index, NAMES[index], reason)
+        })
+    };
+    let shape = quote!(#private::Shape::structure(#name, [#(#shapes),*]));
+    // The items that name the wire form are spanned on the struct's name.
+    // `StructPacket` repeats `WireType`'s code rather than calling it, so a
+    // struct that is not `Copy` (which `WireType` requires) fails once, on
+    // `WireType`'s impl, and not again as a whole packet.
     let span = ident.span();
     let items = quote_spanned! {span=>
         #[automatically_derived]
@@ -198,20 +243,11 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
             fn validate(
                 wire: &#wire_ty,
             ) -> ::core::result::Result<(), #private::InvalidValue> {
-                // Which field failed, named only once one has: wrapping the
-                // error in each field's check slows the checks that pass.
-                let checked = || -> ::core::result::Result<(), (usize, #private::InvalidValue)> {
-                    #(#validate)*
-                    ::core::result::Result::Ok(())
-                };
-                checked().map_err(|(index, reason)| {
-                    const NAMES: &[&str] = &[#(#names),*];
-                    #private::in_field(index, NAMES[index], reason)
-                })
+                #validate_body
             }
 
             fn shape() -> #private::Shape {
-                #private::Shape::structure(#name, [#(#shapes),*])
+                #shape
             }
         }
 
@@ -224,23 +260,26 @@ fn structure(def: &WireDef, named: bool, fields: &[WireField]) -> TokenStream {
 
             #[inline]
             fn to_wire(&self) -> #wire_ty {
-                <Self as #private::WireType>::to_wire(self)
+                #to_wire
             }
 
             #[inline]
             fn from_wire(wire: &#wire_ty) -> Self {
-                <Self as #private::WireType>::from_wire(wire)
+                #from_wire
             }
 
             #[inline]
             fn validate(
                 wire: &#wire_ty,
             ) -> ::core::result::Result<(), #private::FieldError> {
-                <Self as #private::WireType>::validate(wire).map_err(#private::packet_field_error)
+                let checked = || -> ::core::result::Result<(), #private::InvalidValue> {
+                    #validate_body
+                };
+                checked().map_err(#private::packet_field_error)
             }
 
             fn shape() -> #private::Shape {
-                <Self as #private::WireType>::shape()
+                #shape
             }
         }
 
@@ -300,10 +339,16 @@ fn enumeration(def: &WireDef, repr: &Ident, variants: &[WireVariant]) -> TokenSt
             pub <#repr as #private::WireType>::Wire,
         );
 
+        /// The variant's name, or `Name(value)` for a value that is none.
         #[automatically_derived]
         impl ::core::fmt::Debug for #wire {
+            #[allow(unreachable_patterns)]
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                <#ident as #private::WireType>::fmt_wire(self, f)
+                #discriminants
+                match <#repr as #private::WireType>::from_wire(&self.0) {
+                    #(#consts => f.write_str(#variant_names),)*
+                    value => ::core::write!(f, "{}({})", #name, value),
+                }
             }
         }
 
@@ -353,19 +398,6 @@ fn enumeration(def: &WireDef, repr: &Ident, variants: &[WireVariant]) -> TokenSt
                     ::core::mem::size_of::<#repr>(),
                     [#(#private::Variant::new(#variant_names, #ident::#variant_idents as u64)),*],
                 )
-            }
-
-            /// The variant's name, or `Name(value)` for a value that is none.
-            #[allow(unreachable_patterns)]
-            fn fmt_wire(
-                wire: &#wire,
-                f: &mut ::core::fmt::Formatter<'_>,
-            ) -> ::core::fmt::Result {
-                #discriminants
-                match <#repr as #private::WireType>::from_wire(&wire.0) {
-                    #(#consts => f.write_str(#variant_names),)*
-                    value => ::core::write!(f, "{}({})", #name, value),
-                }
             }
         }
     }

@@ -29,28 +29,65 @@ pub fn task(task: &TaskDef) -> TokenStream {
     let field_names = fields.iter().map(type_name);
     // The packet struct is generic over its fields' types, so its derived
     // impls never name a field type; the task's `Packet` is that struct at
-    // the fields' wire forms. Every use of a field's `WireType` impl is
-    // spanned on the user's type (and the packet as a whole on the packet
-    // tuple): a type that is not a wire type is reported there.
+    // the fields' wire forms. Whether each field's type is a wire type is
+    // checked once, in `__PARALLELIZER_WIRE_CHECK`, spanned on the type; the
+    // other uses of a field's `WireType` impl name the type through
+    // `Checked` at that check, so once it has failed they add no errors.
+    let checks = fields.iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            let _ = ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>();
+        }
+    });
+    let check_item = (!fields.is_empty()).then(|| {
+        quote! {
+            impl #ident {
+                /// 0 once every packet field's type is a wire type; an error
+                /// otherwise.
+                #[doc(hidden)]
+                const __PARALLELIZER_WIRE_CHECK: usize = { #(#checks)* 0 };
+            }
+        }
+    });
+    let checked = |ty: &Type| {
+        quote_spanned! {ty.span()=>
+            <<#ty as ::parallelizer::__private::Checked<{ #ident::__PARALLELIZER_WIRE_CHECK }>>::Is
+                as ::parallelizer::__private::WireType>
+        }
+    };
+    // The generated functions' parameters, spanned as where they are
+    // declared (on the packet): the code around them is spanned on the
+    // fields' types, which a `macro_rules!` macro may have written in a
+    // context of its own.
+    let output_arg = quote_spanned!(packet_span=> output);
+    let packet_arg = quote_spanned!(packet_span=> packet);
     let wire = fields
         .iter()
-        .map(|ty| quote_spanned!(ty.span()=> <#ty as ::parallelizer::__private::WireType>::Wire))
+        .map(|ty| {
+            let as_wire = checked(ty);
+            quote_spanned!(ty.span()=> #as_wire::Wire)
+        })
         .collect::<Vec<_>>();
     let encode = fields.iter().zip(&index).map(|(ty, i)| {
-        quote_spanned!(ty.span()=> <#ty as ::parallelizer::__private::WireType>::to_wire(&output.#i))
+        let as_wire = checked(ty);
+        quote_spanned!(ty.span()=> #as_wire::to_wire(&#output_arg.#i))
     });
     let decode = fields.iter().zip(&index).map(|(ty, i)| {
-        quote_spanned!(ty.span()=> <#ty as ::parallelizer::__private::WireType>::from_wire(&packet.#i))
+        let as_wire = checked(ty);
+        quote_spanned!(ty.span()=> #as_wire::from_wire(&#packet_arg.#i))
     });
-    // Each field's size, spanned on its type like the other per-field uses,
-    // so a type that is not a wire type adds no error of its own.
-    let sizes = fields.iter().map(|ty| {
-        quote_spanned!(ty.span()=> ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>())
-    }).collect::<Vec<_>>();
+    // Each field's size, spanned on its type like the other per-field uses.
+    let sizes = fields
+        .iter()
+        .map(|ty| {
+            let as_wire = checked(ty);
+            quote_spanned!(ty.span()=> ::core::mem::size_of::<#as_wire::Wire>())
+        })
+        .collect::<Vec<_>>();
     // Each field's shape, named by its position, and the packet's.
     let shapes = fields.iter().zip(&index).zip(&sizes).map(|((ty, i), size)| {
         let name = i.index.to_string();
-        quote_spanned!(ty.span()=> ::parallelizer::__private::field_shape(#name, <#ty as ::parallelizer::__private::WireType>::shape(), #size))
+        let as_wire = checked(ty);
+        quote_spanned!(ty.span()=> ::parallelizer::__private::field_shape(#name, #as_wire::shape(), #size))
     });
     let shape = quote!(::parallelizer::__private::tuple_shape([#(#shapes),*]));
     // A field whose wire form is empty would make an empty packet possible,
@@ -63,16 +100,18 @@ pub fn task(task: &TaskDef) -> TokenStream {
              least 1 byte, but `<{0} as WireType>::Wire` has size 0",
             type_name(ty)
         );
+        let as_wire = checked(ty);
         quote_spanned! {ty.span()=>
             const _: () = ::core::assert!(
-                ::core::mem::size_of::<<#ty as ::parallelizer::__private::WireType>::Wire>() != 0,
+                ::core::mem::size_of::<#as_wire::Wire>() != 0,
                 #message,
             );
         }
     });
     let validate = fields.iter().zip(&index).map(|(ty, i)| {
+        let as_wire = checked(ty);
         quote_spanned! {ty.span()=>
-            <#ty as ::parallelizer::__private::WireType>::validate(&packet.#i)
+            #as_wire::validate(&#packet_arg.#i)
                 .map_err(|reason| ::parallelizer::__private::FieldError { field: #i, reason })?;
         }
     });
@@ -162,6 +201,8 @@ pub fn task(task: &TaskDef) -> TokenStream {
         }
 
         #worker_params
+
+        #check_item
 
         #(#nonempty)*
     }

@@ -176,6 +176,14 @@ pub enum Error {
         /// reads every version from 1 up to it.
         supported: u16,
     },
+    /// A results file of format version 1, which does not store its schema,
+    /// was read with no Rust type ([`ResultsFile`](crate::ResultsFile), the
+    /// `parallelizer` command-line tool).
+    #[error("the results file is in format version {version}, which does not store its schema, so it cannot be read without the task that wrote it: read it with `Results::<Task>::read_from` (a task with the packet that wrote it) and write it again with `write_to`, which writes format version 2")]
+    NoStoredSchema {
+        /// The file's format version.
+        version: u16,
+    },
     /// The reserved field of a results file header is not zero.
     #[error("the reserved field of the results file header is {found:#06x}, not 0, reading task `{task}`: the file is corrupt, or uses a feature of a newer release of parallelizer")]
     ReservedHeaderBits {
@@ -439,6 +447,19 @@ pub enum Error {
         rank: usize,
         /// How long nothing was heard from it.
         silent_for: Duration,
+    },
+    /// A schema that cannot be exported to Arrow (feature `arrow`): a field
+    /// whose size disagrees with its kind or lies outside the packet, or an
+    /// enum whose discriminant is not 1, 2, 4 or 8 bytes. The schema is
+    /// inconsistent: a hand-written `WireType::shape` that lies, or a
+    /// corrupt file.
+    #[error("cannot export the results of task `{task}` to Arrow: {reason}")]
+    #[cfg(feature = "arrow")]
+    ArrowExport {
+        /// The task's name.
+        task: &'static str,
+        /// What is wrong, and how to fix it.
+        reason: String,
     },
 }
 

@@ -4,19 +4,21 @@
 use std::fmt;
 
 use crate::task::FieldError;
-use crate::wire::{intern, InvalidValue, Shape, WireBytes};
+use crate::wire::{intern, InvalidValue, Shape, WireBytes, WireType};
 
 /// A struct that derives `WireType`, which can then be a whole packet:
 /// `#[task(packet = Cell)]`. Implemented by `#[derive(WireType)]` on structs,
 /// beside `WireType`, whose items it repeats so that a task names nothing
-/// else of the type: a type that is not such a struct fails here once.
+/// else of the type: a type that is not such a struct fails here once. It
+/// does not require `Copy`, so that a struct without it fails once, on its
+/// `WireType` impl, and not again in each task whose packet it is.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a whole packet: a packet is a tuple of wire types or a struct that derives `WireType`",
     label = "not a struct with `#[derive(WireType)]`",
     note = "add `#[derive(WireType)]` to `{Self}` if it is a struct of wire types, \
             or make it one field of a tuple packet: `packet = ({Self},)`"
 )]
-pub trait StructPacket: Copy + 'static {
+pub trait StructPacket: 'static {
     /// The struct's wire form: `<Self as WireType>::Wire`.
     type Wire: WireBytes;
 
@@ -37,6 +39,19 @@ pub trait StructPacket: Copy + 'static {
 
     /// `Shape::of::<Self>()`.
     fn shape() -> Shape;
+}
+
+/// `Self`, once the check `C` of the code that names it has passed (it is
+/// then 0): generated code names its fields' types through it, so that a
+/// field that is not a wire type is reported once, by the check, and the
+/// items that depend on it (and their uses) add no errors of their own.
+pub trait Checked<const C: usize> {
+    /// `Self`.
+    type Is: WireType;
+}
+
+impl<T: WireType> Checked<0> for T {
+    type Is = T;
 }
 
 /// A struct's field error as a packet's: the field's index, and the error

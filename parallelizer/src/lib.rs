@@ -57,7 +57,9 @@ extern crate self as parallelizer;
 // The modules form layers, each using only those before it:
 // error -> wire -> schema -> task -> generated, buffer -> control -> state ->
 // trace, progress -> run -> results -> dispatch -> stream -> coordinator ->
-// persist -> cluster.
+// persist -> arrow (feature `arrow`) -> cluster.
+#[cfg(feature = "arrow")]
+pub mod arrow;
 mod buffer;
 #[cfg(feature = "mpi")]
 mod cluster;
@@ -71,6 +73,7 @@ pub mod persist;
 #[cfg(feature = "progress")]
 mod progress;
 mod results;
+mod results_file;
 mod resume;
 mod run;
 mod schema;
@@ -78,6 +81,7 @@ mod state;
 mod stream;
 mod task;
 mod trace;
+mod value;
 pub mod wire;
 
 pub use buffer::Iter;
@@ -92,12 +96,13 @@ pub use error::Error;
 #[cfg(feature = "mpi")]
 pub use mpi;
 pub use npy::NpyWriter;
-pub use persist::PacketWriter;
+pub use persist::{JobRecord, PacketWriter, ResultsFile};
 pub use results::Results;
 pub use resume::{FileOptions, RunSummary};
 pub use schema::{Schema, SchemaField};
 pub use stream::{Batch, Stream};
 pub use task::{FieldError, NoArgs, Task, TaskState, Worker};
+pub use value::{DecodeError, Value};
 /// The zerocopy crate, whose traits packets implement: with
 /// [`IntoBytes`](zerocopy::IntoBytes) in scope, `packet.as_bytes()` gives one
 /// packet's bytes.
@@ -290,7 +295,7 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::generated::{
-        field_shape, in_field, packet_field_error, tuple_shape, DebugWith, StructPacket,
+        field_shape, in_field, packet_field_error, tuple_shape, Checked, DebugWith, StructPacket,
     };
     pub use crate::task::sealed::SealedTask;
     pub use crate::task::{FieldError, Task, TaskState, Worker};

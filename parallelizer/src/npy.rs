@@ -187,11 +187,23 @@ impl<T: Task> Results<T> {
     /// # Errors
     ///
     /// The writer's error.
-    pub fn write_npy<W: Write>(&self, mut writer: W) -> io::Result<()> {
-        writer.write_all(&header(&T::schema(), self.len()))?;
-        writer.write_all(self.as_bytes())?;
-        writer.flush()
+    pub fn write_npy<W: Write>(&self, writer: W) -> io::Result<()> {
+        write(&T::schema(), self.len(), self.as_bytes(), writer)
     }
+}
+
+/// Writes a whole NPY file of the `count` packets of `schema` that `bytes`
+/// holds: [`Results::write_npy`] and
+/// [`ResultsFile::write_npy`](crate::ResultsFile::write_npy).
+pub(crate) fn write<W: Write>(
+    schema: &Schema,
+    count: usize,
+    bytes: &[u8],
+    mut writer: W,
+) -> io::Result<()> {
+    writer.write_all(&header(schema, count))?;
+    writer.write_all(bytes)?;
+    writer.flush()
 }
 
 /// Writes an NPY file of a known number of packets a batch at a time, such as

@@ -37,7 +37,9 @@
 //! specifies the format in full.
 //!
 //! Write whole results with [`Results::write_to`], or packets chunk by chunk
-//! with a [`PacketWriter`]; read them with [`Results::read_from`]. A reader
+//! with a [`PacketWriter`]; read them with [`Results::read_from`], or with no
+//! Rust type, from the schema the file stores, with [`ResultsFile`] (one
+//! reader serves both, so they check the same things the same way). A reader
 //! reads exactly one file's bytes, so several files can follow each other in
 //! one stream. Files of format version 1, which carry only a fingerprint of
 //! the declared type names, are still read, and written on request
@@ -46,11 +48,14 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::marker::PhantomData;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use zerocopy::IntoBytes;
 
 use crate::error::Error;
 use crate::results::Results;
+pub use crate::results_file::ResultsFile;
+use crate::resume::MAX_JOB_RECORD_SIZE;
 use crate::schema::{first_difference, fnv1a};
 use crate::task::{v1_fingerprint, Task};
 
@@ -160,34 +165,61 @@ pub(crate) fn chunk_checksum(index: u64, count: u32, bytes: &[u8]) -> u32 {
 }
 
 /// From this many whole chunks in one write, their checksums are taken on
-/// several threads.
+/// other threads while the chunks are written.
 const PARALLEL_CHUNKS: usize = 4;
 
-/// The checksums of the chunks of `len` bytes (`n` packets each) that
-/// `bytes` holds, the first of index `first`, taken on up to 8 threads.
-fn parallel_checksums(first: u64, n: u32, bytes: &[u8], len: usize) -> Vec<u32> {
-    let parts: Vec<&[u8]> = bytes.chunks(len).collect();
+/// Writes `bytes`, whole chunks of `len` bytes (`chunks.packets` packets
+/// each), while up to 7 other threads take the chunks' checksums a chunk or
+/// two ahead of the writer. The copy into the writer and the checksum run at
+/// the same time, and each chunk is still in the shared cache when the second
+/// of them reads it: one pass over memory, not two (taking all the checksums
+/// first and then writing read every byte twice from memory).
+fn write_pipelined<W: Write>(
+    writer: &mut W,
+    chunks: &mut Chunks,
+    bytes: &[u8],
+    len: usize,
+) -> io::Result<()> {
+    let n = chunks.packets as u32;
+    let first = chunks.index;
+    let parts = bytes.len() / len;
     let threads = std::thread::available_parallelism()
-        .map_or(1, |threads| threads.get())
-        .clamp(1, 8)
-        .min(parts.len());
-    let per_thread = parts.len().div_ceil(threads.max(1));
-    let mut checksums = vec![0; parts.len()];
+        .map_or(1, |threads| threads.get().saturating_sub(1))
+        .clamp(1, 7)
+        .min(parts);
     std::thread::scope(|scope| {
-        for (t, (out, parts)) in checksums
-            .chunks_mut(per_thread)
-            .zip(parts.chunks(per_thread))
-            .enumerate()
-        {
-            scope.spawn(move || {
-                for (j, (out, part)) in out.iter_mut().zip(parts).enumerate() {
-                    let index = first + (t * per_thread + j) as u64;
-                    *out = chunk_checksum(index, n, part);
-                }
-            });
+        // Chunk k's checksum comes from thread k % threads, in order; a
+        // bound of one waiting checksum keeps each thread just ahead.
+        let checksums: Vec<Receiver<u32>> = (0..threads)
+            .map(|t| {
+                let (sender, receiver) = sync_channel(1);
+                scope.spawn(move || {
+                    for (k, part) in bytes.chunks(len).enumerate().skip(t).step_by(threads) {
+                        // The writer failed and dropped its receivers.
+                        if sender
+                            .send(chunk_checksum(first + k as u64, n, part))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+                receiver
+            })
+            .collect();
+        let count = n.to_le_bytes();
+        for (k, chunk) in bytes.chunks(len).enumerate() {
+            writer.write_all(&count)?;
+            writer.write_all(chunk)?;
+            let checksum = checksums[k % threads]
+                .recv()
+                .map_err(|_| io::Error::other("a checksum thread ended early"))?;
+            writer.write_all(&checksum.to_le_bytes())?;
+            chunks.index += 1;
+            chunks.digest = crc32c::crc32c_append(chunks.digest, &checksum.to_le_bytes());
         }
-    });
-    checksums
+        Ok(())
+    })
 }
 
 /// The 24-byte trailer of a file of `count` packets whose chunk checksums
@@ -385,20 +417,10 @@ impl<T: Task, W: Write> PacketWriter<T, W> {
         }
         let full = packets.len() / chunks.packets;
         if full >= PARALLEL_CHUNKS && T::PACKET_SIZE > 0 {
-            // Many whole chunks at once (`Results::write_to`): their
-            // checksums are taken on several threads first.
+            // Many whole chunks at once (`Results::write_to`).
             let (whole, rest) = packets.split_at(full * chunks.packets);
-            let bytes = whole.as_bytes();
             let len = chunks.packets * T::PACKET_SIZE;
-            let checksums = parallel_checksums(chunks.index, chunks.packets as u32, bytes, len);
-            let count = (chunks.packets as u32).to_le_bytes();
-            for (chunk, checksum) in bytes.chunks(len).zip(checksums) {
-                self.writer.write_all(&count)?;
-                self.writer.write_all(chunk)?;
-                self.writer.write_all(&checksum.to_le_bytes())?;
-                chunks.index += 1;
-                chunks.digest = crc32c::crc32c_append(chunks.digest, &checksum.to_le_bytes());
-            }
+            write_pipelined(&mut self.writer, chunks, whole.as_bytes(), len)?;
             packets = rest;
         }
         while packets.len() >= chunks.packets {
@@ -682,46 +704,15 @@ pub(crate) fn write_results<T: Task, W: Write>(
     writer.finish().map(drop)
 }
 
-/// [`Results::read_from`]: checks the header against `T`, reads the packets
-/// in bounded chunks, then validates them.
-pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>, Error> {
-    let mut header = [0; HEADER_SIZE];
-    let found = read_up_to(&mut reader, &mut header).map_err(read_failed::<T>)?;
-    let magic = &header[..found.min(MAGIC.len())];
-    if magic != &MAGIC[..magic.len()] {
-        return Err(Error::NotAResultsFile {
-            task: T::NAME,
-            found: magic.to_vec(),
-        });
-    }
-    if found < HEADER_SIZE {
-        return Err(Error::TruncatedHeader {
-            task: T::NAME,
-            found,
-        });
-    }
-    let version = u16::from_le_bytes([header[4], header[5]]);
-    if !(1..=FORMAT_VERSION).contains(&version) {
-        return Err(Error::UnsupportedFormatVersion {
-            task: T::NAME,
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    let reserved = u16::from_le_bytes([header[6], header[7]]);
-    // From version 2, bit 1 says a job record follows the header's
-    // checksum (`resume`); every other bit is reserved.
-    let job_record = version > 1 && reserved & JOB_RECORD_FLAG != 0;
-    if reserved & !JOB_RECORD_FLAG != 0 || (version == 1 && reserved != 0) {
-        return Err(Error::ReservedHeaderBits {
-            task: T::NAME,
-            found: reserved,
-        });
-    }
-    let fingerprint = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-    if version == 1 {
+/// [`Results::read_from`]: the [`FrameReader`]'s parts, each checked against
+/// `T` as soon as it is read (the schema, the packet size), then the
+/// packets validated.
+pub(crate) fn read_results<T: Task, R: Read>(reader: R) -> Result<Results<T>, Error> {
+    let mut file = FrameReader::new(reader, T::NAME);
+    let header = file.header()?;
+    if header.version == 1 {
         let expected = v1_fingerprint::<T>();
-        if fingerprint != expected && fingerprint == T::schema().fingerprint() {
+        if header.fingerprint != expected && header.fingerprint == T::schema().fingerprint() {
             // A file of version 2 whose version field was damaged.
             return Err(Error::CorruptFile {
                 task: T::NAME,
@@ -732,335 +723,581 @@ pub(crate) fn read_results<T: Task, R: Read>(mut reader: R) -> Result<Results<T>
                     .into(),
             });
         }
-        if fingerprint != expected {
+        if header.fingerprint != expected {
             return Err(Error::SchemaMismatch {
                 task: T::NAME,
                 expected,
-                found: fingerprint,
+                found: header.fingerprint,
             });
         }
-    }
-    // From version 2, the schema and the header's checksum follow.
-    let mut start = if version == 1 {
-        HEADER_SIZE as u64
     } else {
-        check_schema::<T, R>(&mut reader, &header, fingerprint)?
-    };
-    if job_record {
-        start = crate::resume::skip_job_record::<T, R>(&mut reader, start)?;
+        let stored = file.schema(&header)?;
+        check_schema::<T>(&stored, header.fingerprint)?;
     }
-    let packet_size = u32::from_le_bytes(header[16..20].try_into().expect("4 bytes"));
-    if usize::try_from(packet_size) != Ok(T::PACKET_SIZE) {
+    if header.job_record {
+        file.job_record()?;
+    }
+    if usize::try_from(header.packet_size) != Ok(T::PACKET_SIZE) {
         return Err(Error::PacketSizeMismatch {
             task: T::NAME,
             expected: T::PACKET_SIZE,
-            found: packet_size,
+            found: header.packet_size,
         });
     }
-    let count = u64::from_le_bytes(header[20..28].try_into().expect("8 bytes"));
-    let too_large = Error::FileTooLarge {
-        task: T::NAME,
-        count,
-        packet_size: T::PACKET_SIZE,
-    };
-    if version > 1 && count == UNKNOWN_COUNT {
-        let bytes = read_chunks::<T, R>(&mut reader, start, None)?;
-        return Results::from_bytes(bytes);
-    }
-    let Some(total) = count.checked_mul(u64::from(packet_size)) else {
-        return Err(too_large);
-    };
-    let Ok(total) = usize::try_from(total) else {
-        return Err(too_large);
-    };
-    if version > 1 {
-        let bytes = read_chunks::<T, R>(&mut reader, start, Some(count))?;
-        return Results::from_bytes(bytes);
-    }
-
-    let mut bytes = Vec::new();
-    while bytes.len() < total {
-        let start = bytes.len();
-        let chunk = (total - start).min(READ_CHUNK);
-        bytes
-            .try_reserve(chunk)
-            .map_err(|_| Error::AllocationFailed {
-                task: T::NAME,
-                bytes: start + chunk,
-            })?;
-        bytes.resize(start + chunk, 0);
-        let read = read_up_to(&mut reader, &mut bytes[start..]).map_err(read_failed::<T>)?;
-        if read < chunk {
-            return Err(Error::TruncatedPackets {
-                task: T::NAME,
-                expected_bytes: total as u64,
-                found_bytes: (start + read) as u64,
-                packet_size: T::PACKET_SIZE,
-            });
-        }
-    }
+    let bytes = file.packets(&header, T::PACKET_SIZE)?.bytes;
     Results::from_bytes(bytes)
 }
 
-/// Appends up to `len` bytes from `reader` to `bytes`, in steps of at most
-/// [`READ_CHUNK`] so that memory grows only with the bytes there; returns
-/// how many were read.
-fn read_appending<T: Task, R: Read>(
-    reader: &mut R,
-    bytes: &mut Vec<u8>,
-    len: usize,
-) -> Result<usize, Error> {
-    let mut done = 0;
-    while done < len {
-        let start = bytes.len();
-        let step = (len - done).min(READ_CHUNK);
-        bytes
-            .try_reserve(step)
-            .map_err(|_| Error::AllocationFailed {
-                task: T::NAME,
-                bytes: start + step,
-            })?;
-        bytes.resize(start + step, 0);
-        let read = read_up_to(reader, &mut bytes[start..]).map_err(read_failed::<T>)?;
-        bytes.truncate(start + read);
-        done += read;
-        if read < step {
-            break;
-        }
-    }
-    Ok(done)
+/// A results file's fixed header, as [`FrameReader::header`] read and
+/// checked it.
+#[derive(Debug, Clone)]
+pub(crate) struct Header {
+    /// The header's bytes, which the header checksum covers.
+    pub bytes: [u8; HEADER_SIZE],
+    /// 1 or 2.
+    pub version: u16,
+    /// Whether a job record follows the header checksum (version 2).
+    pub job_record: bool,
+    pub fingerprint: u64,
+    pub packet_size: u32,
+    /// [`UNKNOWN_COUNT`] if the writer did not know it.
+    pub count: u64,
 }
 
-/// Reads the chunks and the trailer of a version-2 file, from byte `start`
-/// (right after the header's checksum), checking every checksum, and the
-/// trailer's count against the chunks' and `declared`, the header's.
-fn read_chunks<T: Task, R: Read>(
-    reader: &mut R,
-    start: u64,
-    declared: Option<u64>,
-) -> Result<Vec<u8>, Error> {
-    let packet_size = T::PACKET_SIZE as u64;
-    let mut bytes = Vec::new();
-    let mut offset = start;
-    let mut index = 0u64;
-    let mut count = 0u64;
-    let mut digest = 0u32;
-    let truncated = |part: String, at: u64, found: u64| Error::TruncatedFile {
-        task: T::NAME,
-        part,
-        offset: at,
-        found,
-    };
-    loop {
-        let part = format!("chunk {index}");
-        let mut frame = [0; 8];
-        let found = read_up_to(reader, &mut frame[..4]).map_err(read_failed::<T>)?;
-        if found < 4 {
-            let part = if found == 0 {
-                "the trailer".into()
-            } else {
-                part
-            };
-            return Err(truncated(part, offset, offset + found as u64));
+/// The packets of a file, as [`FrameReader::packets`] read and verified
+/// them.
+#[derive(Debug)]
+pub(crate) struct Packets {
+    /// The packets' bytes, back to back.
+    pub bytes: Vec<u8>,
+    /// The number of packets.
+    pub count: u64,
+    /// The number of chunks whose checksums were verified (0 in version 1).
+    pub chunks: u64,
+}
+
+/// Reads a results file part by part, in the order `docs/FORMAT.md` gives,
+/// checking each part's own framing and checksum as it goes; what the parts
+/// must say for a given task is its caller's business.
+///
+/// This is the one reader of the format: [`Results::read_from`] checks the
+/// parts against its task between the calls, and
+/// [`ResultsFile`](crate::ResultsFile) takes them as the file says. Errors
+/// name `task`. Memory grows with the bytes actually read, never with a
+/// count the file claims.
+pub(crate) struct FrameReader<R> {
+    reader: R,
+    task: &'static str,
+    /// The offset of the next part: the bytes read so far.
+    offset: u64,
+}
+
+impl<R: Read> FrameReader<R> {
+    pub(crate) fn new(reader: R, task: &'static str) -> Self {
+        FrameReader {
+            reader,
+            task,
+            offset: 0,
         }
-        let n = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes"));
-        if n == 0 {
-            return read_trailer::<T, R>(reader, bytes, offset, count, digest, declared);
+    }
+
+    fn read_up_to(&mut self, buffer: &mut [u8]) -> Result<usize, Error> {
+        read_up_to(&mut self.reader, buffer).map_err(|error| read_failed_as(self.task, error))
+    }
+
+    /// Steps 1 to 4: the magic, the whole header, a version this release
+    /// reads and the reserved field.
+    pub(crate) fn header(&mut self) -> Result<Header, Error> {
+        let task = self.task;
+        let mut bytes = [0; HEADER_SIZE];
+        let found = self.read_up_to(&mut bytes)?;
+        let magic = &bytes[..found.min(MAGIC.len())];
+        if magic != &MAGIC[..magic.len()] {
+            return Err(Error::NotAResultsFile {
+                task,
+                found: magic.to_vec(),
+            });
         }
-        let new_count = count + u64::from(n);
-        if declared.is_some_and(|declared| new_count > declared) {
-            return Err(Error::CorruptFile {
-                task: T::NAME,
-                part,
-                offset,
+        if found < HEADER_SIZE {
+            return Err(Error::TruncatedHeader { task, found });
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if !(1..=FORMAT_VERSION).contains(&version) {
+            return Err(Error::UnsupportedFormatVersion {
+                task,
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let reserved = u16::from_le_bytes([bytes[6], bytes[7]]);
+        // From version 2, bit 1 says a job record follows the header's
+        // checksum (`resume`); every other bit is reserved.
+        if reserved & !JOB_RECORD_FLAG != 0 || (version == 1 && reserved != 0) {
+            return Err(Error::ReservedHeaderBits {
+                task,
+                found: reserved,
+            });
+        }
+        self.offset = HEADER_SIZE as u64;
+        Ok(Header {
+            bytes,
+            version,
+            job_record: version > 1 && reserved & JOB_RECORD_FLAG != 0,
+            fingerprint: u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")),
+            packet_size: u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes")),
+            count: u64::from_le_bytes(bytes[20..28].try_into().expect("8 bytes")),
+        })
+    }
+
+    /// Steps 5 to 7 (version 2): the schema after the header, which must
+    /// hash to the header's fingerprint, and the header checksum. Returns the
+    /// schema's canonical encoding as stored.
+    pub(crate) fn schema(&mut self, header: &Header) -> Result<Vec<u8>, Error> {
+        let task = self.task;
+        let mut size = [0; 4];
+        let found = self.read_up_to(&mut size)?;
+        if found < size.len() {
+            return Err(Error::TruncatedSchema {
+                task,
+                expected: size.len(),
+                found,
+            });
+        }
+        let size_bytes = size;
+        let size = u32::from_le_bytes(size) as usize;
+        if size > MAX_SCHEMA_SIZE {
+            return Err(Error::CorruptSchema {
+                task,
                 reason: format!(
-                    "its {n} packets make {new_count}, more than the {} the header declares",
-                    declared.unwrap_or_default()
+                    "its size is {size} bytes, more than the {MAX_SCHEMA_SIZE} a schema may have"
                 ),
             });
         }
-        let len = u64::from(n) * packet_size;
-        let Ok(len) = usize::try_from(len) else {
-            return Err(Error::FileTooLarge {
-                task: T::NAME,
-                count: new_count,
-                packet_size: T::PACKET_SIZE,
+        // Read as it comes, as packets are: a size that lies costs no more
+        // memory than the bytes actually there.
+        let mut stored = Vec::new();
+        Read::by_ref(&mut self.reader)
+            .take(size as u64)
+            .read_to_end(&mut stored)
+            .map_err(|error| read_failed_as(task, error))?;
+        if stored.len() < size {
+            return Err(Error::TruncatedSchema {
+                task,
+                expected: 4 + size,
+                found: 4 + stored.len(),
             });
-        };
-        let begin = bytes.len();
-        let read = read_appending::<T, R>(reader, &mut bytes, len)?;
-        if read < len {
-            return Err(truncated(part, offset, offset + 4 + read as u64));
         }
-        let found = read_up_to(reader, &mut frame[4..]).map_err(read_failed::<T>)?;
-        if found < 4 {
-            let found = offset + 4 + len as u64 + found as u64;
-            return Err(truncated(part, offset, found));
+        let mut checksum = [0; 4];
+        let found = self.read_up_to(&mut checksum)?;
+        let end = (HEADER_SIZE + 4 + size) as u64;
+        if found < checksum.len() {
+            return Err(Error::TruncatedFile {
+                task,
+                part: "the header".into(),
+                offset: 0,
+                found: end + found as u64,
+            });
         }
-        let stored = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes"));
-        let computed = chunk_checksum(index, n, &bytes[begin..]);
-        if computed != stored {
+        // The schema's hash first: a changed schema byte is named as such.
+        let fingerprint = header.fingerprint;
+        if fnv1a(&stored) != fingerprint {
+            return Err(Error::CorruptSchema {
+                task,
+                reason: format!(
+                    "its hash is not the fingerprint {fingerprint:#018x} in the header"
+                ),
+            });
+        }
+        let stored_checksum = u32::from_le_bytes(checksum);
+        let computed = crc32c::crc32c_append(
+            crc32c::crc32c_append(crc32c::crc32c(&header.bytes), &size_bytes),
+            &stored,
+        );
+        if stored_checksum != computed {
             return Err(Error::ChecksumMismatch {
-                task: T::NAME,
-                part,
+                task,
+                part: "the header".into(),
+                offset: 0,
+                stored: stored_checksum,
+                computed,
+            });
+        }
+        self.offset = end + 4;
+        Ok(stored)
+    }
+
+    /// The job record that follows the header checksum when the header says
+    /// so: its size, its checksum, and its fields (`docs/FORMAT.md`, "The
+    /// job record").
+    pub(crate) fn job_record(&mut self) -> Result<JobRecord, Error> {
+        let (task, offset) = (self.task, self.offset);
+        let part = || "the job record".to_string();
+        let truncated = |found: u64| Error::TruncatedFile {
+            task,
+            part: part(),
+            offset,
+            found,
+        };
+        let corrupt = |reason: String| Error::CorruptFile {
+            task,
+            part: part(),
+            offset,
+            reason,
+        };
+        let mut size = [0; 4];
+        let found = self.read_up_to(&mut size)?;
+        if found < 4 {
+            return Err(truncated(offset + found as u64));
+        }
+        let len = u32::from_le_bytes(size) as usize;
+        if len > MAX_JOB_RECORD_SIZE {
+            return Err(corrupt(format!(
+                "its size is {len} bytes, more than the {MAX_JOB_RECORD_SIZE} it may have"
+            )));
+        }
+        let mut record = size.to_vec();
+        let read = Read::by_ref(&mut self.reader)
+            .take(len as u64 + 4)
+            .read_to_end(&mut record)
+            .map_err(|error| read_failed_as(task, error))?;
+        if read < len + 4 {
+            return Err(truncated(offset + 4 + read as u64));
+        }
+        let at = record.len() - 4;
+        let stored = u32::from_le_bytes(record[at..].try_into().expect("4 bytes"));
+        let computed = crc32c::crc32c(&record[..at]);
+        if stored != computed {
+            return Err(Error::ChecksumMismatch {
+                task,
+                part: part(),
                 offset,
                 stored,
                 computed,
             });
         }
-        digest = crc32c::crc32c_append(digest, &stored.to_le_bytes());
-        offset += 8 + len as u64;
-        count = new_count;
-        index += 1;
-    }
-}
-
-/// Reads the rest of the trailer at `offset`, whose 4 zero bytes were read,
-/// and checks it against the `count` packets of `bytes` read before, the
-/// `digest` of their chunks' checksums and the header's `declared` count.
-fn read_trailer<T: Task, R: Read>(
-    reader: &mut R,
-    bytes: Vec<u8>,
-    offset: u64,
-    count: u64,
-    digest: u32,
-    declared: Option<u64>,
-) -> Result<Vec<u8>, Error> {
-    let mut trailer = [0; TRAILER_SIZE];
-    let found = read_up_to(reader, &mut trailer[4..]).map_err(read_failed::<T>)?;
-    let part = || "the trailer".to_string();
-    if found < TRAILER_SIZE - 4 {
-        return Err(Error::TruncatedFile {
-            task: T::NAME,
-            part: part(),
-            offset,
-            found: offset + 4 + found as u64,
-        });
-    }
-    let corrupt = |reason: String| Error::CorruptFile {
-        task: T::NAME,
-        part: part(),
-        offset,
-        reason,
-    };
-    let stored = u32::from_le_bytes(trailer[16..20].try_into().expect("4 bytes"));
-    let computed = crc32c::crc32c(&trailer[..16]);
-    if stored != computed {
-        return Err(Error::ChecksumMismatch {
-            task: T::NAME,
-            part: part(),
-            offset,
-            stored,
-            computed,
-        });
-    }
-    if trailer[20..] != END_MAGIC {
-        return Err(corrupt(format!(
-            "it ends with b\"{}\", not b\"ZLRP\"",
-            trailer[20..].escape_ascii()
-        )));
-    }
-    let recorded = u64::from_le_bytes(trailer[4..12].try_into().expect("8 bytes"));
-    if recorded != count {
-        return Err(corrupt(format!(
-            "it records {recorded} packets, but the chunks before it hold {count}"
-        )));
-    }
-    if let Some(declared) = declared {
-        if declared != count {
+        let fields = &record[4..at];
+        if fields.len() < JOB_RECORD_FIXED {
             return Err(corrupt(format!(
-                "it records {count} packets, but the header declares {declared}"
+                "its size is {len} bytes, less than the {JOB_RECORD_FIXED} of its fixed fields"
             )));
         }
+        let u64_at = |at: usize| u64::from_le_bytes(fields[at..at + 8].try_into().expect("8"));
+        let args_size = u32::from_le_bytes(fields[17..21].try_into().expect("4 bytes")) as usize;
+        let args = &fields[JOB_RECORD_FIXED..];
+        if args_size != args.len() {
+            return Err(corrupt(format!(
+                "it says {args_size} bytes of args, but holds {}",
+                args.len()
+            )));
+        }
+        let args = match fields[16] {
+            0 if args.is_empty() => None,
+            0 => {
+                return Err(corrupt(format!(
+                    "its args kind is 0 (no args), but it holds {args_size} bytes of args"
+                )))
+            }
+            1 => Some(args.to_vec()),
+            kind => {
+                return Err(corrupt(format!(
+                    "its args kind is {kind}, not 0 (no args) or 1 (with {args_size} bytes of args)"
+                )))
+            }
+        };
+        self.offset = offset + 8 + len as u64;
+        Ok(JobRecord {
+            threads: u64_at(0),
+            batch: u64_at(8),
+            args,
+        })
     }
-    let recorded = u32::from_le_bytes(trailer[12..16].try_into().expect("4 bytes"));
-    if recorded != digest {
-        return Err(corrupt(format!(
-            "its digest of the chunk checksums is {recorded:#010x}, but the chunks' is {digest:#010x}"
-        )));
+
+    /// Steps 10 to 12: the packets of a file of packets of `packet_size`
+    /// bytes whose header is `header`, every chunk and the trailer verified
+    /// (version 2), or all the header declares (version 1).
+    pub(crate) fn packets(
+        &mut self,
+        header: &Header,
+        packet_size: usize,
+    ) -> Result<Packets, Error> {
+        let task = self.task;
+        let count = header.count;
+        let too_large = Error::FileTooLarge {
+            task,
+            count,
+            packet_size,
+        };
+        if header.version > 1 && count == UNKNOWN_COUNT {
+            return self.chunks(packet_size, None);
+        }
+        let Some(total) = count.checked_mul(packet_size as u64) else {
+            return Err(too_large);
+        };
+        let Ok(total) = usize::try_from(total) else {
+            return Err(too_large);
+        };
+        if header.version > 1 {
+            return self.chunks(packet_size, Some(count));
+        }
+        let mut bytes = Vec::new();
+        let read = self.read_appending(&mut bytes, total)?;
+        if read < total {
+            return Err(Error::TruncatedPackets {
+                task,
+                expected_bytes: total as u64,
+                found_bytes: read as u64,
+                packet_size,
+            });
+        }
+        Ok(Packets {
+            bytes,
+            count,
+            chunks: 0,
+        })
     }
-    Ok(bytes)
+
+    /// Appends up to `len` bytes to `bytes`, in steps of at most
+    /// [`READ_CHUNK`] so that memory grows only with the bytes there;
+    /// returns how many were read.
+    fn read_appending(&mut self, bytes: &mut Vec<u8>, len: usize) -> Result<usize, Error> {
+        let mut done = 0;
+        while done < len {
+            let start = bytes.len();
+            let step = (len - done).min(READ_CHUNK);
+            bytes
+                .try_reserve(step)
+                .map_err(|_| Error::AllocationFailed {
+                    task: self.task,
+                    bytes: start + step,
+                })?;
+            bytes.resize(start + step, 0);
+            let read = self.read_up_to(&mut bytes[start..])?;
+            bytes.truncate(start + read);
+            done += read;
+            if read < step {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// The chunks and the trailer of a version-2 file, checking every
+    /// checksum, and the trailer's count against the chunks' and `declared`,
+    /// the header's.
+    fn chunks(&mut self, packet_size: usize, declared: Option<u64>) -> Result<Packets, Error> {
+        let task = self.task;
+        let mut bytes = Vec::new();
+        let mut index = 0u64;
+        let mut count = 0u64;
+        let mut digest = 0u32;
+        let truncated = |part: String, at: u64, found: u64| Error::TruncatedFile {
+            task,
+            part,
+            offset: at,
+            found,
+        };
+        loop {
+            let offset = self.offset;
+            let part = format!("chunk {index}");
+            let mut frame = [0; 8];
+            let found = self.read_up_to(&mut frame[..4])?;
+            if found < 4 {
+                let part = if found == 0 {
+                    "the trailer".into()
+                } else {
+                    part
+                };
+                return Err(truncated(part, offset, offset + found as u64));
+            }
+            let n = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes"));
+            if n == 0 {
+                self.trailer(count, digest, declared)?;
+                return Ok(Packets {
+                    bytes,
+                    count,
+                    chunks: index,
+                });
+            }
+            let new_count = count + u64::from(n);
+            if declared.is_some_and(|declared| new_count > declared) {
+                return Err(Error::CorruptFile {
+                    task,
+                    part,
+                    offset,
+                    reason: format!(
+                        "its {n} packets make {new_count}, more than the {} the header declares",
+                        declared.unwrap_or_default()
+                    ),
+                });
+            }
+            let len = u64::from(n) * packet_size as u64;
+            let Ok(len) = usize::try_from(len) else {
+                return Err(Error::FileTooLarge {
+                    task,
+                    count: new_count,
+                    packet_size,
+                });
+            };
+            let begin = bytes.len();
+            let read = self.read_appending(&mut bytes, len)?;
+            if read < len {
+                return Err(truncated(part, offset, offset + 4 + read as u64));
+            }
+            let found = self.read_up_to(&mut frame[4..])?;
+            if found < 4 {
+                let found = offset + 4 + len as u64 + found as u64;
+                return Err(truncated(part, offset, found));
+            }
+            let stored = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes"));
+            let computed = chunk_checksum(index, n, &bytes[begin..]);
+            if computed != stored {
+                return Err(Error::ChecksumMismatch {
+                    task,
+                    part,
+                    offset,
+                    stored,
+                    computed,
+                });
+            }
+            digest = crc32c::crc32c_append(digest, &stored.to_le_bytes());
+            self.offset = offset + 8 + len as u64;
+            count = new_count;
+            index += 1;
+        }
+    }
+
+    /// The rest of the trailer at the current offset, whose 4 zero bytes
+    /// were read, checked against the `count` packets of the chunks before
+    /// it, the `digest` of their checksums and the header's `declared` count.
+    fn trailer(&mut self, count: u64, digest: u32, declared: Option<u64>) -> Result<(), Error> {
+        let (task, offset) = (self.task, self.offset);
+        let mut trailer = [0; TRAILER_SIZE];
+        let found = self.read_up_to(&mut trailer[4..])?;
+        let part = || "the trailer".to_string();
+        if found < TRAILER_SIZE - 4 {
+            return Err(Error::TruncatedFile {
+                task,
+                part: part(),
+                offset,
+                found: offset + 4 + found as u64,
+            });
+        }
+        let corrupt = |reason: String| Error::CorruptFile {
+            task,
+            part: part(),
+            offset,
+            reason,
+        };
+        let stored = u32::from_le_bytes(trailer[16..20].try_into().expect("4 bytes"));
+        let computed = crc32c::crc32c(&trailer[..16]);
+        if stored != computed {
+            return Err(Error::ChecksumMismatch {
+                task,
+                part: part(),
+                offset,
+                stored,
+                computed,
+            });
+        }
+        if trailer[20..] != END_MAGIC {
+            return Err(corrupt(format!(
+                "it ends with b\"{}\", not b\"ZLRP\"",
+                trailer[20..].escape_ascii()
+            )));
+        }
+        let recorded = u64::from_le_bytes(trailer[4..12].try_into().expect("8 bytes"));
+        if recorded != count {
+            return Err(corrupt(format!(
+                "it records {recorded} packets, but the chunks before it hold {count}"
+            )));
+        }
+        if let Some(declared) = declared {
+            if declared != count {
+                return Err(corrupt(format!(
+                    "it records {count} packets, but the header declares {declared}"
+                )));
+            }
+        }
+        let recorded = u32::from_le_bytes(trailer[12..16].try_into().expect("4 bytes"));
+        if recorded != digest {
+            return Err(corrupt(format!(
+                "its digest of the chunk checksums is {recorded:#010x}, but the chunks' is {digest:#010x}"
+            )));
+        }
+        self.offset = offset + TRAILER_SIZE as u64;
+        Ok(())
+    }
 }
 
-/// Reads the schema that follows a version-2 header, checks it is the one
-/// the header's `fingerprint` hashes, then that it is `T`'s; if not, names
-/// the first field where they differ.
-fn check_schema<T: Task, R: Read>(
-    reader: &mut R,
-    header: &[u8; HEADER_SIZE],
-    fingerprint: u64,
-) -> Result<u64, Error> {
-    let mut size = [0; 4];
-    let found = read_up_to(reader, &mut size).map_err(read_failed::<T>)?;
-    if found < size.len() {
-        return Err(Error::TruncatedSchema {
-            task: T::NAME,
-            expected: size.len(),
-            found,
-        });
+/// The bytes of a job record before its args: ids (u64), batch (u64), args
+/// kind (u8), args size (u32).
+const JOB_RECORD_FIXED: usize = 21;
+
+/// The job a file of [`Coordinator::run_to_file`](crate::Coordinator::run_to_file)
+/// records after its header (`docs/FORMAT.md`, "The job record"): what a
+/// later run compares with its own to resume it.
+///
+/// [`ResultsFile::job`](crate::ResultsFile::job) gives it.
+///
+/// ```
+/// use parallelizer::prelude::*;
+/// use parallelizer::ResultsFile;
+///
+/// #[task(packet = (u32,), args = u16)]
+/// pub struct Scaled;
+///
+/// #[worker(Scaled)]
+/// fn scaled(task_id: usize, factor: &u16) -> (u32,) {
+///     (task_id as u32 * u32::from(*factor),)
+/// }
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let path = std::env::temp_dir().join(format!("job-record-doc-{}.prlz", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// Coordinator::new(2).run_to_file_with(Scaled, 100, 16, 3, &path)?;
+/// let file = ResultsFile::open(&path)?;
+/// let job = file.job().expect("run_to_file records its job");
+/// assert_eq!((job.threads(), job.batch()), (100, 16));
+/// assert_eq!(job.args(), Some(&[3, 0][..])); // the u16 3, little-endian
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobRecord {
+    threads: u64,
+    batch: u64,
+    args: Option<Vec<u8>>,
+}
+
+impl JobRecord {
+    /// The job's number of task ids (`threads` of `run_to_file`).
+    pub fn threads(&self) -> u64 {
+        self.threads
     }
-    let size_bytes = size;
-    let size = u32::from_le_bytes(size) as usize;
-    if size > MAX_SCHEMA_SIZE {
-        return Err(Error::CorruptSchema {
-            task: T::NAME,
-            reason: format!(
-                "its size is {size} bytes, more than the {MAX_SCHEMA_SIZE} a schema may have"
-            ),
-        });
+
+    /// The job's batch size.
+    pub fn batch(&self) -> u64 {
+        self.batch
     }
-    // Read as it comes, as packets are: a size that lies costs no more
-    // memory than the bytes actually there.
-    let mut stored = Vec::new();
-    reader
-        .take(size as u64)
-        .read_to_end(&mut stored)
-        .map_err(read_failed::<T>)?;
-    if stored.len() < size {
-        return Err(Error::TruncatedSchema {
-            task: T::NAME,
-            expected: 4 + size,
-            found: 4 + stored.len(),
-        });
+
+    /// The args' wire bytes ([`WireType::to_wire`](crate::WireType::to_wire)),
+    /// as in a packet; `None` for a task without args.
+    pub fn args(&self) -> Option<&[u8]> {
+        self.args.as_deref()
     }
-    let mut checksum = [0; 4];
-    let found = read_up_to(reader, &mut checksum).map_err(read_failed::<T>)?;
-    let end = (HEADER_SIZE + 4 + size) as u64;
-    if found < checksum.len() {
-        return Err(Error::TruncatedFile {
-            task: T::NAME,
-            part: "the header".into(),
-            offset: 0,
-            found: end + found as u64,
-        });
-    }
-    // The schema's hash first: a changed schema byte is named as such.
-    if fnv1a(&stored) != fingerprint {
-        return Err(Error::CorruptSchema {
-            task: T::NAME,
-            reason: format!("its hash is not the fingerprint {fingerprint:#018x} in the header"),
-        });
-    }
-    let stored_checksum = u32::from_le_bytes(checksum);
-    let computed = crc32c::crc32c_append(
-        crc32c::crc32c_append(crc32c::crc32c(header), &size_bytes),
-        &stored,
-    );
-    if stored_checksum != computed {
-        return Err(Error::ChecksumMismatch {
-            task: T::NAME,
-            part: "the header".into(),
-            offset: 0,
-            stored: stored_checksum,
-            computed,
-        });
-    }
+}
+
+/// Step 8: checks that the schema a version-2 file stored, whose hash is the
+/// header's `fingerprint`, is `T`'s; if not, names the first field where
+/// they differ.
+fn check_schema<T: Task>(stored: &[u8], fingerprint: u64) -> Result<(), Error> {
     let schema = T::schema();
     let expected = schema.fingerprint();
     if fingerprint == expected {
-        return Ok(end + 4);
+        return Ok(());
     }
-    match first_difference(&stored, &schema) {
+    match first_difference(stored, &schema) {
         Ok(Some(difference)) => Err(Error::SchemaFieldMismatch {
             task: T::NAME,
             field: difference.field,
@@ -1139,8 +1376,13 @@ pub(crate) fn read_up_to<R: Read>(reader: &mut R, buffer: &mut [u8]) -> io::Resu
 }
 
 pub(crate) fn read_failed<T: Task>(error: io::Error) -> Error {
+    read_failed_as(T::NAME, error)
+}
+
+/// [`Error::ReadFailed`] reading a file of `task`.
+pub(crate) fn read_failed_as(task: &'static str, error: io::Error) -> Error {
     Error::ReadFailed {
-        task: T::NAME,
+        task,
         kind: error.kind(),
         message: error.to_string(),
     }
@@ -1157,6 +1399,56 @@ pub(crate) fn write_failed<T: Task>(error: io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_records_are_read_and_their_fields_checked() {
+        // A record of these fields, with its size and a checksum that holds.
+        let record = |fields: &[u8]| {
+            let mut record = (fields.len() as u32).to_le_bytes().to_vec();
+            record.extend_from_slice(fields);
+            let checksum = crc32c::crc32c(&record);
+            record.extend_from_slice(&checksum.to_le_bytes());
+            record
+        };
+        let fields = |kind: u8, size: u32, args: &[u8]| {
+            let mut fields = 7u64.to_le_bytes().to_vec();
+            fields.extend_from_slice(&3u64.to_le_bytes());
+            fields.push(kind);
+            fields.extend_from_slice(&size.to_le_bytes());
+            fields.extend_from_slice(args);
+            fields
+        };
+        let read = |bytes: Vec<u8>| FrameReader::new(bytes.as_slice(), "T").job_record();
+        let job = read(record(&fields(1, 2, &[9, 8]))).unwrap();
+        assert_eq!(
+            (job.threads(), job.batch(), job.args()),
+            (7, 3, Some(&[9, 8][..]))
+        );
+        assert_eq!(read(record(&fields(0, 0, &[]))).unwrap().args(), None);
+        for (fields, reason) in [
+            (
+                fields(1, 3, &[9, 8]),
+                "it says 3 bytes of args, but holds 2",
+            ),
+            (
+                fields(0, 1, &[9]),
+                "its args kind is 0 (no args), but it holds 1 bytes",
+            ),
+            (
+                fields(2, 0, &[]),
+                "its args kind is 2, not 0 (no args) or 1",
+            ),
+            (vec![0; 20], "less than the 21 of its fixed fields"),
+        ] {
+            let error = read(record(&fields)).unwrap_err();
+            assert!(matches!(error, Error::CorruptFile { .. }), "{error:?}");
+            assert!(error.to_string().contains(reason), "{error}");
+        }
+        let mut broken = record(&fields(0, 0, &[]));
+        broken[5] ^= 1;
+        let error = read(broken).unwrap_err();
+        assert!(matches!(error, Error::ChecksumMismatch { .. }), "{error:?}");
+    }
 
     #[test]
     fn truncated_header_messages_give_this_header_size() {

@@ -163,56 +163,6 @@ fn prefix_of<T: Task>(threads: usize, batch: usize, args: &ArgsBytes) -> Result<
     Ok(header)
 }
 
-/// Reads the job record at `offset` (right after the header's checksum)
-/// and checks its checksum; returns the offset after it. For
-/// [`Results::read_from`](crate::Results::read_from).
-pub(crate) fn skip_job_record<T: Task, R: Read>(reader: &mut R, offset: u64) -> Result<u64, Error> {
-    let part = || "the job record".to_string();
-    let truncated = |found: u64| Error::TruncatedFile {
-        task: T::NAME,
-        part: part(),
-        offset,
-        found,
-    };
-    let mut size = [0; 4];
-    let found = read_up_to(reader, &mut size).map_err(read_failed::<T>)?;
-    if found < 4 {
-        return Err(truncated(offset + found as u64));
-    }
-    let len = u32::from_le_bytes(size) as usize;
-    if len > MAX_JOB_RECORD_SIZE {
-        return Err(Error::CorruptFile {
-            task: T::NAME,
-            part: part(),
-            offset,
-            reason: format!(
-                "its size is {len} bytes, more than the {MAX_JOB_RECORD_SIZE} it may have"
-            ),
-        });
-    }
-    let mut record = size.to_vec();
-    let read = reader
-        .take(len as u64 + 4)
-        .read_to_end(&mut record)
-        .map_err(read_failed::<T>)?;
-    if read < len + 4 {
-        return Err(truncated(offset + 4 + read as u64));
-    }
-    let at = record.len() - 4;
-    let stored = u32::from_le_bytes(record[at..].try_into().expect("4 bytes"));
-    let computed = crc32c::crc32c(&record[..at]);
-    if stored != computed {
-        return Err(Error::ChecksumMismatch {
-            task: T::NAME,
-            part: part(),
-            offset,
-            stored,
-            computed,
-        });
-    }
-    Ok(offset + 8 + len as u64)
-}
-
 /// What an existing file holds.
 enum Found {
     /// A complete run of the job.

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::wire::{Kind, Shape};
+use crate::wire::{intern, Kind, Shape, Variant};
 
 /// The layout of a task's packet: its fields in order, each with its name,
 /// type, offset, size, kind and parts, down to the numbers, `bool`s, string
@@ -181,6 +181,107 @@ impl Schema {
     fn encode(&self, out: &mut impl Sink) {
         encode_node(out, "", &Kind::Struct, self.packet_size, &self.fields);
     }
+
+    /// The schema a [canonical encoding](Self::canonical_encoding) describes,
+    /// as a results file stores it: what
+    /// [`ResultsFile::schema`](crate::ResultsFile::schema) gives.
+    ///
+    /// The encoding holds neither the task's name nor type names: the
+    /// schema's [`task`](Self::task) is [`UNKNOWN_TASK`], `"?"`; its
+    /// [`type_name`](Self::type_name) is `"struct"`; and each field's type
+    /// name is its kind's, as [`generic_type_name`] gives: `"u16"`,
+    /// `"string<11>"`, `"bytes<16>"`, `"enum u8"`, `"struct"`, `"[u8; 8]"`.
+    /// Enum variant names are kept for the program's life (as
+    /// [`Variant`](crate::Variant) names are `&'static str`), once per
+    /// distinct name.
+    ///
+    /// Every node is checked to mean what it says: a number's size is its
+    /// kind's, a struct's the sum of its fields', a string slot is a `u32`
+    /// `len` and `capacity` raw `bytes`, a byte slot a `u16` `len` and raw
+    /// `bytes`, an enum's discriminant is 1 to 8 bytes; `Err` says what is
+    /// not.
+    pub(crate) fn from_canonical_encoding(bytes: &[u8]) -> Result<Schema, String> {
+        let root = decode(bytes)?;
+        if root.tag != TAG_STRUCT || !root.name.is_empty() {
+            return Err("it does not encode a packet".into());
+        }
+        let fields = SchemaField::from_nodes("", &root.parts, 0)?;
+        let packet_size = checked_size(&root, &fields, "the packet")?;
+        Ok(Schema {
+            task: UNKNOWN_TASK,
+            type_name: "struct",
+            fields,
+            packet_size,
+        })
+    }
+
+    /// The schema's tree without its title line: what `Display` prints
+    /// after `"Task: Type, N bytes"`, one line per field and part with its
+    /// offset, size, name and type, parts indented under their field.
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    ///
+    /// #[task(packet = (u16, bool))]
+    /// pub struct Flags;
+    ///
+    /// assert_eq!(Flags::schema().tree().to_string(), "\
+    /// offset  size  field
+    ///      0     2  0: u16
+    ///      2     1  1: bool
+    /// ");
+    /// ```
+    pub fn tree(&self) -> impl fmt::Display + '_ {
+        Tree(self)
+    }
+}
+
+/// The task name of a [`Schema`] read from a results file, which does not
+/// record it.
+pub(crate) const UNKNOWN_TASK: &str = "?";
+
+/// The type name a [`Schema`] read from a results file gives a field of
+/// `kind` and `size` bytes, since the file records kinds, not type names:
+/// the kind's name for a number or a `bool` (`"u16"`), `"string<N>"` and
+/// `"bytes<N>"` for slots of capacity `N`, `"enum u8"` (the discriminant's
+/// type) for an enum, `"struct"` for a struct, `"[u8; N]"` for raw bytes.
+pub(crate) fn generic_type_name(kind: &Kind, size: usize) -> String {
+    match kind {
+        Kind::Str { capacity } => format!("string<{capacity}>"),
+        Kind::Bytes { capacity } => format!("bytes<{capacity}>"),
+        Kind::Enum { .. } => format!("enum {}", unsigned_name(size)),
+        Kind::Raw => format!("[u8; {size}]"),
+        kind => kind.name().to_string(),
+    }
+}
+
+/// The size of a struct `node` whose decoded fields are `fields`: the sum
+/// of theirs, which the node must say.
+fn checked_size(node: &Node, fields: &[SchemaField], what: &str) -> Result<usize, String> {
+    let sum = fields
+        .iter()
+        .try_fold(0usize, |sum, field| sum.checked_add(field.size))
+        .ok_or_else(|| format!("{what} is larger than memory"))?;
+    if node.size != sum as u64 {
+        return Err(format!(
+            "{what} says {} bytes, but its fields make {sum}",
+            node.size
+        ));
+    }
+    Ok(sum)
+}
+
+/// [`Schema::tree`].
+struct Tree<'a>(&'a Schema);
+
+impl fmt::Display for Tree<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "offset  size  field")?;
+        for field in &self.0.fields {
+            field.write_tree(f, 0)?;
+        }
+        Ok(())
+    }
 }
 
 impl SchemaField {
@@ -204,6 +305,94 @@ impl SchemaField {
             kind: shape.kind().clone(),
             fields,
         }
+    }
+
+    /// The fields that decoded `nodes` of a canonical encoding describe, the
+    /// first at `offset`, inside the field at `path`.
+    fn from_nodes(path: &str, nodes: &[Node], offset: usize) -> Result<Vec<SchemaField>, String> {
+        let mut offset = offset;
+        let mut fields = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let field = SchemaField::from_node(&join(path, &node.name), node, offset)?;
+            offset = offset
+                .checked_add(field.size)
+                .ok_or_else(|| format!("field `{path}` is larger than memory"))?;
+            fields.push(field);
+        }
+        Ok(fields)
+    }
+
+    /// The field that `node`, at `path` and `offset`, describes: see
+    /// [`Schema::from_canonical_encoding`].
+    fn from_node(path: &str, node: &Node, offset: usize) -> Result<SchemaField, String> {
+        let wrong = |what: String| Err(format!("field `{path}` {what}"));
+        let size = usize::try_from(node.size)
+            .map_err(|_| format!("field `{path}` is larger than memory"))?;
+        let capacity = usize::try_from(node.capacity)
+            .map_err(|_| format!("field `{path}` is larger than memory"))?;
+        let fields = SchemaField::from_nodes(path, &node.parts, offset)?;
+        let kind = match node.tag {
+            TAG_STR => Kind::Str { capacity },
+            TAG_BYTES => Kind::Bytes { capacity },
+            TAG_ENUM => Kind::Enum {
+                variants: node
+                    .variants
+                    .iter()
+                    .map(|(name, value)| Variant::new(intern(name.clone()), *value))
+                    .collect(),
+            },
+            TAG_STRUCT => Kind::Struct,
+            TAG_RAW => Kind::Raw,
+            tag => {
+                number_kind(tag).ok_or_else(|| format!("field `{path}` has the kind tag {tag}"))?
+            }
+        };
+        match &kind {
+            Kind::Struct => {
+                checked_size(node, &fields, &format!("field `{path}`"))?;
+            }
+            Kind::Str { .. } | Kind::Bytes { .. } => {
+                let (len_kind, len_size) = if node.tag == TAG_STR {
+                    (Kind::U32, 4)
+                } else {
+                    (Kind::U16, 2)
+                };
+                let parts_ok = matches!(
+                    &fields[..],
+                    [len, bytes] if len.name == "len" && len.kind == len_kind
+                        && bytes.name == "bytes" && bytes.kind == Kind::Raw
+                        && bytes.size == capacity
+                );
+                if !parts_ok || capacity.checked_add(len_size) != Some(size) {
+                    return wrong(format!(
+                        "is a slot of capacity {capacity} in {size} bytes, not a `len` ({}) and \
+                         {capacity} `bytes`",
+                        len_kind.name()
+                    ));
+                }
+            }
+            _ if !fields.is_empty() => {
+                return wrong(format!("of kind {} has parts", kind.name()));
+            }
+            Kind::Enum { .. } if !(1..=8).contains(&size) => {
+                return wrong(format!(
+                    "is an enum of {size} bytes; a discriminant has 1 to 8"
+                ));
+            }
+            kind => {
+                if kind.fixed_size().is_some_and(|fixed| fixed != size) {
+                    return wrong(format!("is a {} of {size} bytes", kind.name()));
+                }
+            }
+        }
+        Ok(SchemaField {
+            name: node.name.clone(),
+            type_name: intern(generic_type_name(&kind, size)),
+            offset,
+            size,
+            kind,
+            fields,
+        })
     }
 
     /// The field's name: its position in a tuple packet (`"0"`, `"1"`, ...),
@@ -291,11 +480,7 @@ impl fmt::Display for Schema {
             "{}: {}, {} bytes",
             self.task, self.type_name, self.packet_size
         )?;
-        writeln!(f, "offset  size  field")?;
-        for field in &self.fields {
-            field.write_tree(f, 0)?;
-        }
-        Ok(())
+        write!(f, "{}", self.tree())
     }
 }
 
@@ -311,15 +496,26 @@ impl SchemaField {
             self.type_name,
             indent = depth * 2
         )?;
+        // A schema read from a file names types by their kind already.
+        let generic = self.type_name == generic_type_name(&self.kind, self.size);
         match &self.kind {
             Kind::Enum { variants } => {
-                write!(f, " (enum {}:", unsigned_name(self.size))?;
+                if generic {
+                    f.write_str(" (")?;
+                } else {
+                    write!(f, " (enum {}:", unsigned_name(self.size))?;
+                }
                 for (i, variant) in variants.iter().enumerate() {
-                    let comma = if i == 0 { "" } else { "," };
-                    write!(f, "{comma} {} = {}", variant.name(), variant.value())?;
+                    let comma = match (i, generic) {
+                        (0, true) => "",
+                        (0, false) => " ",
+                        _ => ", ",
+                    };
+                    write!(f, "{comma}{} = {}", variant.name(), variant.value())?;
                 }
                 f.write_str(")")?;
             }
+            Kind::Str { .. } | Kind::Bytes { .. } if generic => {}
             Kind::Str { capacity } => write!(f, " (string of at most {capacity} bytes)")?,
             Kind::Bytes { capacity } => write!(f, " (bytes, at most {capacity})")?,
             Kind::Struct => {}
@@ -674,6 +870,11 @@ fn describe(node: &Node) -> String {
 
 /// The name of a number's or `bool`'s tag.
 fn kind_name(tag: u64) -> &'static str {
+    number_kind(tag).as_ref().map_or("?", Kind::name)
+}
+
+/// The number's or `bool`'s kind whose tag is `tag`.
+fn number_kind(tag: u64) -> Option<Kind> {
     let kinds = [
         Kind::U8,
         Kind::U16,
@@ -687,16 +888,12 @@ fn kind_name(tag: u64) -> &'static str {
         Kind::F64,
         Kind::Bool,
     ];
-    kinds
-        .iter()
-        .find(|kind| self::tag(kind) == tag)
-        .map_or("?", Kind::name)
+    kinds.into_iter().find(|kind| self::tag(kind) == tag)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Variant;
 
     fn schema(fields: Vec<(&'static str, Shape)>) -> Schema {
         Schema::from_shape("Test", Shape::structure("Test", fields))
@@ -752,6 +949,126 @@ mod tests {
         let mut unknown = bytes;
         unknown[8..16].copy_from_slice(&99u64.to_le_bytes());
         assert!(decode(&unknown).unwrap_err().contains("tag 99"));
+    }
+
+    /// A node of a canonical encoding: name, tag, size, the kind's
+    /// parameters (encoded), children.
+    fn node(name: &str, tag: u64, size: u64, params: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.str(name);
+        out.u64(tag);
+        out.u64(size);
+        out.bytes(params);
+        out.u64(children.len() as u64);
+        for child in children {
+            out.extend_from_slice(child);
+        }
+        out
+    }
+
+    #[test]
+    fn stored_schemas_read_back_with_kind_type_names() {
+        let typed = schema(vec![
+            ("a", Shape::of::<u16>()),
+            ("s", Shape::of::<crate::FixedStr<3>>()),
+            ("v", Shape::of::<crate::Vec3>()),
+            (
+                "e",
+                Shape::enumeration("E", 2, [Variant::new("X", 0), Variant::new("Y", 9)]),
+            ),
+            ("r", Shape::raw("Opaque", 5)),
+        ]);
+        let stored = Schema::from_canonical_encoding(&typed.canonical_encoding()).unwrap();
+        assert_eq!(stored.canonical_encoding(), typed.canonical_encoding());
+        assert_eq!(
+            (stored.task(), stored.packet_size()),
+            (UNKNOWN_TASK, 2 + 7 + 24 + 2 + 5)
+        );
+        let types: Vec<&str> = stored.fields().iter().map(|f| f.type_name()).collect();
+        assert_eq!(types, ["u16", "string<3>", "struct", "enum u16", "[u8; 5]"]);
+        assert_eq!(stored.field("v.z").map(|z| z.offset()), Some(25));
+        assert_eq!(
+            stored.to_string(),
+            "\
+?: struct, 40 bytes
+offset  size  field
+     0     2  a: u16
+     2     7  s: string<3>
+     2     4    len: u32
+     6     3    bytes: [u8; 3]
+     9    24  v: struct
+     9     8    x: f64
+    17     8    y: f64
+    25     8    z: f64
+    33     2  e: enum u16 (X = 0, Y = 9)
+    35     5  r: [u8; 5]
+"
+        );
+    }
+
+    #[test]
+    fn stored_schemas_that_contradict_themselves_are_refused() {
+        let u16_node = |size| node("a", 2, size, &[], &[]);
+        let packet = |size, children: &[Vec<u8>]| node("", TAG_STRUCT, size, &[], children);
+        let refused = |bytes: Vec<u8>, words: &str| {
+            let error = Schema::from_canonical_encoding(&bytes).unwrap_err();
+            assert!(error.contains(words), "{error}");
+        };
+        assert!(Schema::from_canonical_encoding(&packet(2, &[u16_node(2)])).is_ok());
+        refused(
+            packet(3, &[u16_node(2)]),
+            "the packet says 3 bytes, but its fields make 2",
+        );
+        refused(packet(3, &[u16_node(3)]), "field `a` is a u16 of 3 bytes");
+        refused(
+            packet(2, &[node("a", 2, 2, &[], &[u16_node(2)])]),
+            "field `a` of kind u16 has parts",
+        );
+        refused(
+            packet(7, &[node("s", TAG_STR, 7, &3u64.to_le_bytes(), &[])]),
+            "field `s` is a slot of capacity 3 in 7 bytes",
+        );
+        let len = node("len", 3, 4, &[], &[]);
+        let bytes = node("bytes", TAG_RAW, 3, &[], &[]);
+        assert!(Schema::from_canonical_encoding(&packet(
+            7,
+            &[node(
+                "s",
+                TAG_STR,
+                7,
+                &3u64.to_le_bytes(),
+                &[len.clone(), bytes.clone()]
+            )]
+        ))
+        .is_ok());
+        refused(
+            packet(
+                7,
+                &[node("s", TAG_BYTES, 7, &3u64.to_le_bytes(), &[len, bytes])],
+            ),
+            "field `s` is a slot of capacity 3",
+        );
+        let mut variants = Vec::new();
+        variants.u64(1);
+        variants.str("X");
+        variants.u64(0);
+        assert!(Schema::from_canonical_encoding(&packet(
+            1,
+            &[node("e", TAG_ENUM, 1, &variants, &[])]
+        ))
+        .is_ok());
+        refused(
+            packet(9, &[node("e", TAG_ENUM, 9, &variants, &[])]),
+            "field `e` is an enum of 9 bytes",
+        );
+        refused(
+            packet(1, &[node("v", TAG_STRUCT, 1, &[], &[u16_node(2)])]),
+            "field `v` says 1 bytes, but its fields make 2",
+        );
+        refused(
+            node("x", TAG_STRUCT, 0, &[], &[]),
+            "does not encode a packet",
+        );
     }
 
     #[test]

@@ -3,9 +3,10 @@ use parallelizer::prelude::*;
 #[derive(Clone, Copy)]
 pub struct Meters(f64);
 
-// A field whose type is no wire type: an error on the field's type, and one
-// on the struct's name, where its wire form is named (as a tuple packet with
-// such a field has one on the packet).
+// A field whose type is no wire type: one error, on the field's type. The
+// struct's wire form and impls, and its uses as a whole packet (with a
+// worker and a dispatch), as a tuple packet's field and as a field of
+// another derived struct, add none.
 #[derive(WireType, Clone, Copy)]
 pub struct Reading {
     pub id: u32,
@@ -13,8 +14,6 @@ pub struct Reading {
     pub ok: bool,
 }
 
-// As a whole packet, the task's packet is the struct's wire form: one error
-// there too. Its worker adds none.
 #[task(packet = Reading)]
 pub struct Readings;
 
@@ -27,4 +26,19 @@ fn readings(task_id: usize) -> Reading {
     }
 }
 
-fn main() {}
+#[task(packet = (u8, Reading))]
+pub struct Tagged;
+
+#[derive(WireType, Clone, Copy)]
+pub struct Outer {
+    pub inner: Reading,
+    pub n: u8,
+}
+
+#[task(packet = Outer)]
+pub struct Outers;
+
+fn main() {
+    let results = Coordinator::new(4).dispatch(Readings, 10, 2).unwrap();
+    let _ = results.get(3).map(|reading| reading.id);
+}

@@ -3,6 +3,8 @@ use parallelizer::prelude::*;
 #[derive(Clone, Copy)]
 pub struct Meters(f64);
 
+// A type of the user's without `WireType` in a tuple packet: one error, on
+// the field's type, saying to derive it; the packet and the worker add none.
 #[task(packet = (u16, Meters))]
 pub struct Distance;
 

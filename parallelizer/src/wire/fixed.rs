@@ -460,7 +460,7 @@ fn clamp_len(len: u64, capacity: usize) -> usize {
 }
 
 /// A length prefix read from the wire, if it fits the slot.
-fn check_len(len: u64, capacity: usize) -> Result<usize, InvalidValue> {
+pub(crate) fn check_len(len: u64, capacity: usize) -> Result<usize, InvalidValue> {
     usize::try_from(len)
         .ok()
         .filter(|&len| len <= capacity)
@@ -469,7 +469,7 @@ fn check_len(len: u64, capacity: usize) -> Result<usize, InvalidValue> {
 
 /// Checks that the bytes after the first `len` are zero, so that equal values
 /// always have equal wire bytes.
-fn check_padding(bytes: &[u8], len: usize) -> Result<(), InvalidValue> {
+pub(crate) fn check_padding(bytes: &[u8], len: usize) -> Result<(), InvalidValue> {
     match bytes[len..].iter().position(|&byte| byte != 0) {
         None => Ok(()),
         Some(index) => Err(InvalidValue::NonZeroPadding {

@@ -40,6 +40,7 @@ mod vector;
 pub use crate::error::InvalidValue;
 pub use cframe::{CFrame, CFrame18, CFrame18Wire, CFrameF32, CFrameF32Wire, CFrameWire};
 pub use color::{Color3, Color3Wire, Color3b16};
+pub(crate) use fixed::{check_len, check_padding};
 pub use fixed::{FixedBytes, FixedBytesWire, FixedStr, FixedStrWire};
 pub(crate) use shape::{intern, short_type_name, without_paths};
 pub use shape::{Kind, Shape, Variant};
@@ -96,7 +97,8 @@ impl<T> WireBytes for T where
     label = "not a fixed-size wire type",
     note = "packet fields have a fixed size: u8, u16, u32, u64, i8, i16, i32, i64, f32, f64, \
             bool, FixedStr<N>, FixedBytes<N>, Vec2, Vec2i16, Vec3, Vec3i16, CFrame, CFrameF32, \
-            CFrame18, Color3 or Color3b16"
+            CFrame18, Color3 or Color3b16, or a struct or fieldless enum of your own with \
+            `#[derive(WireType)]`"
 )]
 pub trait WireType: Copy + 'static {
     /// The wire form: exactly the bytes this value occupies in a packet. It

@@ -1,0 +1,389 @@
+//! `parallelizer`: inspect, print and convert parallelizer results files
+//! (format version 2) from the schema each file stores, with no Rust type.
+//!
+//! - `parallelizer inspect FILE`: the format version, the packet count, the
+//!   chunks, the job shape if the file records one, the schema tree (names,
+//!   kinds, offsets, sizes, enum variants), every checksum verified;
+//! - `parallelizer head FILE [-n N]`: the first `N` packets (10 by default)
+//!   as a table, one column per field, nested struct fields as dotted paths
+//!   (`normal.x`), strings as text, enums by variant name, bytes as hex;
+//! - `parallelizer convert FILE --to csv|npy|arrow OUT`: the packets as CSV
+//!   (a header row of the dotted column names, RFC 4180 quoting and line
+//!   ends), as NPY (the bytes `Results::write_npy` writes for the task), or
+//!   as an Arrow IPC file. `OUT` may be `-`, standard output.
+//!
+//! Any error is one line on standard error, `error: FILE: what is wrong`,
+//! and a non-zero exit status: 1 for a file that cannot be read or
+//! written, 2 for a command line that cannot be understood.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use parallelizer::{Error, Kind, ResultsFile, SchemaField, Value};
+
+/// Inspect, print and convert parallelizer results files (format version
+/// 2), from the schema each file stores: no Rust type needed.
+#[derive(Debug, Parser)]
+#[command(name = "parallelizer", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the file's format version, packet count, chunks, job and schema
+    /// tree, after verifying every checksum.
+    Inspect {
+        /// The results file.
+        file: PathBuf,
+    },
+    /// Print the first packets as a table, one column per field.
+    Head {
+        /// The results file.
+        file: PathBuf,
+        /// How many packets to print.
+        #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 10)]
+        lines: usize,
+    },
+    /// Convert the packets to CSV, NPY or Arrow IPC.
+    Convert {
+        /// The results file.
+        file: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        to: Format,
+        /// The file to write (replaced if it exists), or `-` for standard
+        /// output.
+        out: PathBuf,
+    },
+}
+
+/// What `convert` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Comma-separated values: a header row of the dotted field names, then
+    /// one row per packet.
+    Csv,
+    /// numpy's NPY: a structured array whose dtype is the packet layout.
+    Npy,
+    /// An Arrow IPC file, one column per field.
+    Arrow,
+}
+
+/// A failure, as the one line printed after `error: `.
+#[derive(Debug)]
+struct Failure(String);
+
+impl Failure {
+    /// A failure about `path`: `path: what`.
+    fn at(path: &Path, what: impl std::fmt::Display) -> Failure {
+        Failure(format!("{}: {what}", path.display()))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
+    let mut stdout = io::stdout().lock();
+    let outcome = match &cli.command {
+        Command::Inspect { file } => {
+            read(file).and_then(|results| inspect(file, &results, &mut stdout))
+        }
+        Command::Head { file, lines } => {
+            read(file).and_then(|results| head(file, &results, *lines, &mut stdout))
+        }
+        Command::Convert { file, to, out } => {
+            read(file).and_then(|results| convert(file, &results, *to, out))
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--help` and `--version` print as clap writes them; a usage error is its
+/// first paragraph on one line, with a pointer to `--help`, and status 2.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!(
+                "error: no command given: use `inspect`, `head` or `convert` (see `parallelizer --help`)"
+            );
+            return ExitCode::from(2);
+        }
+        _ => {}
+    }
+    let text = error.render().to_string();
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = first.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("error: {message} (see `parallelizer --help`)");
+    ExitCode::from(2)
+}
+
+/// Reads and verifies the results file at `path`.
+fn read(path: &Path) -> Result<ResultsFile, Failure> {
+    let file =
+        File::open(path).map_err(|error| Failure::at(path, format!("cannot open: {error}")))?;
+    ResultsFile::read_from(BufReader::with_capacity(1 << 20, file))
+        .map_err(|error| Failure::at(path, error))
+}
+
+/// A failure writing to standard output; a closed pipe (`| head`) is not
+/// one.
+fn stdout_failed(error: io::Error) -> Failure {
+    Failure(format!("cannot write to standard output: {error}"))
+}
+
+fn quiet_pipe(result: io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(stdout_failed),
+    }
+}
+
+fn inspect(path: &Path, file: &ResultsFile, out: &mut impl Write) -> Result<(), Failure> {
+    quiet_pipe(write_inspect(path, file, out))
+}
+
+fn write_inspect(path: &Path, file: &ResultsFile, out: &mut impl Write) -> io::Result<()> {
+    let schema = file.schema();
+    let plural = |n: u64, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    writeln!(out, "file:            {}", path.display())?;
+    writeln!(out, "format version:  {}", file.format_version())?;
+    writeln!(
+        out,
+        "packets:         {} of {}",
+        file.len(),
+        plural(schema.packet_size() as u64, "byte", "bytes")
+    )?;
+    writeln!(
+        out,
+        "chunks:          {}",
+        plural(file.chunks(), "chunk", "chunks")
+    )?;
+    writeln!(
+        out,
+        "checksums:       verified (the header, {} and the trailer)",
+        plural(file.chunks(), "chunk", "chunks")
+    )?;
+    writeln!(out, "fingerprint:     {:#018x}", schema.fingerprint())?;
+    match file.job() {
+        None => writeln!(out, "job:             none recorded")?,
+        Some(job) => {
+            let args = match job.args() {
+                None => "none".to_string(),
+                Some(args) => format!(
+                    "{}: {}",
+                    plural(args.len() as u64, "byte", "bytes"),
+                    Value::Raw(args.to_vec())
+                ),
+            };
+            writeln!(
+                out,
+                "job:             {} task ids in batches of {}, args {args}",
+                job.threads(),
+                job.batch()
+            )?;
+        }
+    }
+    writeln!(out, "schema:")?;
+    write!(out, "{}", schema.tree())?;
+    out.flush()
+}
+
+/// Whether a column's values are numbers, right-aligned in a table.
+fn is_numeric(field: &SchemaField) -> bool {
+    field.kind().fixed_size().is_some() && *field.kind() != Kind::Bool
+}
+
+/// The values of packet `index`, one per column, as text.
+fn row(
+    path: &Path,
+    file: &ResultsFile,
+    columns: &[(String, &SchemaField)],
+    index: usize,
+) -> Result<Vec<String>, Failure> {
+    let packet = file.packet(index).expect("an index below len");
+    columns
+        .iter()
+        .map(|(name, field)| {
+            field
+                .value(packet)
+                .map(|value| value.to_string())
+                .map_err(|error| {
+                    Failure::at(path, format!("packet {index}, column `{name}`: {error}"))
+                })
+        })
+        .collect()
+}
+
+fn head(
+    path: &Path,
+    file: &ResultsFile,
+    lines: usize,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let columns = file.schema().columns();
+    let mut table = vec![std::iter::once("#".to_string())
+        .chain(columns.iter().map(|(name, _)| name.clone()))
+        .collect::<Vec<_>>()];
+    for index in 0..lines.min(file.len()) {
+        let mut cells = vec![index.to_string()];
+        // Control characters would break the table: escaped.
+        cells.extend(row(path, file, &columns, index)?.into_iter().map(|cell| {
+            if cell.chars().any(char::is_control) {
+                cell.chars()
+                    .map(|c| {
+                        if c.is_control() {
+                            c.escape_default().to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
+            } else {
+                cell
+            }
+        }));
+        table.push(cells);
+    }
+    let right: Vec<bool> = std::iter::once(true)
+        .chain(columns.iter().map(|(_, field)| is_numeric(field)))
+        .collect();
+    let mut widths = vec![0; right.len()];
+    for cells in &table {
+        for (width, cell) in widths.iter_mut().zip(cells) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for cells in &table {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i] - cell.chars().count());
+            if right[i] {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    quiet_pipe(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+fn convert(path: &Path, file: &ResultsFile, to: Format, out: &Path) -> Result<(), Failure> {
+    if out == Path::new("-") {
+        let stdout = io::stdout().lock();
+        return match write_as(path, file, to, &mut BufWriter::new(stdout)) {
+            Err(Written::Io(error)) => quiet_pipe(Err(error)),
+            Err(Written::Failed(failure)) => Err(failure),
+            Ok(()) => Ok(()),
+        };
+    }
+    let created =
+        File::create(out).map_err(|error| Failure::at(out, format!("cannot create: {error}")))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, created);
+    let outcome = write_as(path, file, to, &mut writer).and_then(|()| {
+        writer
+            .into_inner()
+            .map_err(|error| Written::Io(error.into_error()))?
+            .sync_all()
+            .map_err(Written::Io)
+    });
+    outcome.map_err(|error| {
+        // A partial output is not left behind as if it were whole.
+        let _ = std::fs::remove_file(out);
+        match error {
+            Written::Io(error) => Failure::at(out, format!("cannot write: {error}")),
+            Written::Failed(failure) => failure,
+        }
+    })
+}
+
+/// Why writing a conversion stopped: the output's error, or the input's.
+enum Written {
+    Io(io::Error),
+    Failed(Failure),
+}
+
+impl From<io::Error> for Written {
+    fn from(error: io::Error) -> Self {
+        Written::Io(error)
+    }
+}
+
+/// Writes the packets of `file` (read from `path`) as `to` to `out`.
+fn write_as(
+    path: &Path,
+    file: &ResultsFile,
+    to: Format,
+    out: &mut dyn Write,
+) -> Result<(), Written> {
+    match to {
+        Format::Csv => write_csv(path, file, out),
+        Format::Npy => Ok(file.write_npy(out)?),
+        Format::Arrow => {
+            parallelizer::arrow::write_ipc(file.schema(), file.as_bytes(), out).map_err(|error| {
+                match error {
+                    // The output failed: said as the output's error.
+                    Error::WriteFailed { kind, message, .. } => {
+                        Written::Io(io::Error::new(kind, message))
+                    }
+                    error => Written::Failed(Failure::at(path, error)),
+                }
+            })
+        }
+    }
+}
+
+fn write_csv(path: &Path, file: &ResultsFile, out: &mut dyn Write) -> Result<(), Written> {
+    let columns = file.schema().columns();
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    let written = |error: csv::Error| match error.into_kind() {
+        csv::ErrorKind::Io(error) => Written::Io(error),
+        other => Written::Io(io::Error::other(format!("{other:?}"))),
+    };
+    csv.write_record(columns.iter().map(|(name, _)| name))
+        .map_err(written)?;
+    for index in 0..file.len() {
+        let cells = row(path, file, &columns, index).map_err(Written::Failed)?;
+        csv.write_record(&cells).map_err(written)?;
+    }
+    csv.flush()?;
+    Ok(())
+}
