@@ -232,6 +232,7 @@ fn main() {
     match std::env::var(FAULT) {
         Ok(fault) if under_mpi && fault.starts_with("file") => run_paced_to_file(),
         Ok(fault) if under_mpi && fault == "late" => join_late(),
+        Ok(fault) if under_mpi && fault == "disk-full" => fill_the_disk(),
         Ok(fault) if under_mpi && fault.starts_with("lost") => lose_a_rank(&fault),
         Ok(fault) if under_mpi => die_on_the_last_rank(&fault),
         _ if under_mpi => run_checks(),
@@ -303,6 +304,10 @@ fn launch() {
     // A rank busy between dispatches is waited for, within the join timeout.
     join_late_and_check(&place);
     passed += 1;
+    // Rank 0's disk full in the middle of a job to a file, then resumed.
+    if fill_the_disk_and_resume(&place) {
+        passed += 1;
+    }
     if place.hosts.is_some() {
         lose_a_rank_and_check(&place, Loss::Cut);
         lose_a_rank_and_check(&place, Loss::CutDuringTransfer);
@@ -1120,6 +1125,149 @@ fn join_late_and_check(place: &Place) {
         run.stdout,
         run.stderr
     );
+}
+
+/// The task ids of the `disk-full` runs' `Bulk` job: 12.8 MB of packets.
+const FULL_IDS: usize = 400_000;
+
+/// Every rank of the `disk-full` runs: the `Bulk` job into the file named by
+/// [`FILE`] (on a small file system), synced every 1 MiB, then prints how it
+/// ended; the cluster stays usable either way.
+fn fill_the_disk() {
+    let cluster = Cluster::init().expect("MPI initializes");
+    let coordinator = Coordinator::new(2);
+    let path = PathBuf::from(std::env::var_os(FILE).expect("the launcher names a file"));
+    let rank = cluster.rank();
+    let options = FileOptions::new().sync_bytes(1 << 20);
+    let outcome = cluster.run_to_file_options(&coordinator, Bulk, FULL_IDS, 1000, &path, &options);
+    match outcome {
+        Ok(Some(summary)) => println!(
+            "disk: rank 0: kept {}, computed {}",
+            summary.kept, summary.computed
+        ),
+        Ok(None) => println!("disk: rank {rank}: done"),
+        Err(error) => println!("disk: rank {rank}: {error:?}"),
+    }
+    // Still usable after rank 0's write failed.
+    let results = cluster
+        .dispatch(&coordinator, Bulk, 1000, 100)
+        .expect("a dispatch after the job to a file");
+    if let Some(results) = results {
+        assert_eq!(results.get(999), Some(bulk(999)));
+    }
+    cluster.barrier();
+}
+
+/// Mounts a file system of 3 MiB (root only: else says so and returns
+/// false) for a job to a file of 12.8 MB: rank 0's write fails when the
+/// disk is full, with `WriteFailed` on rank 0 and `ClusterRankFailed` naming
+/// rank 0 on the others; the file then reads as incomplete. Grown to 64 MiB,
+/// the job started again resumes after the file's last whole chunk, and the
+/// file is byte for byte an uninterrupted run's.
+fn fill_the_disk_and_resume(place: &Place) -> bool {
+    let ranks = place.ranks();
+    let dir = std::env::temp_dir().join(format!("parallelizer-disk-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("a mount point");
+    let mount = |options: &str| {
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if !mount("size=3m") {
+        println!("--- skipped: a full disk (mounting a small tmpfs needs root)");
+        let _ = fs::remove_dir(&dir);
+        return false;
+    }
+    // Unmounted however this ends.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = fs::remove_dir(&self.0);
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+    let path = dir.join("bulk.prlz");
+    let env = [
+        format!("{FAULT}=disk-full"),
+        format!("{FILE}={}", path.display()),
+    ];
+    let run = place.mpirun(ranks, &env, 120, ", rank 0's disk full (3 MiB)");
+    assert!(
+        run.status.success(),
+        "{:?}\n{}\n{}",
+        run.status,
+        run.stdout,
+        run.stderr
+    );
+    for rank in 0..ranks {
+        let prefix = format!("disk: rank {rank}: ");
+        let line = run
+            .stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no line of rank {rank}:\n{}", run.stdout));
+        let expected = match rank {
+            0 => "WriteFailed {",
+            _ => "ClusterRankFailed { task: \"Bulk\", rank: 0,",
+        };
+        assert!(line.starts_with(expected), "rank {rank}: {line}");
+        assert!(
+            line.contains("No space left on device"),
+            "rank {rank}: {line}"
+        );
+        if rank < 2 {
+            println!(
+                "    rank {rank}: {}",
+                line.chars().take(150).collect::<String>()
+            );
+        }
+    }
+    let torn = fs::metadata(&path).expect("the file is there").len();
+    let error = Results::<Bulk>::read_from(fs::File::open(&path).unwrap()).unwrap_err();
+    assert!(matches!(error, Error::TruncatedFile { .. }), "{error:?}");
+
+    assert!(
+        Command::new("mount")
+            .args(["-o", "remount,size=64m"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|status| status.success()),
+        "the tmpfs grows"
+    );
+    let run = place.mpirun(ranks, &env, 120, ", the disk grown, the job again");
+    assert!(
+        run.status.success(),
+        "{:?}\n{}\n{}",
+        run.status,
+        run.stdout,
+        run.stderr
+    );
+    let line = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("disk: rank 0: kept "))
+        .unwrap_or_else(|| panic!("no summary:\n{}", run.stdout));
+    println!("    {line} (the full disk left {torn} bytes)");
+    let kept: usize = line["disk: rank 0: kept ".len()..]
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(kept > 0, "{line}");
+    let coordinator = Coordinator::new(2);
+    let reference =
+        std::env::temp_dir().join(format!("parallelizer-disk-{}.prlz", std::process::id()));
+    coordinator
+        .run_to_file(Bulk, FULL_IDS, 1000, &reference)
+        .expect("the reference run");
+    let same = fs::read(&path).unwrap() == fs::read(&reference).unwrap();
+    let _ = fs::remove_file(&reference);
+    assert!(same, "the resumed file differs from an uninterrupted run's");
+    true
 }
 
 /// Every line mpirun prints, on either output, as it comes.
