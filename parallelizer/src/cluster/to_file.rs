@@ -7,12 +7,14 @@
 //! file of another job fails the start on every rank). The job then runs as
 //! one dispatch cut into *windows*, ranges of whole batches of about the
 //! bytes between two syncs: rank 0 hands out the chunks of one window at a
-//! time, and once all its packets are in, appends them to the file and
-//! syncs, beating meanwhile, before it hands out the next window's. The
+//! time, and once all its packets are in, has them appended to the file and
+//! synced on a thread of its own while it hands out the next window's (a
+//! window waits for the write of the one before, beating meanwhile). The
 //! other ranks see a dispatch like any other, which only hands out the
 //! batches that remain; they wait for the next window's chunks as for any
 //! answer, watched and watching.
 
+use std::fs::File;
 use std::path::Path;
 use std::thread;
 use std::time::Instant;
@@ -23,6 +25,8 @@ use super::share::Share;
 use super::{leader, Begun, Cluster, Follower};
 use crate::coordinator::Coordinator;
 use crate::error::Error;
+use crate::persist::write_failed;
+use crate::results::Results;
 use crate::resume::{self, ArgsBytes, FileOptions, JobWriter, Opened, RunSummary};
 use crate::task::Worker;
 
@@ -81,7 +85,7 @@ pub(super) fn run<T: Worker>(
     if let Some(batches) = first {
         return Follower::new(heart, job).run(batches).map(|()| None);
     }
-    let mut writer = match opened {
+    let writer = match opened {
         Some(Opened::Resume(writer)) => writer,
         _ => {
             // A complete file: nothing to compute.
@@ -94,7 +98,16 @@ pub(super) fn run<T: Worker>(
         }
     };
     let lanes = coordinator.threads().min(coordinator.actors());
-    if let Err(error) = windows(cluster, heart, &job, lanes, &mut writer, options) {
+    let mut appender = Appender::new(writer);
+    let outcome = windows(cluster, heart, &job, lanes, &mut appender, options);
+    let (writer, written) = appender.into_writer(heart);
+    let outcome = match (outcome, written) {
+        // The other ranks know already.
+        (Err(error), _) => Err(error),
+        (Ok(()), Err(error)) => Err(tell(heart, error)),
+        (Ok(()), Ok(())) => Ok(()),
+    };
+    if let Err(error) = outcome {
         writer.stop();
         return Err(error);
     }
@@ -108,17 +121,18 @@ pub(super) fn run<T: Worker>(
 }
 
 /// Rank 0 runs the batches after those the file keeps, a window at a time,
-/// and appends each window's packets to the file, synced.
+/// and has each window's packets appended to the file and synced while the
+/// next window runs. An error is told to the other ranks.
 fn windows<T: Worker>(
     cluster: &Cluster,
     heart: &mut Heartbeat<'_>,
     job: &Share<'_, T>,
     lanes: usize,
-    writer: &mut JobWriter<T, std::fs::File>,
+    appender: &mut Appender<T>,
     options: &FileOptions,
 ) -> Result<(), Error> {
     let plan = &job.plan;
-    let kept = writer.kept();
+    let kept = appender.kept;
     let mut next = kept / plan.batch;
     // The ids of the first window that the file already holds.
     let mut skip = kept - next * plan.batch;
@@ -141,21 +155,92 @@ fn windows<T: Worker>(
             leader::lead_window(heart, job.window(&window), ids.start, &mut bytes)?;
             bytes
         };
-        let results = cluster.results::<T>(bytes);
-        let packets = &results.packets()[skip..];
-        skip = 0;
-        let written = beating(heart, || writer.write(packets).and_then(|()| writer.sync()));
-        if let Err(error) = written {
-            return Err(tell(heart, error));
-        }
         // A window that took longer than the time between syncs makes the
         // next one shorter, in proportion; a quick one, longer again.
         let took = started.elapsed().as_secs_f64().max(1e-3);
         let ratio = options.time_between_syncs().as_secs_f64() / took;
         size = ((size as f64 * ratio) as usize).clamp(fewest, most);
+        if let Err(error) = appender.append(heart, cluster.results::<T>(bytes), skip) {
+            return Err(tell(heart, error));
+        }
+        skip = 0;
         next = window.end;
     }
     Ok(())
+}
+
+/// A window's write: the writer back, and how the write went.
+type Written<T> = (Box<JobWriter<T, File>>, Result<(), Error>);
+
+/// Rank 0's file, to which each window's packets are appended and synced on
+/// a thread of their own, while the next window runs.
+struct Appender<T: Worker> {
+    /// The task ids the file held when it was opened.
+    kept: usize,
+    /// The writer, while no window is being written.
+    idle: Option<Box<JobWriter<T, File>>>,
+    /// The window being written, which gives the writer back.
+    busy: Option<thread::JoinHandle<Written<T>>>,
+}
+
+impl<T: Worker> Appender<T> {
+    fn new(writer: Box<JobWriter<T, File>>) -> Self {
+        Appender {
+            kept: writer.kept(),
+            idle: Some(writer),
+            busy: None,
+        }
+    }
+
+    /// Starts appending `results`, but their first `skip` packets (which
+    /// the file holds), once the window before is written: the error of
+    /// that window's write, if it failed.
+    fn append(
+        &mut self,
+        heart: &mut Heartbeat<'_>,
+        results: Results<T>,
+        skip: usize,
+    ) -> Result<(), Error> {
+        self.settle(heart)?;
+        let mut writer = self.idle.take().expect("no window is being written");
+        let write = move || {
+            let outcome = writer
+                .write(&results.packets()[skip..])
+                .and_then(|()| writer.sync());
+            (writer, outcome)
+        };
+        let spawned = thread::Builder::new()
+            .name("parallelizer-file".into())
+            .spawn(write)
+            .map_err(write_failed::<T>)?;
+        self.busy = Some(spawned);
+        Ok(())
+    }
+
+    /// Waits for the window being written, if any, beating meanwhile: how
+    /// its write went.
+    fn settle(&mut self, heart: &mut Heartbeat<'_>) -> Result<(), Error> {
+        let Some(busy) = self.busy.take() else {
+            return Ok(());
+        };
+        let mut idle = Idle::default();
+        while !busy.is_finished() {
+            heart.tick();
+            idle.pause();
+        }
+        let (writer, outcome) = busy
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        self.idle = Some(writer);
+        outcome
+    }
+
+    /// The writer, once the last window's write is over, and how it went.
+    fn into_writer(mut self, heart: &mut Heartbeat<'_>) -> Written<T> {
+        let outcome = self.settle(heart);
+        let writer = self.idle.take().expect("no window is being written");
+        (writer, outcome)
+    }
 }
 
 /// Ends the job on every other rank, which waits for rank 0, with rank 0's
