@@ -18,7 +18,10 @@
 //! (moving packets), and 1000 cheap tasks (a dispatch's fixed cost). For the
 //! 64 MiB, it also prints the gather's throughput: the bytes that ranks on
 //! other hosts than rank 0's (by `MPI_Get_processor_name`) computed, per
-//! second of the dispatch. A debug build renders a smaller image.
+//! second of the dispatch. Last, the 64 MiB job goes into a results file on
+//! rank 0 with `Cluster::run_to_file`, against `Coordinator::run_to_file` in
+//! one process: the same bytes, and what the windows and syncs cost. A
+//! debug build renders a smaller image.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -156,7 +159,12 @@ fn main() -> Result<(), Error> {
         |_| (),
     )?;
 
-    let (Some(escape), Some(noise), Some(tiny)) = (escape, noise, tiny) else {
+    // The 64 MiB job again, into a results file on rank 0, as
+    // `Coordinator::run_to_file` would write it in one process.
+    let to_file = to_file(&cluster, &coordinator, 4 << 20, 4096)?;
+
+    let (Some(escape), Some(noise), Some(tiny), Some(to_file)) = (escape, noise, tiny, to_file)
+    else {
         return Ok(()); // not rank 0: the jobs are done
     };
     print_thumbnail(&escape.results, width, height, limit);
@@ -185,7 +193,14 @@ fn main() -> Result<(), Error> {
             throughput * 8.0 / 1e9
         );
     }
-    println!("the gathered bytes equal the local dispatch's, for every job");
+    println!(
+        "{:<45} local {:>9.2?}  cluster {:>9.2?}  cluster/local {:.2}",
+        "64 MiB into a file (run_to_file)",
+        to_file.0,
+        to_file.1,
+        to_file.1.as_secs_f64() / to_file.0.as_secs_f64()
+    );
+    println!("the gathered bytes equal the local dispatch's, for every job, and the files too");
     Ok(())
 }
 
@@ -252,6 +267,39 @@ fn compare<T: Worker<Args = ()> + Copy>(
         cluster: median(&mut cluster_times),
         results,
     }))
+}
+
+/// Rank 0 times `Coordinator::run_to_file` of the `Noise` job, then every
+/// rank `Cluster::run_to_file` of it (into another file), and checks that
+/// the two files are byte for byte the same. Rank 0 gets both times.
+fn to_file(
+    cluster: &Cluster,
+    coordinator: &Coordinator,
+    threads: usize,
+    batch: usize,
+) -> Result<Option<(Duration, Duration)>, Error> {
+    let dir = std::env::temp_dir();
+    let local_path = dir.join(format!("cluster-example-{}-local.prlz", std::process::id()));
+    let cluster_path = dir.join(format!("cluster-example-{}.prlz", std::process::id()));
+    let mut local = Duration::ZERO;
+    if cluster.rank() == 0 {
+        let started = Instant::now();
+        coordinator.run_to_file(Noise, threads, batch, &local_path)?;
+        local = started.elapsed();
+    }
+    cluster.barrier();
+    let started = Instant::now();
+    let summary = cluster.run_to_file(coordinator, Noise, threads, batch, &cluster_path)?;
+    let took = started.elapsed();
+    let Some(summary) = summary else {
+        return Ok(None);
+    };
+    assert_eq!((summary.computed, summary.kept), (threads, 0));
+    let same = std::fs::read(&local_path).ok() == std::fs::read(&cluster_path).ok();
+    let _ = std::fs::remove_file(&local_path);
+    let _ = std::fs::remove_file(&cluster_path);
+    assert!(same, "the cluster's file equals the local one");
+    Ok(Some((local, took)))
 }
 
 /// A small picture of the set: one character per block of pixels.

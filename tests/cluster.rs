@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use parallelizer::mpi::traits::*;
 use parallelizer::prelude::*;
-use parallelizer::Cluster;
+use parallelizer::{Cluster, FileOptions};
 
 /// Memory of the even job.
 pub struct Terrain {
@@ -182,6 +182,30 @@ fn bulk(task_id: usize) -> (u64, u64, u64, u64) {
     (id, id ^ 1, id.rotate_left(7), !id)
 }
 
+/// Memory of the job written to a file across the test hosts: whether
+/// its workers take their time (on the ranks) or not (the reference run).
+pub struct Pace {
+    pub slow: bool,
+}
+
+/// The long job written to a file, in which a host is cut off: 32-byte
+/// packets, about 30 µs a task when slow (1 ms every 32 task ids).
+#[task(packet = (u64, u64, u64, u64), memory = Pace)]
+pub struct Paced;
+
+#[worker(Paced)]
+fn paced(task_id: usize, pace: &Pace) -> (u64, u64, u64, u64) {
+    if pace.slow && task_id % 32 == 0 {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let id = task_id as u64;
+    (id.wrapping_mul(0x9e37_79b9_7f4a_7c15), id, !id, id >> 3)
+}
+
+/// The task ids of the `Paced` job, in batches of `PACED_BATCH`: 96 MB.
+const PACED_IDS: usize = 3_000_000;
+const PACED_BATCH: usize = 1000;
+
 /// Set (to `abort` or `panic`) for the runs in which the last rank dies,
 /// to `lost` for those in which a rank is lost in the middle of a long
 /// dispatch, and to `lost-bulk` for the one in which a host is cut off
@@ -191,6 +215,9 @@ const FAULT: &str = "PARALLELIZER_TEST_FAULT";
 /// Where each rank of a `lost` run writes how its dispatch ended (a rank
 /// cut off from mpirun cannot print).
 const REPORT: &str = "PARALLELIZER_TEST_REPORT";
+
+/// The results file of the `file-lost` and `file-resume` runs.
+const FILE: &str = "PARALLELIZER_TEST_FILE";
 
 /// Set by `.ci/test-hosts`: the directory that describes its hosts.
 const TEST_HOSTS: &str = "PARALLELIZER_TEST_HOSTS";
@@ -203,6 +230,9 @@ fn main() {
         .iter()
         .any(|name| std::env::var_os(name).is_some());
     match std::env::var(FAULT) {
+        Ok(fault) if under_mpi && fault.starts_with("file") => run_paced_to_file(),
+        Ok(fault) if under_mpi && fault == "late" => join_late(),
+        Ok(fault) if under_mpi && fault == "disk-full" => fill_the_disk(),
         Ok(fault) if under_mpi && fault.starts_with("lost") => lose_a_rank(&fault),
         Ok(fault) if under_mpi => die_on_the_last_rank(&fault),
         _ if under_mpi => run_checks(),
@@ -271,10 +301,18 @@ fn launch() {
     // A rank that stops answering, frozen or cut off, ends the job too.
     lose_a_rank_and_check(&place, Loss::Frozen);
     passed += 1;
+    // A rank busy between dispatches is waited for, within the join timeout.
+    join_late_and_check(&place);
+    passed += 1;
+    // Rank 0's disk full in the middle of a job to a file, then resumed.
+    if fill_the_disk_and_resume(&place) {
+        passed += 1;
+    }
     if place.hosts.is_some() {
         lose_a_rank_and_check(&place, Loss::Cut);
         lose_a_rank_and_check(&place, Loss::CutDuringTransfer);
-        passed += 2;
+        lose_a_host_and_resume(&place);
+        passed += 3;
     }
     println!("cluster: {passed} passed, 0 failed");
 }
@@ -337,6 +375,11 @@ impl Place {
     /// `mpirun -np ranks` of this binary, with `env` (`NAME=value`) set on
     /// every rank, killed after `seconds`.
     fn command(&self, ranks: usize, env: &[String], seconds: u32) -> Command {
+        self.command_on(ranks, env, seconds, &[])
+    }
+
+    /// [`command`](Self::command), with `options` for mpirun.
+    fn command_on(&self, ranks: usize, env: &[String], seconds: u32, options: &[&str]) -> Command {
         let exe = std::env::current_exe().expect("the test binary knows its path");
         let mut command = Command::new("timeout");
         command.args(["--kill-after=10", &seconds.to_string()]);
@@ -345,6 +388,7 @@ impl Place {
             None => command.args(["mpirun", "--oversubscribe", "--allow-run-as-root"]),
         };
         command
+            .args(options)
             .args(["--bind-to", "none"])
             .args(["-np", &ranks.to_string()]);
         for env in env {
@@ -398,6 +442,16 @@ impl Place {
             .map(|pid| pid.parse().expect("a process id"))
             .collect()
     }
+}
+
+/// The address of test host `host` (1-based).
+fn host_address(hosts: &Hosts, host: usize) -> String {
+    let lines = fs::read_to_string(hosts.dir.join("hosts")).expect("the hosts' list");
+    let line = lines.lines().nth(host - 1).expect("a line per host");
+    line.split_whitespace()
+        .nth(1)
+        .expect("NAME ADDRESS ...")
+        .to_string()
 }
 
 /// How one `mpirun` of this binary ended, and what it printed.
@@ -731,6 +785,491 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
     );
 }
 
+/// Every rank, on its own, of the `file-lost` and `file-resume` runs: prints
+/// its pid, then runs the slow `Paced` job into the file named by
+/// [`FILE`], resuming what is there, and prints how it ended: the summary
+/// (rank 0), or the loss of a rank. Dropping the cluster after a loss ends
+/// the MPI job.
+fn run_paced_to_file() {
+    let mut cluster = Cluster::init().expect("MPI initializes");
+    cluster.set_peer_timeout(PEER_TIMEOUT);
+    let coordinator = Coordinator::builder()
+        .actors(4)
+        .threads(2)
+        .build()
+        .expect("a coordinator starts");
+    coordinator.define(Paced, Pace { slow: true });
+    let path = PathBuf::from(std::env::var_os(FILE).expect("the launcher names a file"));
+    let rank = cluster.rank();
+    println!("rank {rank} pid {}", std::process::id());
+    cluster.barrier();
+    let started = Instant::now();
+    match cluster.run_to_file(&coordinator, Paced, PACED_IDS, PACED_BATCH, &path) {
+        Ok(Some(summary)) => println!(
+            "summary: kept {}, computed {}, total {}, in {:.1?}",
+            summary.kept,
+            summary.computed,
+            summary.total,
+            started.elapsed()
+        ),
+        Ok(None) => {}
+        Err(Error::ClusterRankLost {
+            rank: lost,
+            silent_for,
+        }) => {
+            println!("lost: rank {rank} names rank {lost}, silent for {silent_for:.1?}");
+            // Time for every rank to report before the first abort.
+            thread::sleep(Duration::from_secs(1));
+        }
+        Err(error) => println!("unexpected: rank {rank}: {error}"),
+    }
+}
+
+/// Runs the slow `Paced` job into a file across every test host, cuts the
+/// last host's cable once some windows are in the file, and checks that
+/// rank 0 reports the loss (or ends the job at once, a transfer from the
+/// host under way) and that mpirun ends; then starts the same job again on
+/// the remaining hosts only (the cable still unplugged), which must resume
+/// after the last durable chunk, finish, and leave a file byte for byte the
+/// one an uninterrupted run in one process writes.
+fn lose_a_host_and_resume(place: &Place) {
+    let hosts = place.hosts.as_ref().expect("only across the test hosts");
+    let ranks = place.ranks();
+    let dir =
+        std::env::temp_dir().join(format!("parallelizer-cluster-file-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("a directory for the files");
+    let path = dir.join("paced.prlz");
+    let env = [
+        format!("{FAULT}=file-lost"),
+        format!("{FILE}={}", path.display()),
+    ];
+    println!("--- mpirun -np {ranks}, run_to_file, a host is cut off mid-job");
+    let started = Instant::now();
+    let mut child = place
+        .command(ranks, &env, 120)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`timeout` runs mpirun");
+    let lines = read_lines(&mut child);
+    let mut output = String::new();
+    let mut pids = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pids.len() < ranks {
+        let line = next_line(&lines, deadline, &mut output)
+            .unwrap_or_else(|| panic!("the ranks did not start:\n{output}"));
+        if let Some((rank, pid)) = parse_pid(&line.text) {
+            pids.insert(rank, pid);
+        }
+    }
+    // Some windows are durable: the cable goes once 24 MiB are in the file.
+    let written = |path: &Path| fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while written(&path) < 24 << 20 {
+        assert!(
+            Instant::now() < deadline && child.try_wait().expect("mpirun's status").is_none(),
+            "the job wrote {} bytes in 60 s:\n{output}",
+            written(&path)
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let host = hosts.count;
+    let on_host = place.pids_on(host);
+    let cut: Vec<usize> = pids
+        .iter()
+        .filter(|(_, pid)| on_host.contains(pid))
+        .map(|(&rank, _)| rank)
+        .collect();
+    assert!(
+        !cut.is_empty() && !cut.contains(&0),
+        "ranks on h{host}: {cut:?}"
+    );
+    place.test_hosts(&["cable", &host.to_string(), "down"]);
+    let lost_at = Instant::now();
+    let before = written(&path);
+    println!(
+        "    unplugged h{host}'s cable {:.1?} after mpirun started, at {before} bytes of the \
+         file: ranks {cut:?} cut off",
+        started.elapsed()
+    );
+
+    let deadline = lost_at + PEER_TIMEOUT + Duration::from_secs(5);
+    let named = loop {
+        let line = next_line(&lines, deadline, &mut output).unwrap_or_else(|| {
+            panic!("rank 0 did not report the loss within {PEER_TIMEOUT:?} + 5 s:\n{output}")
+        });
+        let named = match line.stderr {
+            false => parse_lost(&line.text, 0),
+            true => parse_stranded(&line.text),
+        };
+        if let Some(named) = named {
+            println!(
+                "    rank 0 reported it {:.1?} after the cut: {}",
+                line.at - lost_at,
+                line.text
+            );
+            break named;
+        }
+        assert!(
+            !line.text.starts_with("unexpected"),
+            "{}\n{output}",
+            line.text
+        );
+    };
+    assert!(
+        cut.contains(&named),
+        "rank 0 named {named}, not one of {cut:?}"
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("mpirun's status") {
+            break status;
+        }
+        if lost_at.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mpirun did not exit within 30 s of the cut:\n{output}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    println!(
+        "    mpirun exited {:.1?} after the cut: {status:?}",
+        lost_at.elapsed()
+    );
+    assert!(!status.success(), "mpirun must fail:\n{output}");
+    for pid in place.pids_on(host) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let interrupted = written(&path);
+
+    // Again, on the remaining hosts, the cable still unplugged.
+    let remaining = (hosts.count - 1) * hosts.slots;
+    let on: Vec<String> = (1..hosts.count)
+        .map(|host| format!("{}:{}", host_address(hosts, host), hosts.slots))
+        .collect();
+    let env = [
+        format!("{FAULT}=file-resume"),
+        format!("{FILE}={}", path.display()),
+    ];
+    let started = Instant::now();
+    let output = place
+        .command_on(remaining, &env, 180, &["--host", &on.join(",")])
+        .output()
+        .expect("`timeout` runs mpirun");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the resumed run failed: {:?}\n{stdout}\n{stderr}",
+        output.status
+    );
+    let summary = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("summary: "))
+        .unwrap_or_else(|| panic!("rank 0 printed no summary:\n{stdout}\n{stderr}"));
+    let number = |name: &str| -> usize {
+        let rest = &summary[summary.find(name).expect(name) + name.len() + 1..];
+        rest.split(',')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    let (kept, computed) = (number("kept"), number("computed"));
+    println!(
+        "    resumed on {remaining} ranks of {} hosts ({:.1?} in all): {summary}; the file had \
+         {interrupted} bytes",
+        hosts.count - 1,
+        took
+    );
+    assert!(kept > 0, "the resumed run kept nothing: {summary}");
+    assert_eq!(kept + computed, PACED_IDS, "{summary}");
+    place.test_hosts(&["cable", &host.to_string(), "up"]);
+
+    // The same file as an uninterrupted run's, in one process.
+    let coordinator = Coordinator::new(4);
+    coordinator.define(Paced, Pace { slow: false });
+    let reference = dir.join("reference.prlz");
+    let summary = coordinator
+        .run_to_file(Paced, PACED_IDS, PACED_BATCH, &reference)
+        .expect("the reference run");
+    assert_eq!(summary.computed, PACED_IDS);
+    let (ours, theirs) = (fs::read(&path).unwrap(), fs::read(&reference).unwrap());
+    assert!(
+        ours == theirs,
+        "the resumed file differs from an uninterrupted run's ({} and {} bytes)",
+        ours.len(),
+        theirs.len()
+    );
+    println!(
+        "    the resumed file is byte for byte an uninterrupted run's ({} bytes)",
+        ours.len()
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// How long the last rank is busy before each dispatch of the `late` run,
+/// and the join timeout set before each (after the first).
+const LATE: [(Duration, Option<Duration>); 3] = [
+    (Duration::from_secs(3), None),
+    (Duration::from_secs(1), Some(Duration::from_secs(2))),
+    (Duration::from_secs(8), Some(Duration::from_secs(2))),
+];
+
+/// Every rank of the `late` run: three dispatches, before each of which the
+/// last rank is busy (sleeps) for a while: longer than the peer timeout
+/// without a join timeout, within the join timeout, then well past it.
+/// Prints how each ended, with how long it took.
+fn join_late() {
+    let mut cluster = Cluster::init().expect("MPI initializes");
+    cluster.set_peer_timeout(PEER_TIMEOUT);
+    let coordinator = Coordinator::new(2);
+    let rank = cluster.rank();
+    let last = cluster.size() - 1;
+    for (round, (busy, join_timeout)) in LATE.into_iter().enumerate() {
+        cluster.set_join_timeout(join_timeout);
+        assert_eq!(cluster.join_timeout(), join_timeout);
+        if rank == last {
+            thread::sleep(busy);
+        }
+        let started = Instant::now();
+        let outcome = cluster.dispatch(&coordinator, Doomed, 3000, 10);
+        let took = started.elapsed();
+        match outcome {
+            Ok(results) => {
+                if let Some(results) = results {
+                    assert_eq!(results.get(2999), Some((2999,)));
+                }
+                println!("round {round}: rank {rank}: ok after {took:.1?}");
+            }
+            Err(Error::ClusterRankLost {
+                rank: lost,
+                silent_for,
+            }) => {
+                println!(
+                    "round {round}: rank {rank} names rank {lost}, silent for {silent_for:.1?}, \
+                     after {took:.1?}"
+                );
+                thread::sleep(Duration::from_secs(1));
+                return;
+            }
+            Err(error) => println!("round {round}: rank {rank}: unexpected: {error}"),
+        }
+    }
+}
+
+/// The `late` run: a rank busy for longer than the peer timeout between
+/// dispatches is waited for (no join timeout), and so is one busy within
+/// the join timeout; one busy well past it is lost, within the join timeout
+/// plus 3 s, on every rank that waits for it, and mpirun then ends.
+fn join_late_and_check(place: &Place) {
+    let ranks = place.ranks();
+    let run = place.mpirun(
+        ranks,
+        &[format!("{FAULT}=late")],
+        60,
+        ", the last rank busy between dispatches",
+    );
+    let last = ranks - 1;
+    let took = |line: &str| -> Duration {
+        let after = line.rsplit("after ").next().expect("after T");
+        let seconds = after.strip_suffix('s').expect("seconds");
+        let (number, scale) = if let Some(millis) = seconds.strip_suffix('m') {
+            (millis, 1e-3)
+        } else if let Some(micros) = seconds.strip_suffix('µ') {
+            (micros, 1e-6)
+        } else {
+            (seconds, 1.0)
+        };
+        let seconds = number.parse::<f64>().expect("a duration") * scale;
+        Duration::from_secs_f64(seconds)
+    };
+    let line_of = |round: usize, rank: usize| {
+        let prefix = format!("round {round}: rank {rank}");
+        run.stdout
+            .lines()
+            .find(|line| line.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no line of {prefix}:\n{}\n{}", run.stdout, run.stderr))
+    };
+    for rank in 0..last {
+        for round in 0..2 {
+            let line = line_of(round, rank);
+            assert!(line.contains(": ok after"), "{line}");
+        }
+        // Waited through the last rank's 3 s, then 1 s, of work.
+        assert!(
+            took(line_of(0, rank)) >= Duration::from_millis(2500),
+            "{}",
+            line_of(0, rank)
+        );
+        let line = line_of(2, rank);
+        assert!(
+            line.contains(&format!("names rank {last}, silent for")),
+            "rank {rank} must name the late rank {last}: {line}\n{}",
+            run.stdout
+        );
+        let waited = took(line);
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
+            "rank {rank} took {waited:?} to give up: {line}"
+        );
+        println!("    {line}");
+    }
+    assert!(!run.status.success(), "mpirun must fail:\n{}", run.stdout);
+    assert!(
+        run.status.code() != Some(124) && run.status.code() != Some(137),
+        "mpirun timed out:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+/// The task ids of the `disk-full` runs' `Bulk` job: 12.8 MB of packets.
+const FULL_IDS: usize = 400_000;
+
+/// Every rank of the `disk-full` runs: the `Bulk` job into the file named by
+/// [`FILE`] (on a small file system), synced every 1 MiB, then prints how it
+/// ended; the cluster stays usable either way.
+fn fill_the_disk() {
+    let cluster = Cluster::init().expect("MPI initializes");
+    let coordinator = Coordinator::new(2);
+    let path = PathBuf::from(std::env::var_os(FILE).expect("the launcher names a file"));
+    let rank = cluster.rank();
+    let options = FileOptions::new().sync_bytes(1 << 20);
+    let outcome = cluster.run_to_file_options(&coordinator, Bulk, FULL_IDS, 1000, &path, &options);
+    match outcome {
+        Ok(Some(summary)) => println!(
+            "disk: rank 0: kept {}, computed {}",
+            summary.kept, summary.computed
+        ),
+        Ok(None) => println!("disk: rank {rank}: done"),
+        Err(error) => println!("disk: rank {rank}: {error:?}"),
+    }
+    // Still usable after rank 0's write failed.
+    let results = cluster
+        .dispatch(&coordinator, Bulk, 1000, 100)
+        .expect("a dispatch after the job to a file");
+    if let Some(results) = results {
+        assert_eq!(results.get(999), Some(bulk(999)));
+    }
+    cluster.barrier();
+}
+
+/// Mounts a file system of 3 MiB (root only: else says so and returns
+/// false) for a job to a file of 12.8 MB: rank 0's write fails when the
+/// disk is full, with `WriteFailed` on rank 0 and `ClusterRankFailed` naming
+/// rank 0 on the others; the file then reads as incomplete. Grown to 64 MiB,
+/// the job started again resumes after the file's last whole chunk, and the
+/// file is byte for byte an uninterrupted run's.
+fn fill_the_disk_and_resume(place: &Place) -> bool {
+    let ranks = place.ranks();
+    let dir = std::env::temp_dir().join(format!("parallelizer-disk-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("a mount point");
+    let mount = |options: &str| {
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if !mount("size=3m") {
+        println!("--- skipped: a full disk (mounting a small tmpfs needs root)");
+        let _ = fs::remove_dir(&dir);
+        return false;
+    }
+    // Unmounted however this ends.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = fs::remove_dir(&self.0);
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+    let path = dir.join("bulk.prlz");
+    let env = [
+        format!("{FAULT}=disk-full"),
+        format!("{FILE}={}", path.display()),
+    ];
+    let run = place.mpirun(ranks, &env, 120, ", rank 0's disk full (3 MiB)");
+    assert!(
+        run.status.success(),
+        "{:?}\n{}\n{}",
+        run.status,
+        run.stdout,
+        run.stderr
+    );
+    for rank in 0..ranks {
+        let prefix = format!("disk: rank {rank}: ");
+        let line = run
+            .stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no line of rank {rank}:\n{}", run.stdout));
+        let expected = match rank {
+            0 => "WriteFailed {",
+            _ => "ClusterRankFailed { task: \"Bulk\", rank: 0,",
+        };
+        assert!(line.starts_with(expected), "rank {rank}: {line}");
+        assert!(
+            line.contains("No space left on device"),
+            "rank {rank}: {line}"
+        );
+        if rank < 2 {
+            println!(
+                "    rank {rank}: {}",
+                line.chars().take(150).collect::<String>()
+            );
+        }
+    }
+    let torn = fs::metadata(&path).expect("the file is there").len();
+    let error = Results::<Bulk>::read_from(fs::File::open(&path).unwrap()).unwrap_err();
+    assert!(matches!(error, Error::TruncatedFile { .. }), "{error:?}");
+
+    assert!(
+        Command::new("mount")
+            .args(["-o", "remount,size=64m"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|status| status.success()),
+        "the tmpfs grows"
+    );
+    let run = place.mpirun(ranks, &env, 120, ", the disk grown, the job again");
+    assert!(
+        run.status.success(),
+        "{:?}\n{}\n{}",
+        run.status,
+        run.stdout,
+        run.stderr
+    );
+    let line = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("disk: rank 0: kept "))
+        .unwrap_or_else(|| panic!("no summary:\n{}", run.stdout));
+    println!("    {line} (the full disk left {torn} bytes)");
+    let kept: usize = line["disk: rank 0: kept ".len()..]
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(kept > 0, "{line}");
+    let coordinator = Coordinator::new(2);
+    let reference =
+        std::env::temp_dir().join(format!("parallelizer-disk-{}.prlz", std::process::id()));
+    coordinator
+        .run_to_file(Bulk, FULL_IDS, 1000, &reference)
+        .expect("the reference run");
+    let same = fs::read(&path).unwrap() == fs::read(&reference).unwrap();
+    let _ = fs::remove_file(&reference);
+    assert!(same, "the resumed file differs from an uninterrupted run's");
+    true
+}
+
 /// Every line mpirun prints, on either output, as it comes.
 fn read_lines(child: &mut Child) -> Receiver<Line> {
     let (sender, receiver) = mpsc::channel();
@@ -827,6 +1366,12 @@ fn run_checks() {
         ("a rank without the task's memory", missing_memory),
         ("zero batch size", zero_batch),
         ("empty job", empty_job),
+        ("run_to_file, resumed, refused for another job", to_file),
+        ("run_to_file without args", to_file_without_args),
+        (
+            "run_to_file, a worker panics, then resumed",
+            to_file_after_a_panic,
+        ),
     ];
     if cluster.size() >= 2 {
         checks.push(("calls that differ", mismatch));
@@ -1079,4 +1624,169 @@ fn mismatch(cluster: &mut Cluster, coordinator: &Coordinator) {
             found: 101,
         }
     );
+}
+
+/// A path for a results file named `name`, the same file name on every rank
+/// (only rank 0's path is used: it alone writes the file).
+fn shared_path(cluster: &Cluster, name: &str) -> PathBuf {
+    let mut pid = std::process::id();
+    cluster.world().process_at_rank(0).broadcast_into(&mut pid);
+    std::env::temp_dir().join(format!("parallelizer-cluster-{pid}-{name}.prlz"))
+}
+
+/// A file written by the cluster, in windows of 1 MiB, is byte for byte the
+/// one `Coordinator::run_to_file` writes; cut short anywhere, it resumes
+/// after its last whole chunk and ends the same; complete, it is kept; a
+/// file of another job is refused on every rank.
+fn to_file(cluster: &mut Cluster, coordinator: &Coordinator) {
+    let (threads, batch, scale) = (200_003, 100, 5);
+    coordinator.define(
+        Tile,
+        Terrain {
+            seed: 9,
+            name: "file".into(),
+        },
+    );
+    let path = shared_path(cluster, "tile");
+    let options = FileOptions::new().sync_bytes(1 << 20);
+    let run = |cluster: &Cluster| {
+        cluster.run_to_file_with_options(coordinator, Tile, threads, batch, scale, &path, &options)
+    };
+    let summary = run(cluster).expect("the job to a file succeeds");
+    let expected = if cluster.rank() == 0 {
+        let summary = summary.expect("rank 0 gets the summary");
+        assert_eq!((summary.computed, summary.kept), (threads, 0));
+        let local = path.with_extension("local");
+        let _ = fs::remove_file(&local);
+        let here = coordinator
+            .run_to_file_with(Tile, threads, batch, scale, &local)
+            .unwrap();
+        assert_eq!(here.computed, threads);
+        let expected = fs::read(&local).unwrap();
+        fs::remove_file(&local).unwrap();
+        assert!(
+            fs::read(&path).unwrap() == expected,
+            "the cluster's file differs"
+        );
+        expected
+    } else {
+        assert_eq!(summary, None);
+        Vec::new()
+    };
+
+    // Cut short: inside the header, mid-chunk, right after a chunk. A
+    // chunk holds 1 MiB of packets, between its count and its checksum;
+    // the last one is short, and the trailer is 24 bytes.
+    let per_chunk = (1 << 20) / Tile::PACKET_SIZE;
+    let chunk = 4 + per_chunk * Tile::PACKET_SIZE + 4;
+    let last = 4 + (threads % per_chunk) * Tile::PACKET_SIZE + 4;
+    let prefix = match cluster.rank() {
+        0 => expected.len() - (threads / per_chunk) * chunk - last - 24,
+        _ => 0,
+    };
+    for cut in [prefix / 2, prefix + 2 * chunk + 1001, prefix + 3 * chunk] {
+        if cluster.rank() == 0 {
+            let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_len(cut as u64).unwrap();
+        }
+        let summary = run(cluster).expect("the job resumes");
+        if let Some(summary) = summary {
+            let kept = (cut.saturating_sub(prefix) / chunk) * per_chunk;
+            assert_eq!(
+                (summary.kept, summary.computed),
+                (kept, threads - kept),
+                "cut at {cut}"
+            );
+            assert!(
+                fs::read(&path).unwrap() == expected,
+                "resumed at {cut}: the file differs"
+            );
+        }
+    }
+    // Complete: kept, nothing computed.
+    let summary = run(cluster).expect("a complete file");
+    if let Some(summary) = summary {
+        assert_eq!((summary.kept, summary.computed), (threads, 0));
+    }
+
+    // Another job: refused on every rank, the file untouched.
+    let error = cluster
+        .run_to_file_with(coordinator, Tile, threads - 1, batch, scale, &path)
+        .expect_err("a file of another job");
+    match &error {
+        Error::JobMismatch {
+            task: "Tile",
+            path: named,
+            reason,
+        } => {
+            // Rank 0's path (on the test hosts, each host has a temporary
+            // directory of its own: only the file's name is the same).
+            assert_eq!(Path::new(named).file_name(), path.file_name());
+            if cluster.rank() == 0 {
+                assert_eq!(Path::new(named), path);
+            }
+            assert!(reason.contains("task ids"), "{reason}");
+        }
+        error => panic!("expected JobMismatch, got {error:?}"),
+    }
+    if cluster.rank() == 0 {
+        assert!(fs::read(&path).unwrap() == expected, "the file was touched");
+        fs::remove_file(&path).unwrap();
+    }
+    // The cluster goes on.
+    cluster.barrier();
+}
+
+/// A task without args: the file records none, as the coordinator's does.
+fn to_file_without_args(cluster: &mut Cluster, coordinator: &Coordinator) {
+    let path = shared_path(cluster, "bulk");
+    let summary = cluster
+        .run_to_file(coordinator, Bulk, 100_000, 3000, &path)
+        .expect("the job to a file succeeds");
+    if let Some(summary) = summary {
+        assert_eq!(summary.total, 100_000);
+        let local = path.with_extension("local");
+        coordinator
+            .run_to_file(Bulk, 100_000, 3000, &local)
+            .unwrap();
+        assert!(fs::read(&path).unwrap() == fs::read(&local).unwrap());
+        let results = Results::<Bulk>::read_from(fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(results.get(99_999), Some(bulk(99_999)));
+        fs::remove_file(&path).unwrap();
+        fs::remove_file(&local).unwrap();
+    }
+}
+
+/// A worker that panics fails the job to a file on every rank; the file
+/// keeps what was written, and the job resumes once the fault is gone.
+fn to_file_after_a_panic(cluster: &mut Cluster, coordinator: &Coordinator) {
+    let path = shared_path(cluster, "fragile");
+    let last = cluster.size() - 1;
+    let (threads, batch) = (6000, 10);
+    coordinator.define(
+        Fragile,
+        Fuse {
+            lit: cluster.rank() == last,
+        },
+    );
+    let error = cluster
+        .run_to_file(coordinator, Fragile, threads, batch, &path)
+        .expect_err("a worker panics");
+    assert!(
+        matches!(error, Error::ClusterWorkerPanicked { task: "Fragile", rank, .. } if rank == last),
+        "{error:?}"
+    );
+    coordinator.define(Fragile, Fuse { lit: false });
+    let summary = cluster
+        .run_to_file(coordinator, Fragile, threads, batch, &path)
+        .expect("the job resumes");
+    if let Some(summary) = summary {
+        assert_eq!(summary.kept + summary.computed, threads);
+        let results = Results::<Fragile>::read_from(fs::File::open(&path).unwrap()).unwrap();
+        assert!(results
+            .iter()
+            .enumerate()
+            .all(|(id, (value,))| value == id as u32));
+        fs::remove_file(&path).unwrap();
+    }
 }

@@ -86,6 +86,16 @@ impl FileOptions {
         self
     }
 
+    /// How many packet bytes may be written between syncs.
+    pub(crate) fn bytes_between_syncs(&self) -> usize {
+        self.sync_bytes
+    }
+
+    /// How long may pass between syncs.
+    pub(crate) fn time_between_syncs(&self) -> Duration {
+        self.sync_interval
+    }
+
     /// Draws a progress bar on standard error (when it is a terminal), from
     /// the ids kept to the job's end. Needs the `progress` feature; without
     /// it, this does nothing.
@@ -324,11 +334,159 @@ fn scan<T: Task, F: JobFile>(
     }
 }
 
-/// Flushes the whole chunks written so far and syncs them to the disk.
-fn sync<T: Task, F: JobFile>(writer: &mut PacketWriter<T, BufWriter<F>>) -> Result<(), Error> {
-    let file = writer.get_mut();
-    file.flush().map_err(write_failed::<T>)?;
-    file.get_mut().sync().map_err(write_failed::<T>)
+/// What a job's file holds once [`JobWriter::open`] verified it.
+pub(crate) enum Opened<T: Task, F: JobFile> {
+    /// A complete run of the job, kept as it is.
+    Complete,
+    /// The first packets of the job (perhaps none), verified, after which
+    /// the writer appends.
+    Resume(Box<JobWriter<T, F>>),
+}
+
+/// A job's results file, opened and verified, taking the packets after the
+/// ones it kept: the one writer of both
+/// [`Coordinator::run_to_file`](crate::Coordinator::run_to_file) and
+/// `Cluster::run_to_file`, so that both write the same bytes and resume the
+/// same way.
+pub(crate) struct JobWriter<T: Task, F: JobFile> {
+    writer: PacketWriter<T, BufWriter<F>>,
+    /// The task ids of the job.
+    threads: usize,
+    /// The packets the file held, verified, when it was opened.
+    kept: usize,
+    options: FileOptions,
+    /// Packet bytes written since the last sync, and when that was.
+    unsynced: usize,
+    last_sync: Instant,
+    #[cfg(feature = "progress")]
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<T: Task, F: JobFile> JobWriter<T, F> {
+    /// Opens the job's `file` (read and write, not truncated) named `path`:
+    /// verifies what it holds (an error if it is not a run of this job),
+    /// drops a torn tail, writes the job's header and record to an empty
+    /// file, and syncs it.
+    pub(crate) fn open(
+        mut file: F,
+        path: &str,
+        threads: usize,
+        batch: usize,
+        args_bytes: &ArgsBytes,
+        options: &FileOptions,
+    ) -> Result<Opened<T, F>, Error> {
+        if batch == 0 {
+            return Err(Error::ZeroBatchSize { task: T::NAME });
+        }
+        let prefix = prefix_of::<T>(threads, batch, args_bytes)?;
+        let (end, chunks, digest, kept) = match scan::<T, F>(&mut file, path, &prefix, threads)? {
+            Found::Complete => return Ok(Opened::Complete),
+            Found::Partial {
+                end,
+                chunks,
+                digest,
+                kept,
+            } => (end, chunks, digest, kept),
+        };
+        // Drops a torn tail, then writes (again) what this job writes first.
+        file.set_len(end).map_err(write_failed::<T>)?;
+        file.seek(SeekFrom::Start(end)).map_err(write_failed::<T>)?;
+        if end == 0 {
+            file.write_all(&prefix).map_err(write_failed::<T>)?;
+        }
+        file.sync().map_err(write_failed::<T>)?;
+        let writer = PacketWriter::<T, _>::resuming(
+            BufWriter::with_capacity(1 << 20, file),
+            chunks,
+            digest,
+            kept,
+        );
+        #[cfg(feature = "progress")]
+        let bar = options.progress.then(|| {
+            let bar = crate::progress::bar(T::NAME, threads);
+            bar.set_position(kept as u64);
+            bar
+        });
+        Ok(Opened::Resume(Box::new(JobWriter {
+            writer,
+            threads,
+            kept,
+            options: options.clone(),
+            unsynced: 0,
+            last_sync: Instant::now(),
+            #[cfg(feature = "progress")]
+            bar,
+        })))
+    }
+
+    /// The packets the file held, verified, when it was opened: the job
+    /// resumes at this task id.
+    pub(crate) fn kept(&self) -> usize {
+        self.kept
+    }
+
+    /// Appends `packets`, the next task ids' in order, and syncs if the
+    /// options say it is time.
+    pub(crate) fn write(&mut self, packets: &[T::Packet]) -> Result<(), Error> {
+        self.writer.write(packets)?;
+        #[cfg(feature = "progress")]
+        if let Some(bar) = &self.bar {
+            bar.inc(packets.len() as u64);
+        }
+        self.unsynced += packets.as_bytes().len();
+        if self.unsynced >= self.options.bytes_between_syncs()
+            || self.last_sync.elapsed() >= self.options.time_between_syncs()
+        {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the whole chunks written so far and syncs them to the disk,
+    /// unless nothing was written since the last sync.
+    pub(crate) fn sync(&mut self) -> Result<(), Error> {
+        if self.unsynced > 0 {
+            let file = self.writer.get_mut();
+            file.flush().map_err(write_failed::<T>)?;
+            file.get_mut().sync().map_err(write_failed::<T>)?;
+            self.unsynced = 0;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Writes the trailer after the job's last packet and syncs: the file
+    /// is complete.
+    pub(crate) fn finish(mut self) -> Result<RunSummary, Error> {
+        self.clear_bar();
+        let written = self.writer.written();
+        let (kept, threads) = (self.kept, self.threads);
+        let file = self.writer.finish()?;
+        let mut file = file
+            .into_inner()
+            .map_err(|error| write_failed::<T>(error.into_error()))?;
+        file.sync().map_err(write_failed::<T>)?;
+        Ok(RunSummary {
+            computed: written - kept,
+            kept,
+            total: threads,
+        })
+    }
+
+    /// Stops the job after an error: keeps what is whole, synced, for the
+    /// next run to resume from (a failure to do so is left to that run).
+    pub(crate) fn stop(mut self) {
+        self.clear_bar();
+        self.unsynced = self.unsynced.max(1);
+        let _ = self.sync();
+    }
+
+    fn clear_bar(&mut self) {
+        #[cfg(feature = "progress")]
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// [`Coordinator::run_to_file_options`] on an open `file` (read and write,
@@ -341,107 +499,40 @@ pub(crate) fn run_to<T: Worker, F: JobFile>(
     batch: usize,
     args: T::Args,
     args_bytes: ArgsBytes,
-    mut file: F,
+    file: F,
     path: &str,
     options: &FileOptions,
 ) -> Result<RunSummary, Error> {
-    if batch == 0 {
-        return Err(Error::ZeroBatchSize { task: T::NAME });
-    }
-    let prefix = prefix_of::<T>(threads, batch, &args_bytes)?;
-    let (end, chunks, digest, kept) = match scan::<T, F>(&mut file, path, &prefix, threads)? {
-        Found::Complete => {
-            return Ok(RunSummary {
-                computed: 0,
-                kept: threads,
-                total: threads,
-            })
-        }
-        Found::Partial {
-            end,
-            chunks,
-            digest,
-            kept,
-        } => (end, chunks, digest, kept),
-    };
-    // Drops a torn tail, then writes (again) what this job writes first.
-    file.set_len(end).map_err(write_failed::<T>)?;
-    file.seek(SeekFrom::Start(end)).map_err(write_failed::<T>)?;
-    if end == 0 {
-        file.write_all(&prefix).map_err(write_failed::<T>)?;
-    }
-    file.sync().map_err(write_failed::<T>)?;
-    let mut writer = PacketWriter::<T, _>::resuming(
-        BufWriter::with_capacity(1 << 20, file),
-        chunks,
-        digest,
-        kept,
-    );
-
+    let mut writer =
+        match JobWriter::<T, F>::open(file, path, threads, batch, &args_bytes, options)? {
+            Opened::Complete => {
+                return Ok(RunSummary {
+                    computed: 0,
+                    kept: threads,
+                    total: threads,
+                })
+            }
+            Opened::Resume(writer) => writer,
+        };
+    let kept = writer.kept();
     let first = kept / batch;
     let mut skip = kept - first * batch;
     let stream = coordinator
         .stream_with(task, threads, batch, args)
         .starting_at_batch(first);
-    #[cfg(feature = "progress")]
-    let bar = options.progress.then(|| {
-        let bar = crate::progress::bar(T::NAME, threads);
-        bar.set_position(kept as u64);
-        bar
-    });
-    let mut last_sync = Instant::now();
-    let mut unsynced = 0usize;
-    let mut outcome = Ok(());
     for item in stream {
-        let batch = match item {
-            Ok(batch) => batch,
-            Err(error) => {
-                outcome = Err(error);
-                break;
-            }
-        };
-        let packets = &batch.packets()[skip.min(batch.len())..];
-        skip = skip.saturating_sub(batch.len());
-        if let Err(error) = writer.write(packets) {
-            outcome = Err(error);
-            break;
-        }
-        #[cfg(feature = "progress")]
-        if let Some(bar) = &bar {
-            bar.inc(packets.len() as u64);
-        }
-        unsynced += packets.as_bytes().len();
-        if unsynced >= options.sync_bytes || last_sync.elapsed() >= options.sync_interval {
-            if let Err(error) = sync(&mut writer) {
-                outcome = Err(error);
-                break;
-            }
-            unsynced = 0;
-            last_sync = Instant::now();
+        let outcome = item.and_then(|batch| {
+            let packets = &batch.packets()[skip.min(batch.len())..];
+            skip = skip.saturating_sub(batch.len());
+            writer.write(packets)
+        });
+        if let Err(error) = outcome {
+            // The error is the one that stopped this run.
+            writer.stop();
+            return Err(error);
         }
     }
-    #[cfg(feature = "progress")]
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if let Err(error) = outcome {
-        // Keeps what is whole, for the next run to resume from; the error
-        // is the one that stopped this run.
-        let _ = sync(&mut writer);
-        return Err(error);
-    }
-    let written = writer.written();
-    let file = writer.finish()?;
-    let file = file
-        .into_inner()
-        .map_err(|error| write_failed::<T>(error.into_error()))?;
-    let mut file = file;
-    file.sync().map_err(write_failed::<T>)?;
-    Ok(RunSummary {
-        computed: written - kept,
-        kept,
-        total: threads,
-    })
+    writer.finish()
 }
 
 /// Opens `path` for [`run_to`], creating it if needed, never truncating it.

@@ -20,9 +20,9 @@ use crate::task::{Task, Worker};
 /// first chunk, `None` if the job has none to run (it is empty), or why the
 /// dispatch fails.
 ///
-/// Rank 0 is waited for without a time limit until it is known to be in the
-/// dispatch (it may be busy with the program's own work), and from then on
-/// watched.
+/// Rank 0 is waited for until it is known to be in the dispatch (it may be
+/// busy with the program's own work) for as long as the cluster's join
+/// timeout, by default without a time limit, and from then on watched.
 pub(super) fn join<T: Task>(
     heart: &mut Heartbeat<'_>,
     call: &Call,
@@ -67,7 +67,7 @@ fn wait_reply(heart: &mut Heartbeat<'_>) -> Result<Reply, Error> {
             return Ok(reply);
         }
         heart.tick();
-        heart.check(0)?;
+        heart.check_arrival(0)?;
         idle.pause();
     }
 }

@@ -132,6 +132,10 @@ pub(super) struct Heartbeat<'a> {
     /// A follower's last beat to rank 0, whose send may not have ended: the
     /// next one waits for it, so beats never pile up behind a dead link.
     sending: &'a mut Option<BeatSend>,
+    /// How long a peer may take to show up in this call, if not forever.
+    join_timeout: Option<Duration>,
+    /// When this rank began the call.
+    started: Instant,
 }
 
 impl<'a> Heartbeat<'a> {
@@ -140,12 +144,15 @@ impl<'a> Heartbeat<'a> {
         timeout: Duration,
         call: u64,
         sending: &'a mut Option<BeatSend>,
+        join_timeout: Option<Duration>,
     ) -> Self {
         Heartbeat {
             link,
             watch: Watch::new(link.size, timeout),
             call,
             sending,
+            join_timeout,
+            started: Instant::now(),
         }
     }
 
@@ -196,6 +203,21 @@ impl<'a> Heartbeat<'a> {
         match self.watch.silent_for(rank, Instant::now()) {
             Some(silent_for) => Err(lost(rank, silent_for)),
             None => Ok(()),
+        }
+    }
+
+    /// [`check`](Self::check) for a peer that is watched; for one not yet
+    /// known to be in this call (it may be busy with the program's own
+    /// work), the error of its absence once the join timeout, if any, has
+    /// passed since this rank began the call.
+    pub(super) fn check_arrival(&self, rank: usize) -> Result<(), Error> {
+        if self.watch.watches(rank) {
+            return self.check(rank);
+        }
+        let waited = self.started.elapsed();
+        match self.join_timeout {
+            Some(timeout) if waited > timeout => Err(lost(rank, waited)),
+            _ => Ok(()),
         }
     }
 

@@ -17,30 +17,33 @@ use std::time::Instant;
 
 use super::heartbeat::{lost, Heartbeat};
 use super::link::{Idle, Transfer};
-use super::protocol::{Call, Cause, Failure, Reply, Request};
+use super::protocol::{clip, Call, Cause, Failure, Reply, Request};
 use super::share::{Running, Share};
 use crate::error::Error;
 use crate::task::Worker;
 use mpi::request::LocalScope;
 
 /// Rank 0's side of the start of a dispatch: waits for every rank to join
-/// with its call (rank 0's own is `call`, and `message` says why it cannot
-/// take part, if it cannot), and tells every rank whether the dispatch of
-/// task `task` runs. `Ok` if it does.
+/// with its call (rank 0's own is `call`, and `own` is why it cannot take
+/// part, if it cannot), and tells every rank whether the dispatch of task
+/// `task` runs. `Ok` if it does. Rank 0's [`Error::JobMismatch`] (its
+/// results file holds another job) reaches every rank as it is; any other
+/// error of a rank that cannot take part, as [`Error::ClusterRankFailed`].
 ///
-/// A rank is waited for without a time limit until it joins (it may be busy
-/// with the program's own work), and from then on watched.
+/// A rank is waited for until it joins (it may be busy with the program's
+/// own work) for as long as the cluster's join timeout, by default without a
+/// time limit, and from then on watched.
 pub(super) fn start(
     heart: &mut Heartbeat<'_>,
     call: &Call,
-    message: String,
+    own: Option<&Error>,
     task: &'static str,
 ) -> Result<(), Error> {
     let size = heart.link.size;
     let mut calls = vec![None; size];
     let mut messages = vec![String::new(); size];
     calls[0] = Some(call.clone());
-    messages[0] = message;
+    messages[0] = own.map(|error| clip(error.to_string())).unwrap_or_default();
     let mut joined = 1;
     let mut idle = Idle::default();
     while joined < size {
@@ -74,6 +77,12 @@ pub(super) fn start(
         if let Some((rank, silent_for)) = heart.watch.silent(Instant::now()) {
             return Err(tell_joined(heart, lost(rank, silent_for)));
         }
+        // A rank that has not joined within the join timeout, if one is set.
+        if let Some(rank) = (1..size).find(|&rank| calls[rank].is_none()) {
+            if let Err(error) = heart.check_arrival(rank) {
+                return Err(tell_joined(heart, error));
+            }
+        }
         if busy {
             idle.reset();
         } else {
@@ -106,10 +115,13 @@ pub(super) fn start(
     let Some(failed) = calls.iter().position(|call| call.failed) else {
         return Ok(());
     };
-    let error = Error::ClusterRankFailed {
-        task,
-        rank: failed,
-        message: mem::take(&mut messages[failed]),
+    let error = match own {
+        Some(error @ Error::JobMismatch { .. }) if failed == 0 => error.clone(),
+        _ => Error::ClusterRankFailed {
+            task,
+            rank: failed,
+            message: mem::take(&mut messages[failed]),
+        },
     };
     Err(tell_joined(heart, error))
 }
@@ -121,11 +133,22 @@ fn tell_joined(heart: &mut Heartbeat<'_>, error: Error) -> Error {
     if let Error::ClusterRankLost { rank, .. } = error {
         heart.watch.release(rank);
     }
-    let mut outcome = error;
+    match end(heart, Some(&error)) {
+        Ok(()) => error,
+        Err(lost) => lost,
+    }
+}
+
+/// Gives every rank that joined the dispatch and still waits for it (is
+/// watched) its last answer: that the job finished, or that it failed with
+/// `failure`. `Ok`, or the loss of a rank that fell silent meanwhile.
+pub(super) fn end(heart: &mut Heartbeat<'_>, failure: Option<&Error>) -> Result<(), Error> {
+    let mut outcome = Ok(());
     for rank in 1..heart.link.size {
         if heart.watch.watches(rank) {
-            if let Err(lost) = send_end(heart, rank, Some(&outcome), false) {
-                outcome = lost;
+            let error = outcome.as_ref().err().or(failure);
+            if let Err(lost) = send_end(heart, rank, error, false) {
+                outcome = Err(lost);
             }
             heart.watch.release(rank);
         }
@@ -168,7 +191,22 @@ pub(super) fn lead<T: Worker>(
     job: Share<'_, T>,
     bytes: &mut [u8],
 ) -> Result<(), Error> {
-    mpi::request::scope(|scope| Leader::new(heart, job, scope, bytes).run())
+    mpi::request::scope(|scope| Leader::new(heart, job, scope, bytes, 0, true).run())
+}
+
+/// Rank 0's side of a window of a dispatch that every rank joined: `job`
+/// hands out the window's batches only, whose packets land in `bytes`, the
+/// window's results. Once they are all in, the window ends with no word to
+/// the other ranks, which wait for the next window's chunks or for
+/// [`end`]. If the job fails, every rank learns it, as in [`lead`].
+pub(super) fn lead_window<T: Worker>(
+    heart: &mut Heartbeat<'_>,
+    job: Share<'_, T>,
+    first_id: usize,
+    bytes: &mut [u8],
+) -> Result<(), Error> {
+    let base = first_id * T::PACKET_SIZE;
+    mpi::request::scope(|scope| Leader::new(heart, job, scope, bytes, base, false).run())
 }
 
 /// What rank 0 knows of another rank during a dispatch.
@@ -223,6 +261,11 @@ struct Leader<'h, 'l, 'c, 's, 'b, T: Worker> {
     lost: Option<Error>,
     /// This rank's own chunk.
     local: Option<Local<'b, T>>,
+    /// Whether the job's end is this dispatch's: else the leader runs a
+    /// window of it, and its end is told by [`end`].
+    concludes: bool,
+    /// The window's batches are all in, and the job has not failed.
+    window_done: bool,
 }
 
 impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
@@ -231,6 +274,8 @@ impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
         job: Share<'c, T>,
         scope: &'s LocalScope<'b>,
         bytes: &'b mut [u8],
+        base: usize,
+        concludes: bool,
     ) -> Self {
         let mut peers: Vec<Peer<'s, 'b>> = (0..heart.link.size).map(|_| Peer::default()).collect();
         peers[0].ended = true;
@@ -239,11 +284,13 @@ impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
             job,
             scope,
             rest: bytes,
-            taken: 0,
+            taken: base,
             peers,
             failure: None,
             lost: None,
             local: None,
+            concludes,
+            window_done: false,
         }
     }
 
@@ -254,7 +301,9 @@ impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
             self.answer(rank);
         }
         let mut idle = Idle::default();
-        while self.local.is_some() || !self.peers.iter().all(|peer| peer.ended) {
+        while !self.window_done
+            && (self.local.is_some() || !self.peers.iter().all(|peer| peer.ended))
+        {
             self.heart.tick();
             let mut busy = self.local_chunk();
             busy |= self.take_requests();
@@ -522,6 +571,10 @@ impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
                 .iter()
                 .all(|peer| peer.chunk.is_none() && peer.incoming.is_empty());
         if !over {
+            return;
+        }
+        if self.failure.is_none() && !self.concludes {
+            self.window_done = true;
             return;
         }
         for rank in 1..self.peers.len() {

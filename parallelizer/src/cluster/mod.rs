@@ -22,7 +22,9 @@
 //! - [`follower`]: the side of every other rank;
 //! - [`plan`]: how a job is cut into chunks;
 //! - [`share`]: how a rank runs its chunks (global task ids) on its
-//!   coordinator.
+//!   coordinator;
+//! - [`to_file`]: a job streamed into a results file on rank 0, a window of
+//!   chunks at a time, and resumed from it.
 //!
 //! All traffic runs on a duplicate of `MPI_COMM_WORLD`, so it never mixes
 //! with the program's own MPI messages. Counts are packets and batches,
@@ -42,11 +44,14 @@ mod link;
 mod plan;
 mod protocol;
 mod share;
+mod to_file;
 
 use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem;
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -55,8 +60,10 @@ use crate::buffer::{BufferPool, PacketBuffer};
 use crate::coordinator::Coordinator;
 use crate::error::Error;
 use crate::results::Results;
+use crate::resume::{FileOptions, RunSummary};
 use crate::run;
 use crate::task::{Task, Worker};
+use crate::wire::WireType;
 use follower::Follower;
 use heartbeat::{Heartbeat, BEAT_PERIOD};
 use link::{rank_index, BeatSend, Idle, Link, ABORT_RANK_LOST};
@@ -67,6 +74,8 @@ use mpi::Threading;
 use plan::Plan;
 use protocol::{clip, Call};
 use share::Share;
+use to_file::FileJob;
+use zerocopy::IntoBytes;
 
 /// The processes of an MPI job, ready to share dispatches: feature `mpi`.
 ///
@@ -134,10 +143,16 @@ use share::Share;
 /// transfer to MPI, which keeps its memory: that rank then prints the error
 /// and ends the MPI job at once, rather than return.
 ///
+/// A long job that must survive a lost node writes its results as it goes
+/// with [`run_to_file`](Self::run_to_file): started again on the ranks that
+/// remain, it resumes after the last chunk the file holds.
+///
 /// Ranks are only watched inside a dispatch, once they have joined it: a
 /// rank busy with the program's own work between dispatches (rank 0 writing
 /// results, say) sends no heartbeats, and the others wait for it at the
-/// start of the next dispatch, as for any collective call, however long.
+/// start of the next dispatch, as for any collective call, however long,
+/// unless a [join timeout](Self::set_join_timeout) is set. [`barrier`](Self::barrier)
+/// always waits, however long.
 ///
 /// # Threads
 ///
@@ -154,6 +169,7 @@ pub struct Cluster {
     size: usize,
     max_message: usize,
     peer_timeout: Duration,
+    join_timeout: Option<Duration>,
     /// Rank 0's result buffers, handed back by dropped results for reuse.
     buffers: Arc<BufferPool>,
     /// What lasts from one dispatch to the next.
@@ -162,6 +178,16 @@ pub struct Cluster {
     _universe: Universe,
     /// MPI calls stay on the thread that initialized MPI.
     funneled: PhantomData<*const ()>,
+}
+
+/// How a collective call started on this rank.
+enum Begun {
+    /// This rank is rank 0, and the job runs.
+    Leader,
+    /// The job runs, and this rank's first chunk is these batches.
+    Follower(Range<usize>),
+    /// The job is over already (it had nothing to run).
+    Over,
 }
 
 /// What a cluster keeps from one dispatch to the next.
@@ -228,6 +254,7 @@ impl Cluster {
             world,
             max_message: DEFAULT_MAX_MESSAGE,
             peer_timeout: DEFAULT_PEER_TIMEOUT,
+            join_timeout: None,
             buffers: Arc::default(),
             state: RefCell::default(),
             _universe: universe,
@@ -302,6 +329,35 @@ impl Cluster {
         self.peer_timeout
     }
 
+    /// How long this rank waits, at the start of a dispatch (or of
+    /// [`run_to_file`](Self::run_to_file)), for a rank that has not shown
+    /// up in it yet, before it takes that rank for lost: `None`, the
+    /// default, waits forever. At least 1 s (shorter values are raised to
+    /// it).
+    ///
+    /// Between dispatches a rank sends no heartbeats (only the thread that
+    /// made the cluster talks MPI, and it is busy with the program's own
+    /// work), so a rank that has not joined a dispatch may be busy or gone:
+    /// no one can tell. Rank 0 waits for every rank to join; every other
+    /// rank waits for rank 0 until its first heartbeat of the dispatch,
+    /// which it sends as soon as it is in it, whatever the other ranks do.
+    /// With a join timeout, a rank still absent that long after this rank
+    /// began the dispatch is lost: the dispatch fails with
+    /// [`Error::ClusterRankLost`] (`silent_for` is how long this rank
+    /// waited), as for a rank that falls silent in a dispatch, and the
+    /// cluster is unusable from then on. Set it longer than the most work
+    /// any rank does between two dispatches (rank 0 writing results, say),
+    /// plus the peer timeout; set it alike on every rank.
+    pub fn set_join_timeout(&mut self, timeout: Option<Duration>) {
+        self.join_timeout = timeout.map(|timeout| timeout.max(MIN_PEER_TIMEOUT));
+    }
+
+    /// How long this rank waits for a rank to show up at the start of a
+    /// dispatch before it takes it for lost: `None`, forever.
+    pub fn join_timeout(&self) -> Option<Duration> {
+        self.join_timeout
+    }
+
     /// Runs task ids `0..threads` in batches of `batch` across every rank and
     /// returns the results on rank 0, `None` on the other ranks.
     ///
@@ -348,6 +404,189 @@ impl Cluster {
         batch: usize,
         args: T::Args,
     ) -> Result<Option<Results<T>>, Error> {
+        self.collective(|heart| self.run(heart, coordinator, threads, batch, args))
+    }
+
+    /// Runs task ids `0..threads` in batches of `batch` across every rank
+    /// and streams their packets, in task-id order, into the results file at
+    /// `path` on rank 0, a durable chunk at a time, as
+    /// [`Coordinator::run_to_file`] does in one process: the same file, byte
+    /// for byte, and the same resume.
+    ///
+    /// A collective call like [`dispatch`](Self::dispatch): every rank makes
+    /// it, with the same task, `threads`, `batch` (and `path`, which only
+    /// rank 0 opens: the other ranks never touch it). It returns the
+    /// [`RunSummary`] on rank 0 and `None` on the other ranks, once the file
+    /// is complete or the job has failed.
+    ///
+    /// Rank 0 verifies what the file holds before the job starts: if it is
+    /// an interrupted run of the same job, say one that lost a host, a torn
+    /// tail is dropped and the cluster computes only the task ids after the
+    /// last chunk that verifies; a complete run is kept and nothing is
+    /// computed. The job then runs in *windows* of about the bytes between
+    /// two syncs (8 MiB by default; see [`run_to_file_options`](Self::run_to_file_options)),
+    /// each shared out across the ranks as a dispatch's chunks are; once a
+    /// window's packets are all in, rank 0 appends them to the file and
+    /// syncs it, beating meanwhile, then hands out the next window's. A job
+    /// that fails in any way keeps every window written before, for the
+    /// next run to resume: on the same ranks, or on fewer, since the file
+    /// records the job and not the cluster.
+    ///
+    /// ```no_run
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::Cluster;
+    ///
+    /// #[task(packet = (u64,))]
+    /// pub struct Square;
+    ///
+    /// #[worker(Square)]
+    /// fn square(task_id: usize) -> (u64,) {
+    ///     ((task_id * task_id) as u64,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let cluster = Cluster::init()?;
+    /// let coordinator = Coordinator::new(64);
+    /// // Every rank makes this call; rank 0 writes the file and gets the summary.
+    /// let path = "squares.prlz";
+    /// if let Some(summary) = cluster.run_to_file(&coordinator, Square, 50_000_000, 1000, path)? {
+    ///     // Started again after a lost host: what the file held is kept.
+    ///     println!("computed {}, kept {}", summary.computed, summary.kept);
+    ///     let results = Results::<Square>::read_from(std::fs::File::open(path).unwrap())?;
+    ///     assert_eq!(results.get(3), Some((9,)));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`dispatch`](Self::dispatch)'s, on every rank, and the file's:
+    /// [`Error::JobMismatch`] on every rank if the file holds anything but a
+    /// run of this job (it is left untouched). A file that rank 0 cannot
+    /// open, read or write fails the job with [`Error::WriteFailed`] or
+    /// [`Error::ReadFailed`] on rank 0 and [`Error::ClusterRankFailed`]
+    /// naming rank 0, with that error's message, on the other ranks (except
+    /// when rank 0 cannot open it: then [`Error::ClusterRankFailed`] on every
+    /// rank, as for any rank that cannot take part).
+    pub fn run_to_file<T: Worker<Args = ()>>(
+        &self,
+        coordinator: &Coordinator,
+        task: T,
+        threads: usize,
+        batch: usize,
+        path: impl AsRef<Path>,
+    ) -> Result<Option<RunSummary>, Error> {
+        self.run_to_file_options(
+            coordinator,
+            task,
+            threads,
+            batch,
+            path,
+            &FileOptions::default(),
+        )
+    }
+
+    /// [`run_to_file`](Self::run_to_file) for a task whose `args` are a
+    /// [`WireType`]: every rank passes the same value, and the file records
+    /// its wire bytes, as [`Coordinator::run_to_file_with`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_to_file`](Self::run_to_file).
+    pub fn run_to_file_with<T: Worker>(
+        &self,
+        coordinator: &Coordinator,
+        task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+        path: impl AsRef<Path>,
+    ) -> Result<Option<RunSummary>, Error>
+    where
+        T::Args: WireType,
+    {
+        self.run_to_file_with_options(
+            coordinator,
+            task,
+            threads,
+            batch,
+            args,
+            path,
+            &FileOptions::default(),
+        )
+    }
+
+    /// [`run_to_file`](Self::run_to_file) with the given sync interval and
+    /// progress bar (drawn on rank 0): a window holds about
+    /// [`FileOptions::sync_bytes`] of packets (and at least four batches per
+    /// pool thread of every rank); one that takes longer than
+    /// [`FileOptions::sync_interval`] makes the next ones shorter. Only rank
+    /// 0's options count.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_to_file`](Self::run_to_file).
+    pub fn run_to_file_options<T: Worker<Args = ()>>(
+        &self,
+        coordinator: &Coordinator,
+        _task: T,
+        threads: usize,
+        batch: usize,
+        path: impl AsRef<Path>,
+        options: &FileOptions,
+    ) -> Result<Option<RunSummary>, Error> {
+        let job = FileJob::<T> {
+            threads,
+            batch,
+            args: (),
+            args_bytes: None,
+            path: path.as_ref(),
+            options,
+        };
+        self.collective(|heart| to_file::run(self, heart, coordinator, job))
+    }
+
+    /// [`run_to_file_with`](Self::run_to_file_with) with the given sync
+    /// interval and progress bar, as in
+    /// [`run_to_file_options`](Self::run_to_file_options).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_to_file`](Self::run_to_file).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_to_file_with_options<T: Worker>(
+        &self,
+        coordinator: &Coordinator,
+        _task: T,
+        threads: usize,
+        batch: usize,
+        args: T::Args,
+        path: impl AsRef<Path>,
+        options: &FileOptions,
+    ) -> Result<Option<RunSummary>, Error>
+    where
+        T::Args: WireType,
+    {
+        let args_bytes = Some(args.to_wire().as_bytes().to_vec());
+        let job = FileJob::<T> {
+            threads,
+            batch,
+            args,
+            args_bytes,
+            path: path.as_ref(),
+            options,
+        };
+        self.collective(|heart| to_file::run(self, heart, coordinator, job))
+    }
+
+    /// Runs `body`, this rank's side of a collective call, with this
+    /// call's heartbeats; a cluster that lost a rank fails at once, and one
+    /// that loses one now is unusable from then on.
+    fn collective<R>(
+        &self,
+        body: impl FnOnce(&mut Heartbeat<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let mut state = self.state.borrow_mut();
         if let Some(lost) = &state.lost {
             return Err(lost.clone());
@@ -355,8 +594,14 @@ impl Cluster {
         state.dispatches += 1;
         let call = state.dispatches;
         let outcome = {
-            let mut heart = Heartbeat::new(self.link(), self.peer_timeout, call, &mut state.beat);
-            self.run(&mut heart, coordinator, threads, batch, args)
+            let mut heart = Heartbeat::new(
+                self.link(),
+                self.peer_timeout,
+                call,
+                &mut state.beat,
+                self.join_timeout,
+            );
+            body(&mut heart)
         };
         if let Err(error @ Error::ClusterRankLost { .. }) = &outcome {
             state.lost = Some(error.clone());
@@ -375,31 +620,14 @@ impl Cluster {
         args: T::Args,
     ) -> Result<Option<Results<T>>, Error> {
         let local = self.prepare::<T>(coordinator, threads, batch);
-        let call = Call::of::<T>(threads, batch, local.is_err());
-        let message = match &local {
-            Err(error) => clip(error.to_string()),
-            Ok(_) => String::new(),
-        };
-        let first = if self.rank == 0 {
-            leader::start(heart, &call, message, T::NAME)?;
-            None
-        } else {
-            match follower::join::<T>(heart, &call, &message)? {
-                Some(batches) => Some(batches),
-                // An empty job, over as soon as it started.
-                None => return Ok(None),
-            }
+        let first = match self.begin::<T>(heart, threads, batch, local.as_ref().err())? {
+            Begun::Leader => None,
+            Begun::Follower(batches) => Some(batches),
+            Begun::Over => return Ok(None),
         };
         // No rank failed to prepare, this one neither.
         let (memory, mut buffer) = local?;
-        let plan = Plan::new(
-            threads,
-            batch,
-            T::PACKET_SIZE,
-            self.size,
-            coordinator.threads().min(coordinator.actors()),
-        );
-        let job = Share::<T>::new(coordinator, plan, memory, Arc::new(args));
+        let job = self.share::<T>(coordinator, threads, batch, memory, args);
         match first {
             Some(batches) => Follower::new(heart, job).run(batches).map(|()| None),
             None if self.size == 1 => {
@@ -414,6 +642,51 @@ impl Cluster {
         }
     }
 
+    /// The start of a collective call of task `T` on this rank, in which
+    /// every rank says what it calls and whether it can take part (`local`
+    /// is why this one cannot, if it cannot). Rank 0 leads; every other
+    /// rank learns its first chunk, or that the job is over at once.
+    fn begin<T: Task>(
+        &self,
+        heart: &mut Heartbeat<'_>,
+        threads: usize,
+        batch: usize,
+        local: Option<&Error>,
+    ) -> Result<Begun, Error> {
+        let call = Call::of::<T>(threads, batch, local.is_some());
+        if self.rank == 0 {
+            leader::start(heart, &call, local, T::NAME)?;
+            return Ok(Begun::Leader);
+        }
+        let message = local.map(|error| clip(error.to_string()));
+        Ok(
+            match follower::join::<T>(heart, &call, message.as_deref().unwrap_or_default())? {
+                Some(batches) => Begun::Follower(batches),
+                // An empty job, over as soon as it started.
+                None => Begun::Over,
+            },
+        )
+    }
+
+    /// This rank's share of a job that every rank joined.
+    fn share<'c, T: Worker>(
+        &self,
+        coordinator: &'c Coordinator,
+        threads: usize,
+        batch: usize,
+        memory: Arc<T::Memory>,
+        args: T::Args,
+    ) -> Share<'c, T> {
+        let plan = Plan::new(
+            threads,
+            batch,
+            T::PACKET_SIZE,
+            self.size,
+            coordinator.threads().min(coordinator.actors()),
+        );
+        Share::new(coordinator, plan, memory, Arc::new(args))
+    }
+
     /// This rank's checks before a dispatch, as `Coordinator::dispatch` makes
     /// them: the batch size, the memory, and on rank 0 the results buffer.
     fn prepare<T: Worker>(
@@ -422,8 +695,7 @@ impl Cluster {
         threads: usize,
         batch: usize,
     ) -> Result<(Arc<T::Memory>, Vec<u8>), Error> {
-        run::check_batch::<T>(batch)?;
-        let memory = coordinator.memory_of::<T>()?;
+        let memory = Self::memory::<T>(coordinator, batch)?;
         if self.rank != 0 {
             return Ok((memory, Vec::new()));
         }
@@ -431,11 +703,22 @@ impl Cluster {
         // A cluster of one runs the whole job as one local chunk, whose
         // results are the buffer.
         let len = if self.size == 1 { 0 } else { len };
-        let buffer = self.buffers.take(len).ok_or(Error::AllocationFailed {
+        Ok((memory, self.buffer::<T>(len)?))
+    }
+
+    /// Every rank's checks before a job: the batch size and the memory.
+    fn memory<T: Worker>(coordinator: &Coordinator, batch: usize) -> Result<Arc<T::Memory>, Error> {
+        run::check_batch::<T>(batch)?;
+        coordinator.memory_of::<T>()
+    }
+
+    /// A buffer of `len` bytes for rank 0's results, from this cluster's
+    /// pool.
+    fn buffer<T: Task>(&self, len: usize) -> Result<Vec<u8>, Error> {
+        self.buffers.take(len).ok_or(Error::AllocationFailed {
             task: T::NAME,
             bytes: len,
-        })?;
-        Ok((memory, buffer))
+        })
     }
 
     /// Results whose buffer comes back to this cluster when they are dropped.
@@ -495,6 +778,7 @@ impl fmt::Debug for Cluster {
             .field("size", &self.size)
             .field("max_message_bytes", &self.max_message)
             .field("peer_timeout", &self.peer_timeout)
+            .field("join_timeout", &self.join_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -23,6 +23,9 @@ pub(super) struct Plan {
     pub(super) batches: usize,
     /// The first batch not yet handed out.
     next: usize,
+    /// The batch after the last one to hand out: the job's end, or a
+    /// window's (see [`window`](Self::window)).
+    end: usize,
     ranks: usize,
     min_chunk: usize,
     max_chunk: usize,
@@ -43,6 +46,7 @@ impl Plan {
             batch,
             batches: threads.div_ceil(batch),
             next: 0,
+            end: threads.div_ceil(batch),
             ranks: ranks.max(1),
             // Enough batches to keep a rank's pool busy.
             min_chunk: lanes.clamp(1, max_chunk),
@@ -54,7 +58,7 @@ impl Plan {
     /// its end (guided self-scheduling), so a rank that asks sooner takes
     /// more and the last chunks are small.
     pub(super) fn take(&mut self) -> Option<Range<usize>> {
-        let left = self.batches - self.next;
+        let left = self.end - self.next;
         if left == 0 {
             return None;
         }
@@ -68,7 +72,18 @@ impl Plan {
     }
 
     pub(super) fn is_exhausted(&self) -> bool {
-        self.next == self.batches
+        self.next == self.end
+    }
+
+    /// The plan that hands out `batches` of this job (a window of it), and
+    /// no other, in chunks that shrink towards the window's end.
+    pub(super) fn window(&self, batches: &Range<usize>) -> Plan {
+        let end = batches.end.min(self.batches);
+        Plan {
+            next: batches.start.min(end),
+            end,
+            ..self.clone()
+        }
     }
 
     /// The task ids of `batches`.
@@ -106,6 +121,24 @@ mod tests {
             let last = plan.ids(&(next - 1..next));
             assert_eq!(last.end, threads);
         }
+    }
+
+    #[test]
+    fn a_window_hands_out_its_batches_only() {
+        let plan = Plan::new(10_007, 64, 17, 3, 2);
+        let mut window = plan.window(&(40..90));
+        let mut next = 40;
+        while let Some(batches) = window.take() {
+            assert_eq!(batches.start, next);
+            next = batches.end;
+        }
+        assert_eq!(next, 90);
+        assert!(window.is_exhausted());
+        // The job's bounds stay the job's.
+        assert_eq!(window.batches, plan.batches);
+        let mut last = plan.window(&(150..1000));
+        assert_eq!(last.take().map(|batches| batches.start), Some(150));
+        assert!(plan.window(&(157..157)).is_exhausted());
     }
 
     #[test]

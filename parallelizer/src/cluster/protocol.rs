@@ -77,6 +77,7 @@ mod cause {
     pub(super) const WORKER_PANICKED: u64 = 1;
     pub(super) const RANK_FAILED: u64 = 2;
     pub(super) const RANK_LOST: u64 = 3;
+    pub(super) const JOB_MISMATCH: u64 = 4;
 }
 
 /// A message from a rank to rank 0, on [`TAG_REQUEST`]. The first of a
@@ -162,6 +163,9 @@ pub(super) enum Cause {
     RankFailed,
     /// The rank stopped answering for `silent_for`.
     RankLost { silent_for: Duration },
+    /// Rank 0's results file holds another job: the message is the file's
+    /// path, its first `path_len` bytes, then what differs.
+    JobMismatch { path_len: usize },
 }
 
 /// What a rank brings to the start of a dispatch, in its
@@ -376,6 +380,13 @@ impl Failure {
                 },
                 String::new(),
             ),
+            Error::JobMismatch { path, reason, .. } => (
+                0,
+                Cause::JobMismatch {
+                    path_len: path.len(),
+                },
+                format!("{path}{reason}"),
+            ),
             error => (0, Cause::RankFailed, error.to_string()),
         };
         let failure = Failure {
@@ -405,6 +416,17 @@ impl Failure {
                 rank: self.rank,
                 silent_for,
             },
+            Cause::JobMismatch { path_len } => {
+                let mut path = message;
+                // Decoded with `path_len` at most the message's length; a
+                // boundary inside a character (another build) cuts nothing.
+                let reason = if path.is_char_boundary(path_len) {
+                    path.split_off(path_len)
+                } else {
+                    String::new()
+                };
+                Error::JobMismatch { task, path, reason }
+            }
         }
     }
 
@@ -417,6 +439,7 @@ impl Failure {
                 cause::RANK_LOST,
                 u64::try_from(silent_for.as_nanos()).unwrap_or(u64::MAX),
             ),
+            Cause::JobMismatch { path_len } => (cause::JOB_MISMATCH, path_len as u64),
         };
         [kind, self.rank as u64, cause, detail, self.len as u64, last]
     }
@@ -432,6 +455,10 @@ impl Failure {
             cause::RANK_LOST => Cause::RankLost {
                 silent_for: Duration::from_nanos(fields.0[3]),
             },
+            cause::JOB_MISMATCH if fields.0[3] <= fields.0[4] => Cause::JobMismatch {
+                path_len: fields.index(3)?,
+            },
+            cause::JOB_MISMATCH => return Err(fields.bad("a path longer than its message")),
             _ => return Err(fields.bad("an unknown failure cause")),
         };
         Ok(Failure {
@@ -565,6 +592,11 @@ mod tests {
                     silent_for: Duration::new(3, 141_592_653),
                 },
                 len: 0,
+            },
+            Failure {
+                rank: 0,
+                cause: Cause::JobMismatch { path_len: 12 },
+                len: 40,
             },
         ]
     }
@@ -719,7 +751,8 @@ mod tests {
         assert!(Request::decode(&[kind::DONE, 5, 4, 0, 0, 0]).is_err());
         assert!(Request::decode(&[kind::DONE, 4, 4, 0, 0, 0]).is_err());
         assert!(Request::decode(&[kind::DONE, 4, 5, 1, 0, 0]).is_err());
-        assert!(Request::decode(&[kind::FAILED, 1, 4, 0, 0, 0]).is_err());
+        assert!(Request::decode(&[kind::FAILED, 1, 9, 0, 0, 0]).is_err());
+        assert!(Request::decode(&[kind::FAILED, 0, cause::JOB_MISMATCH, 5, 4, 0]).is_err());
         assert!(Request::decode(&[kind::FAILED, 1, cause::RANK_FAILED, 9, 0, 0]).is_err());
         assert!(Reply::decode(&[kind::FAILURE, 1, cause::RANK_FAILED, 0, 0, 2]).is_err());
         assert!(Reply::decode(&[kind::CHUNK, 3, 3, 0, 0, 0]).is_err());
@@ -750,6 +783,16 @@ mod tests {
             Error::ClusterRankLost {
                 rank: 4,
                 silent_for: Duration::from_micros(5_000_123),
+            },
+            Error::JobMismatch {
+                task: "Fragile",
+                path: "/données/run.prlz".into(),
+                reason: "it holds a job of 5 task ids, not 7".into(),
+            },
+            Error::JobMismatch {
+                task: "Fragile",
+                path: String::new(),
+                reason: String::new(),
             },
         ] {
             let (failure, message) = Failure::of(&error);

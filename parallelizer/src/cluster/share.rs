@@ -39,6 +39,16 @@ impl<'a, T: Worker> Share<'a, T> {
         }
     }
 
+    /// The same job, handing out `batches` only (see [`Plan::window`]).
+    pub(super) fn window(&self, batches: &Range<usize>) -> Share<'a, T> {
+        Share {
+            coordinator: self.coordinator,
+            plan: self.plan.window(batches),
+            memory: Arc::clone(&self.memory),
+            args: Arc::clone(&self.args),
+        }
+    }
+
     /// Starts `batches` on the coordinator's pool.
     pub(super) fn spawn(&self, batches: &Range<usize>) -> Running<T> {
         let ids = self.plan.ids(batches);
