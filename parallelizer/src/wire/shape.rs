@@ -308,7 +308,10 @@ impl Shape {
 
 /// A `&'static str` holding `name`: computed type names (`FixedStr<11>`) are
 /// kept once each for the program's life, as literal names are. A program has
-/// finitely many types, so this holds finitely many names.
+/// finitely many types, so those are finitely many names; a schema read from
+/// a results file (`ResultsFile`) adds its variant names and slot types, each
+/// distinct name kept once, so a process that reads files of ever new
+/// schemas keeps their names (at most a schema's 16 MiB each).
 pub(crate) fn intern(name: String) -> &'static str {
     static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
     let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
