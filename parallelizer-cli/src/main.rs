@@ -222,6 +222,26 @@ fn is_numeric(field: &SchemaField) -> bool {
     field.kind().fixed_size().is_some() && *field.kind() != Kind::Bool
 }
 
+/// Decodes every column of `packet`, packet `index` of the file at `path`,
+/// handing each value to `each`: the one check of a packet's values, by the
+/// schema, that every command and every format makes (a `bool` 0 or 1, a
+/// string within its slot and UTF-8, an enum one of its variants...).
+fn decode_row(
+    path: &Path,
+    columns: &[(String, &SchemaField)],
+    index: usize,
+    packet: &[u8],
+    mut each: impl FnMut(Value),
+) -> Result<(), Failure> {
+    for (name, field) in columns {
+        let value = field.value(packet).map_err(|error| {
+            Failure::at(path, format!("packet {index}, column `{name}`: {error}"))
+        })?;
+        each(value);
+    }
+    Ok(())
+}
+
 /// The values of packet `index`, one per column, as text.
 fn row(
     path: &Path,
@@ -230,17 +250,23 @@ fn row(
     index: usize,
 ) -> Result<Vec<String>, Failure> {
     let packet = file.packet(index).expect("an index below len");
-    columns
-        .iter()
-        .map(|(name, field)| {
-            field
-                .value(packet)
-                .map(|value| value.to_string())
-                .map_err(|error| {
-                    Failure::at(path, format!("packet {index}, column `{name}`: {error}"))
-                })
-        })
-        .collect()
+    let mut cells = Vec::with_capacity(columns.len());
+    decode_row(path, columns, index, packet, |value| {
+        cells.push(value.to_string())
+    })?;
+    Ok(cells)
+}
+
+/// Checks every packet of `file` as [`decode_row`] does, before a format
+/// that copies the packets' bytes (NPY) or converts them column by column
+/// (Arrow) is written: an invalid value fails every conversion alike, with
+/// the error CSV gives, and before any output is written.
+fn validate(path: &Path, file: &ResultsFile) -> Result<(), Failure> {
+    let columns = file.schema().columns();
+    for (index, packet) in file.packets().enumerate() {
+        decode_row(path, &columns, index, packet, drop)?;
+    }
+    Ok(())
 }
 
 fn head(
@@ -352,6 +378,10 @@ fn write_as(
     to: Format,
     out: &mut dyn Write,
 ) -> Result<(), Written> {
+    if to != Format::Csv {
+        // CSV decodes (and so checks) every value as it writes it.
+        validate(path, file).map_err(Written::Failed)?;
+    }
     match to {
         Format::Csv => write_csv(path, file, out),
         Format::Npy => Ok(file.write_npy(out)?),

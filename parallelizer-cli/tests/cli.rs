@@ -385,3 +385,125 @@ fn help_lists_the_commands() {
     let text = stdout(&[&"convert", &"--help"]);
     assert!(text.contains("--to <FORMAT>"), "{text}");
 }
+
+/// CRC-32C, bit by bit, as docs/FORMAT.md defines it.
+fn crc32c(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, &byte| {
+        (0..8).fold(crc ^ u32::from(byte), |crc, _| {
+            (crc >> 1) ^ (0x82f6_3b78 & (crc & 1).wrapping_neg())
+        })
+    })
+}
+
+/// FNV-1a 64, as docs/FORMAT.md defines the fingerprint.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+const TAG_U8: u64 = 1;
+const TAG_U32: u64 = 3;
+const TAG_BOOL: u64 = 11;
+const TAG_STR: u64 = 12;
+const TAG_ENUM: u64 = 14;
+const TAG_STRUCT: u64 = 15;
+const TAG_RAW: u64 = 16;
+
+/// A node of a canonical schema encoding: name, tag, size, the kind's
+/// parameters (already encoded), children.
+fn node(name: &str, tag: u64, size: u64, params: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = (name.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&tag.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(params);
+    out.extend_from_slice(&(children.len() as u64).to_le_bytes());
+    for child in children {
+        out.extend_from_slice(child);
+    }
+    out
+}
+
+/// A string slot of capacity 3 named `name`.
+fn str3(name: &str) -> Vec<u8> {
+    node(
+        name,
+        TAG_STR,
+        7,
+        &3u64.to_le_bytes(),
+        &[
+            node("len", TAG_U32, 4, &[], &[]),
+            node("bytes", TAG_RAW, 3, &[], &[]),
+        ],
+    )
+}
+
+/// A version-2 results file, byte by byte, whose stored schema is `fields`
+/// (nodes) in packets of `packet_size` bytes, holding `packets` (back to
+/// back) in one chunk: every checksum holds, whatever the values.
+fn crafted(fields: &[Vec<u8>], packet_size: u32, packets: &[u8]) -> Vec<u8> {
+    let schema = node("", TAG_STRUCT, u64::from(packet_size), &[], fields);
+    let n = (packets.len() / packet_size as usize) as u32;
+    let mut file = b"PRLZ".to_vec();
+    file.extend_from_slice(&2u16.to_le_bytes());
+    file.extend_from_slice(&0u16.to_le_bytes());
+    file.extend_from_slice(&fnv1a(&schema).to_le_bytes());
+    file.extend_from_slice(&packet_size.to_le_bytes());
+    file.extend_from_slice(&u64::from(n).to_le_bytes());
+    file.extend_from_slice(&(schema.len() as u32).to_le_bytes());
+    file.extend_from_slice(&schema);
+    file.extend_from_slice(&crc32c(&file).to_le_bytes());
+    let mut covered = 0u64.to_le_bytes().to_vec();
+    covered.extend_from_slice(&n.to_le_bytes());
+    covered.extend_from_slice(packets);
+    let checksum = crc32c(&covered).to_le_bytes();
+    file.extend_from_slice(&n.to_le_bytes());
+    file.extend_from_slice(packets);
+    file.extend_from_slice(&checksum);
+    let mut trailer = 0u32.to_le_bytes().to_vec();
+    trailer.extend_from_slice(&u64::from(n).to_le_bytes());
+    trailer.extend_from_slice(&crc32c(&checksum).to_le_bytes());
+    trailer.extend_from_slice(&crc32c(&trailer).to_le_bytes());
+    trailer.extend_from_slice(b"ZLRP");
+    file.extend_from_slice(&trailer);
+    file
+}
+
+#[test]
+fn an_invalid_value_fails_every_conversion_alike() {
+    let dir = dir("invalid");
+    // Packets of a `bool` and a string of at most 3 bytes; packet 1 holds
+    // the bool byte 2, or the string length 4.
+    let fields = [node("ok", TAG_BOOL, 1, &[], &[]), str3("s")];
+    let good = [1, 2, 0, 0, 0, b'h', b'i', 0];
+    for (bad, column, reason) in [
+        (
+            [2, 0, 0, 0, 0, 0, 0, 0],
+            "ok",
+            "field `ok`: a bool must be 0 or 1, found 2",
+        ),
+        ([0, 4, 0, 0, 0, b'a', b'b', b'c'], "s", "field `s`: "),
+    ] {
+        let mut packets = good.to_vec();
+        packets.extend_from_slice(&bad);
+        let path = dir.join("invalid.prlz");
+        std::fs::write(&path, crafted(&fields, 8, &packets)).unwrap();
+        let mut errors = Vec::new();
+        for to in ["csv", "npy", "arrow"] {
+            let out = dir.join(format!("out.{to}"));
+            let error = failure(&[&"convert", &path, &"--to", &to, &out], 1);
+            let expected = format!(
+                "error: {}: packet 1, column `{column}`: {reason}",
+                path.display()
+            );
+            assert!(error.starts_with(&expected), "{to}: {error}");
+            assert!(!out.exists(), "{to}: a partial output is left");
+            errors.push(error);
+        }
+        assert!(
+            errors.iter().all(|error| *error == errors[0]),
+            "{errors:#?}"
+        );
+    }
+}
