@@ -105,7 +105,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", escape_controls(&message));
             ExitCode::FAILURE
         }
     }
@@ -217,6 +217,22 @@ fn write_inspect(path: &Path, file: &ResultsFile, out: &mut impl Write) -> io::R
     out.flush()
 }
 
+/// `text` with its control characters escaped as Rust escapes them (`\n`,
+/// `\u{1b}`), as `Schema::tree` escapes names: a column name, a cell or an
+/// error read from a file may hold anything, and must neither break a
+/// table's lines or an error's one line nor reach a terminal raw.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether a column's values are numbers, right-aligned in a table.
 fn is_numeric(field: &SchemaField) -> bool {
     field.kind().fixed_size().is_some() && *field.kind() != Kind::Bool
@@ -277,26 +293,15 @@ fn head(
 ) -> Result<(), Failure> {
     let columns = file.schema().columns();
     let mut table = vec![std::iter::once("#".to_string())
-        .chain(columns.iter().map(|(name, _)| name.clone()))
+        .chain(columns.iter().map(|(name, _)| escape_controls(name)))
         .collect::<Vec<_>>()];
     for index in 0..lines.min(file.len()) {
         let mut cells = vec![index.to_string()];
-        // Control characters would break the table: escaped.
-        cells.extend(row(path, file, &columns, index)?.into_iter().map(|cell| {
-            if cell.chars().any(char::is_control) {
-                cell.chars()
-                    .map(|c| {
-                        if c.is_control() {
-                            c.escape_default().to_string()
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect()
-            } else {
-                cell
-            }
-        }));
+        cells.extend(
+            row(path, file, &columns, index)?
+                .iter()
+                .map(|cell| escape_controls(cell)),
+        );
         table.push(cells);
     }
     let right: Vec<bool> = std::iter::once(true)

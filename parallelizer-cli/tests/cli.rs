@@ -507,3 +507,49 @@ fn an_invalid_value_fails_every_conversion_alike() {
         );
     }
 }
+
+#[test]
+fn names_with_control_characters_are_escaped() {
+    let dir = dir("names");
+    let mut variants = 1u64.to_le_bytes().to_vec();
+    variants.extend_from_slice(&2u64.to_le_bytes());
+    variants.extend_from_slice(b"V\x07");
+    variants.extend_from_slice(&0u64.to_le_bytes());
+    let fields = [
+        node("a\x1b[31m", TAG_U8, 1, &[], &[]),
+        node(
+            "s\nt",
+            TAG_STRUCT,
+            1,
+            &[],
+            &[node("x\ty", TAG_U8, 1, &[], &[])],
+        ),
+        node("e", TAG_ENUM, 1, &variants, &[]),
+    ];
+    let path = dir.join("names.prlz");
+    std::fs::write(&path, crafted(&fields, 3, &[1, 2, 0])).unwrap();
+    let controls = |text: &str| text.chars().any(|c| c.is_control() && c != '\n');
+
+    let text = stdout(&[&"head", &path]);
+    assert!(!controls(&text), "{text:?}");
+    assert_eq!(
+        text,
+        "#  a\\u{1b}[31m  s\\nt.x\\ty  e\n0            1          2  V\\u{7}\n"
+    );
+
+    let text = stdout(&[&"inspect", &path]);
+    assert!(!controls(&text), "{text:?}");
+    assert!(
+        text.ends_with(
+            "\
+schema:
+offset  size  field
+     0     1  a\\u{1b}[31m: u8
+     1     1  s\\nt: struct
+     1     1    x\\ty: u8
+     2     1  e: enum u8 (V\\u{7} = 0)
+"
+        ),
+        "{text}"
+    );
+}

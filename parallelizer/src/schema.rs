@@ -228,6 +228,9 @@ impl Schema {
     /// The schema's tree without its title line: what `Display` prints
     /// after `"Task: Type, N bytes"`, one line per field and part with its
     /// offset, size, name and type, parts indented under their field.
+    /// Control characters in field and variant names (which a schema read
+    /// from a file may hold) are escaped as Rust escapes them: `\n`,
+    /// `\u{1b}`.
     ///
     /// ```
     /// use parallelizer::prelude::*;
@@ -515,7 +518,7 @@ impl SchemaField {
             self.offset,
             self.size,
             "",
-            self.name,
+            Escaped(&self.name),
             self.type_name,
             indent = depth * 2
         )?;
@@ -534,7 +537,12 @@ impl SchemaField {
                         (0, false) => " ",
                         _ => ", ",
                     };
-                    write!(f, "{comma}{} = {}", variant.name(), variant.value())?;
+                    write!(
+                        f,
+                        "{comma}{} = {}",
+                        Escaped(variant.name()),
+                        variant.value()
+                    )?;
                 }
                 f.write_str(")")?;
             }
@@ -549,6 +557,25 @@ impl SchemaField {
         writeln!(f)?;
         for part in &self.fields {
             part.write_tree(f, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A name as the tree prints it: control characters (a newline, a
+/// terminal escape) escaped as Rust escapes them (`\n`, `\u{1b}`), since a
+/// name read from a file may hold anything and must neither break the tree's
+/// lines nor reach a terminal raw.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
         }
         Ok(())
     }
