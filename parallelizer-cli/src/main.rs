@@ -10,7 +10,10 @@
 //! - `parallelizer convert FILE --to csv|npy|arrow OUT`: the packets as CSV
 //!   (a header row of the dotted column names, RFC 4180 quoting and line
 //!   ends), as NPY (the bytes `Results::write_npy` writes for the task), or
-//!   as an Arrow IPC file. `OUT` may be `-`, standard output.
+//!   as an Arrow IPC file. `OUT` may be `-`, standard output; a file is
+//!   written to a temporary file in its directory and renamed over `OUT`
+//!   only once whole (a failure removes it and leaves `OUT` as it was), and
+//!   may not be `FILE` itself.
 //!
 //! Any error is one line on standard error, `error: FILE: what is wrong`,
 //! and a non-zero exit status: 1 for a file that cannot be read or
@@ -56,8 +59,9 @@ enum Command {
         /// The format to write.
         #[arg(long, value_enum, value_name = "FORMAT")]
         to: Format,
-        /// The file to write (replaced if it exists), or `-` for standard
-        /// output.
+        /// The file to write, or `-` for standard output. It is written to
+        /// a temporary file in its directory, renamed over it once whole: a
+        /// failure leaves it as it was. It may not be FILE itself.
         out: PathBuf,
     },
 }
@@ -344,24 +348,124 @@ fn convert(path: &Path, file: &ResultsFile, to: Format, out: &Path) -> Result<()
             Ok(()) => Ok(()),
         };
     }
-    let created =
-        File::create(out).map_err(|error| Failure::at(out, format!("cannot create: {error}")))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, created);
-    let outcome = write_as(path, file, to, &mut writer).and_then(|()| {
-        writer
-            .into_inner()
-            .map_err(|error| Written::Io(error.into_error()))?
-            .sync_all()
-            .map_err(Written::Io)
-    });
-    outcome.map_err(|error| {
-        // A partial output is not left behind as if it were whole.
-        let _ = std::fs::remove_file(out);
-        match error {
-            Written::Io(error) => Failure::at(out, format!("cannot write: {error}")),
-            Written::Failed(failure) => failure,
+    let mut output = Output::create(path, out)?;
+    let outcome = write_as(path, file, to, output.writer());
+    output.finish(outcome)
+}
+
+/// A conversion's output file while it is written: a temporary file in
+/// `OUT`'s directory, renamed over `OUT` once whole, so that `OUT` is
+/// never seen half written, a failure leaves it as it was, and the input
+/// is never truncated (even when `OUT` is another name for it).
+struct Output<'a> {
+    /// The file to replace.
+    out: &'a Path,
+    /// The temporary file, removed unless it was renamed to `out`.
+    temporary: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl<'a> Output<'a> {
+    /// Refuses an `out` that is the input at `input` (the same file after
+    /// following links), then creates the temporary file next to `out`.
+    fn create(input: &Path, out: &'a Path) -> Result<Output<'a>, Failure> {
+        if let (Ok(input), Ok(output)) = (input.canonicalize(), out.canonicalize()) {
+            if input == output {
+                return Err(Failure::at(
+                    out,
+                    "is the file being converted: write the output to another file",
+                ));
+            }
         }
-    })
+        let name = out
+            .file_name()
+            .ok_or_else(|| Failure::at(out, "is not a file name: give the file to write"))?;
+        let directory = match out.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        // A name of this process's own, never an existing file's: taken
+        // with `create_new`, retried with the next number if one is there.
+        let mut attempt = 0u32;
+        loop {
+            let mut temporary_name = std::ffi::OsString::from(".");
+            temporary_name.push(name);
+            temporary_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
+            let temporary = directory.join(temporary_name);
+            match File::options()
+                .write(true)
+                .create_new(true)
+                .open(&temporary)
+            {
+                Ok(file) => {
+                    return Ok(Output {
+                        out,
+                        temporary,
+                        writer: Some(BufWriter::with_capacity(1 << 20, file)),
+                    })
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return Err(Failure::at(
+                        out,
+                        format!(
+                            "cannot create a temporary file in {}: {error}",
+                            directory.display()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Where the conversion writes.
+    fn writer(&mut self) -> &mut BufWriter<File> {
+        self.writer.as_mut().expect("written before finish")
+    }
+
+    /// After a conversion whose outcome is `outcome`: flushes and syncs the
+    /// temporary file and renames it over `OUT` on success; removes it on
+    /// failure.
+    fn finish(mut self, outcome: Result<(), Written>) -> Result<(), Failure> {
+        let writer = self.writer.take().expect("finished once");
+        let out = self.out;
+        outcome
+            .and_then(|()| {
+                writer
+                    .into_inner()
+                    .map_err(|error| Written::Io(error.into_error()))?
+                    .sync_all()
+                    .map_err(Written::Io)
+            })
+            .map_err(|error| match error {
+                Written::Io(error) => Failure::at(out, format!("cannot write: {error}")),
+                Written::Failed(failure) => failure,
+            })?;
+        std::fs::rename(&self.temporary, out).map_err(|error| {
+            Failure::at(
+                out,
+                format!(
+                    "cannot replace it with the output written to {}: {error}",
+                    self.temporary.display()
+                ),
+            )
+        })?;
+        // Renamed: nothing left to remove.
+        self.temporary = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for Output<'_> {
+    fn drop(&mut self) {
+        // A partial output is not left behind (nor is the input touched).
+        drop(self.writer.take());
+        if !self.temporary.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
 }
 
 /// Why writing a conversion stopped: the output's error, or the input's.

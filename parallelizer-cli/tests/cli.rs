@@ -553,3 +553,66 @@ offset  size  field
         "{text}"
     );
 }
+
+/// The names of the files in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn convert_never_harms_its_input_and_replaces_out_only_when_whole() {
+    let dir = dir("replace");
+    let (path, _) = greet_file(&dir);
+    let original = std::fs::read(&path).unwrap();
+
+    // OUT that is FILE, however spelled: refused, FILE untouched.
+    let other_spelling = dir.join(".").join("greet.prlz");
+    for out in [&path, &other_spelling] {
+        let error = failure(&[&"convert", &path, &"--to", &"csv", out], 1);
+        assert_eq!(
+            error,
+            format!(
+                "error: {}: is the file being converted: write the output to another file",
+                out.display()
+            )
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), original);
+    }
+
+    // A failed conversion leaves an existing OUT as it was, and no
+    // temporary file.
+    let invalid = dir.join("invalid.prlz");
+    std::fs::write(
+        &invalid,
+        crafted(&[node("ok", TAG_BOOL, 1, &[], &[])], 1, &[0, 2]),
+    )
+    .unwrap();
+    let out = dir.join("out.csv");
+    std::fs::write(&out, "kept").unwrap();
+    for to in ["csv", "npy", "arrow"] {
+        failure(&[&"convert", &invalid, &"--to", &to, &out], 1);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept", "{to}");
+    }
+    assert_eq!(listing(&dir), ["greet.prlz", "invalid.prlz", "out.csv"]);
+
+    // A whole conversion replaces OUT, even when OUT is another name (a
+    // hard link) of FILE: the name is replaced, FILE's bytes are not.
+    stdout(&[&"convert", &path, &"--to", &"csv", &out]);
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("0,1,2,3\r\n"));
+    let link = dir.join("link.prlz");
+    std::fs::hard_link(&path, &link).unwrap();
+    stdout(&[&"convert", &path, &"--to", &"csv", &link]);
+    assert_eq!(std::fs::read(&path).unwrap(), original);
+    assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&out).unwrap());
+    assert_eq!(
+        listing(&dir),
+        ["greet.prlz", "invalid.prlz", "link.prlz", "out.csv"]
+    );
+}
