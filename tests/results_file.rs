@@ -537,3 +537,57 @@ fn stored_schemas_that_no_writer_makes_are_refused() {
         "the packet has two fields named `a`",
     );
 }
+
+#[test]
+fn a_results_reader_hands_out_verified_chunks_one_at_a_time() {
+    use parallelizer::persist::ResultsReader;
+
+    // 50 000 packets of 45 bytes: chunks of 23 301 packets, 3 chunks.
+    let results = Coordinator::new(2).dispatch(Cells, 50_000, 999).unwrap();
+    let bytes = file_of(&results);
+    let whole = ResultsFile::read_from(bytes.as_slice()).unwrap();
+
+    let mut reader = ResultsReader::new(bytes.as_slice()).unwrap();
+    assert_eq!(reader.schema(), whole.schema());
+    assert_eq!(
+        (reader.format_version(), reader.job(), reader.declared()),
+        (2, None, Some(50_000))
+    );
+    let mut chunk = Vec::new();
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    while let Some(n) = reader.read_chunk(&mut chunk).unwrap() {
+        assert_eq!(chunk.len(), n * 45);
+        sizes.push(n);
+        seen.extend_from_slice(&chunk);
+        chunk.clear();
+    }
+    assert_eq!(sizes, [23_301, 23_301, 3_398]);
+    assert_eq!(seen, whole.as_bytes());
+    assert_eq!(
+        (
+            reader.packets_read(),
+            reader.chunks_read(),
+            reader.is_verified()
+        ),
+        (50_000, 3, true)
+    );
+    assert_eq!(reader.read_chunk(&mut chunk), Ok(None));
+    assert!(chunk.is_empty());
+
+    // A corrupt byte in the last chunk: the first two are handed out, the
+    // third is the error `ResultsFile::read_from` gives.
+    let mut corrupt = bytes.clone();
+    let at = corrupt.len() - 24 - 4 - 7;
+    corrupt[at] ^= 1;
+    let mut reader = ResultsReader::new(corrupt.as_slice()).unwrap();
+    assert_eq!(reader.read_chunk(&mut chunk), Ok(Some(23_301)));
+    assert_eq!(reader.read_chunk(&mut chunk), Ok(Some(23_301)));
+    let error = reader.read_chunk(&mut chunk).unwrap_err();
+    assert_eq!(
+        error,
+        ResultsFile::read_from(corrupt.as_slice()).unwrap_err()
+    );
+    assert!(error.to_string().contains("chunk 2, at byte"), "{error}");
+    assert!(!reader.is_verified());
+}

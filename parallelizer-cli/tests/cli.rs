@@ -616,3 +616,63 @@ fn convert_never_harms_its_input_and_replaces_out_only_when_whole() {
         ["greet.prlz", "invalid.prlz", "link.prlz", "out.csv"]
     );
 }
+
+#[test]
+fn head_reads_only_the_chunks_it_prints_and_inspect_and_csv_read_them_all() {
+    let dir = dir("stream");
+    // 100 000 packets of 24 bytes: chunks of 43 690 packets, 3 chunks.
+    let results = Coordinator::new(2).dispatch(Greet, 100_000, 5000).unwrap();
+    let path = dir.join("big.prlz");
+    let mut bytes = Vec::new();
+    results.write_to(&mut bytes).unwrap();
+    // A byte of the last chunk's last packet corrupted.
+    let at = bytes.len() - 24 - 4 - 5;
+    bytes[at] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // `head` reads chunk 0 only: it prints, not knowing chunk 2 is corrupt.
+    let text = stdout(&[&"head", &path, &"-n", &"3"]);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(
+        text.ends_with("2  600  say \"hi\"  true   abab\n"),
+        "{text}"
+    );
+    let text = stdout(&[&"head", &path, &"-n", &"0"]);
+    assert_eq!(text, "#  0  1  2  3\n");
+    // Cut inside the last chunk: the same.
+    let cut = dir.join("cut.prlz");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
+    stdout(&[&"head", &cut, &"-n", &"3"]);
+
+    // `inspect` and CSV read every chunk: chunk 2 is named, and no CSV
+    // file is left.
+    let error = failure(&[&"inspect", &path], 1);
+    assert!(error.contains("chunk 2, at byte"), "{error}");
+    let out = dir.join("big.csv");
+    let error = failure(&[&"convert", &path, &"--to", &"csv", &out], 1);
+    assert!(error.contains("chunk 2, at byte"), "{error}");
+    assert!(!out.exists());
+    // A head that reaches the corrupt chunk fails as they do.
+    let error = failure(&[&"head", &path, &"-n", &"100000"], 1);
+    assert!(error.contains("chunk 2, at byte"), "{error}");
+
+    // Whole, every command reads it: inspect counts 3 chunks, CSV has a
+    // line per packet.
+    results
+        .write_to(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let text = stdout(&[&"inspect", &path]);
+    assert!(
+        text.contains("packets:         100000 of 24 bytes\n"),
+        "{text}"
+    );
+    assert!(text.contains("chunks:          3 chunks\n"), "{text}");
+    stdout(&[&"convert", &path, &"--to", &"csv", &out]);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.matches("\r\n").count(), 100_001);
+    assert!(
+        csv.ends_with("49748,ünï,false,abababab\r\n"),
+        "{}",
+        &csv[csv.len() - 100..]
+    );
+}
