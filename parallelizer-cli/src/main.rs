@@ -21,7 +21,9 @@
 //! `inspect`, `head` and CSV conversion read the file a chunk at a time
 //! (`ResultsReader`), holding one chunk in memory, so they work on files
 //! larger than memory; NPY and Arrow conversion read the whole file into
-//! memory (`ResultsFile`), as they are written whole. Column names, cells,
+//! memory (`ResultsFile`), as they are written whole. CSV to standard output
+//! has written the rows before a corrupt or cut chunk when it stops with
+//! the error (to a file, the partial output is removed). Column names, cells,
 //! schema names and errors are printed with control characters escaped.
 //!
 //! Any error is one line on standard error, `error: FILE: what is wrong`,
