@@ -409,3 +409,185 @@ fn an_invalid_value_is_a_decode_error_not_a_panic() {
          packet of the field's schema"
     );
 }
+
+/// FNV-1a 64, as docs/FORMAT.md defines the fingerprint.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A node of a canonical schema encoding: name, tag, size, the kind's
+/// parameters (already encoded), children.
+fn schema_node(name: &str, tag: u64, size: u64, params: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = (name.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&tag.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(params);
+    out.extend_from_slice(&(children.len() as u64).to_le_bytes());
+    for child in children {
+        out.extend_from_slice(child);
+    }
+    out
+}
+
+/// A version-2 file, byte by byte as docs/FORMAT.md lays it out, whose
+/// stored schema is `schema` (any bytes), whose header says packets of
+/// `packet_size` bytes and an unknown count, and whose chunks say `n`
+/// packets and hold `bytes`: every checksum and the trailer hold.
+fn crafted_file(schema: &[u8], packet_size: u32, chunks: &[(u32, &[u8])]) -> Vec<u8> {
+    let mut file = b"PRLZ".to_vec();
+    file.extend_from_slice(&2u16.to_le_bytes());
+    file.extend_from_slice(&0u16.to_le_bytes());
+    file.extend_from_slice(&fnv1a(schema).to_le_bytes());
+    file.extend_from_slice(&packet_size.to_le_bytes());
+    file.extend_from_slice(&u64::MAX.to_le_bytes());
+    file.extend_from_slice(&(schema.len() as u32).to_le_bytes());
+    file.extend_from_slice(schema);
+    file.extend_from_slice(&crc32c(&file).to_le_bytes());
+    let mut digest = Vec::new();
+    let mut count = 0u64;
+    for (index, (n, bytes)) in chunks.iter().enumerate() {
+        let mut covered = (index as u64).to_le_bytes().to_vec();
+        covered.extend_from_slice(&n.to_le_bytes());
+        covered.extend_from_slice(bytes);
+        let checksum = crc32c(&covered).to_le_bytes();
+        file.extend_from_slice(&n.to_le_bytes());
+        file.extend_from_slice(bytes);
+        file.extend_from_slice(&checksum);
+        digest.extend_from_slice(&checksum);
+        count += u64::from(*n);
+    }
+    let mut trailer = 0u32.to_le_bytes().to_vec();
+    trailer.extend_from_slice(&count.to_le_bytes());
+    trailer.extend_from_slice(&crc32c(&digest).to_le_bytes());
+    trailer.extend_from_slice(&crc32c(&trailer).to_le_bytes());
+    trailer.extend_from_slice(b"ZLRP");
+    file.extend_from_slice(&trailer);
+    file
+}
+
+const TAG_U8: u64 = 1;
+const TAG_ENUM: u64 = 14;
+const TAG_STRUCT: u64 = 15;
+
+#[test]
+fn crafted_files_are_read_as_written() {
+    // The helper makes files the reader takes: one u8 field, 3 packets.
+    let schema = schema_node(
+        "",
+        TAG_STRUCT,
+        1,
+        &[],
+        &[schema_node("a", TAG_U8, 1, &[], &[])],
+    );
+    let file =
+        ResultsFile::read_from(crafted_file(&schema, 1, &[(3, &[7, 8, 9])]).as_slice()).unwrap();
+    assert_eq!((file.len(), file.as_bytes()), (3, &[7, 8, 9][..]));
+}
+
+#[test]
+fn a_stored_schema_of_packets_of_0_bytes_is_refused() {
+    // A packet with no fields, and 4 chunks that each claim 2^32 - 1 of
+    // its packets in no bytes: 124 bytes that would be 17 179 869 180
+    // packets.
+    let schema = schema_node("", TAG_STRUCT, 0, &[], &[]);
+    let bytes = crafted_file(&schema, 0, &[(u32::MAX, &[][..]); 4]);
+    assert_eq!(bytes.len(), 124);
+    let error = ResultsFile::read_from(bytes.as_slice()).unwrap_err();
+    assert!(matches!(error, Error::CorruptSchema { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("it describes packets of 0 bytes, which no writer makes"),
+        "{error}"
+    );
+}
+
+#[test]
+fn stored_schemas_that_no_writer_makes_are_refused() {
+    let refused = |schema: Vec<u8>, size: u32, words: &str| {
+        let bytes = crafted_file(&schema, size, &[(1, &vec![0; size as usize])]);
+        let error = ResultsFile::read_from(bytes.as_slice()).unwrap_err();
+        assert!(matches!(error, Error::CorruptSchema { .. }), "{error:?}");
+        assert!(error.to_string().contains(words), "{error}");
+    };
+    // An enum of 3 bytes (Arrow has no such integer).
+    let mut variants = 1u64.to_le_bytes().to_vec();
+    variants.extend_from_slice(&1u64.to_le_bytes());
+    variants.push(b'X');
+    variants.extend_from_slice(&0u64.to_le_bytes());
+    refused(
+        schema_node(
+            "",
+            TAG_STRUCT,
+            3,
+            &[],
+            &[schema_node("e", TAG_ENUM, 3, &variants, &[])],
+        ),
+        3,
+        "field `e` is an enum of 3 bytes, which no writer makes",
+    );
+    // Two fields named `a` (a numpy dtype cannot have both).
+    let a = schema_node("a", TAG_U8, 1, &[], &[]);
+    refused(
+        schema_node("", TAG_STRUCT, 2, &[], &[a.clone(), a]),
+        2,
+        "the packet has two fields named `a`",
+    );
+}
+
+#[test]
+fn a_results_reader_hands_out_verified_chunks_one_at_a_time() {
+    use parallelizer::persist::ResultsReader;
+
+    // 50 000 packets of 45 bytes: chunks of 23 301 packets, 3 chunks.
+    let results = Coordinator::new(2).dispatch(Cells, 50_000, 999).unwrap();
+    let bytes = file_of(&results);
+    let whole = ResultsFile::read_from(bytes.as_slice()).unwrap();
+
+    let mut reader = ResultsReader::new(bytes.as_slice()).unwrap();
+    assert_eq!(reader.schema(), whole.schema());
+    assert_eq!(
+        (reader.format_version(), reader.job(), reader.declared()),
+        (2, None, Some(50_000))
+    );
+    let mut chunk = Vec::new();
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    while let Some(n) = reader.read_chunk(&mut chunk).unwrap() {
+        assert_eq!(chunk.len(), n * 45);
+        sizes.push(n);
+        seen.extend_from_slice(&chunk);
+        chunk.clear();
+    }
+    assert_eq!(sizes, [23_301, 23_301, 3_398]);
+    assert_eq!(seen, whole.as_bytes());
+    assert_eq!(
+        (
+            reader.packets_read(),
+            reader.chunks_read(),
+            reader.is_verified()
+        ),
+        (50_000, 3, true)
+    );
+    assert_eq!(reader.read_chunk(&mut chunk), Ok(None));
+    assert!(chunk.is_empty());
+
+    // A corrupt byte in the last chunk: the first two are handed out, the
+    // third is the error `ResultsFile::read_from` gives.
+    let mut corrupt = bytes.clone();
+    let at = corrupt.len() - 24 - 4 - 7;
+    corrupt[at] ^= 1;
+    let mut reader = ResultsReader::new(corrupt.as_slice()).unwrap();
+    assert_eq!(reader.read_chunk(&mut chunk), Ok(Some(23_301)));
+    assert_eq!(reader.read_chunk(&mut chunk), Ok(Some(23_301)));
+    let error = reader.read_chunk(&mut chunk).unwrap_err();
+    assert_eq!(
+        error,
+        ResultsFile::read_from(corrupt.as_slice()).unwrap_err()
+    );
+    assert!(error.to_string().contains("chunk 2, at byte"), "{error}");
+    assert!(!reader.is_verified());
+}

@@ -6,11 +6,25 @@
 //!   kinds, offsets, sizes, enum variants), every checksum verified;
 //! - `parallelizer head FILE [-n N]`: the first `N` packets (10 by default)
 //!   as a table, one column per field, nested struct fields as dotted paths
-//!   (`normal.x`), strings as text, enums by variant name, bytes as hex;
+//!   (`normal.x`), strings as text, enums by variant name, bytes as hex. It
+//!   reads only the chunks that hold them: it verifies the header, the
+//!   schema and those chunks, not the chunks after them;
 //! - `parallelizer convert FILE --to csv|npy|arrow OUT`: the packets as CSV
 //!   (a header row of the dotted column names, RFC 4180 quoting and line
 //!   ends), as NPY (the bytes `Results::write_npy` writes for the task), or
-//!   as an Arrow IPC file. `OUT` may be `-`, standard output.
+//!   as an Arrow IPC file. `OUT` may be `-`, standard output; a file is
+//!   written to a temporary file in its directory and renamed over `OUT`
+//!   only once whole (a failure removes it and leaves `OUT` as it was), and
+//!   may not be `FILE` itself. Every packet's values are checked by the
+//!   schema (as decoding a field checks them) for every format alike.
+//!
+//! `inspect`, `head` and CSV conversion read the file a chunk at a time
+//! (`ResultsReader`), holding one chunk in memory, so they work on files
+//! larger than memory; NPY and Arrow conversion read the whole file into
+//! memory (`ResultsFile`), as they are written whole. CSV to standard output
+//! has written the rows before a corrupt or cut chunk when it stops with
+//! the error (to a file, the partial output is removed). Column names, cells,
+//! schema names and errors are printed with control characters escaped.
 //!
 //! Any error is one line on standard error, `error: FILE: what is wrong`,
 //! and a non-zero exit status: 1 for a file that cannot be read or
@@ -22,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use parallelizer::persist::ResultsReader;
 use parallelizer::{Error, Kind, ResultsFile, SchemaField, Value};
 
 /// Inspect, print and convert parallelizer results files (format version
@@ -56,8 +71,9 @@ enum Command {
         /// The format to write.
         #[arg(long, value_enum, value_name = "FORMAT")]
         to: Format,
-        /// The file to write (replaced if it exists), or `-` for standard
-        /// output.
+        /// The file to write, or `-` for standard output. It is written to
+        /// a temporary file in its directory, renamed over it once whole: a
+        /// failure leaves it as it was. It may not be FILE itself.
         out: PathBuf,
     },
 }
@@ -92,20 +108,14 @@ fn main() -> ExitCode {
     };
     let mut stdout = io::stdout().lock();
     let outcome = match &cli.command {
-        Command::Inspect { file } => {
-            read(file).and_then(|results| inspect(file, &results, &mut stdout))
-        }
-        Command::Head { file, lines } => {
-            read(file).and_then(|results| head(file, &results, *lines, &mut stdout))
-        }
-        Command::Convert { file, to, out } => {
-            read(file).and_then(|results| convert(file, &results, *to, out))
-        }
+        Command::Inspect { file } => inspect(file, &mut stdout),
+        Command::Head { file, lines } => head(file, *lines, &mut stdout),
+        Command::Convert { file, to, out } => convert(file, *to, out),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", escape_controls(&message));
             ExitCode::FAILURE
         }
     }
@@ -140,12 +150,41 @@ fn usage_error(error: &clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Reads and verifies the results file at `path`.
-fn read(path: &Path) -> Result<ResultsFile, Failure> {
+/// Opens the results file at `path`, buffered.
+fn open(path: &Path) -> Result<BufReader<File>, Failure> {
     let file =
         File::open(path).map_err(|error| Failure::at(path, format!("cannot open: {error}")))?;
-    ResultsFile::read_from(BufReader::with_capacity(1 << 20, file))
-        .map_err(|error| Failure::at(path, error))
+    Ok(BufReader::with_capacity(1 << 20, file))
+}
+
+/// Reads and verifies the whole results file at `path`, every packet in
+/// memory (for NPY and Arrow, which are written whole).
+fn read(path: &Path) -> Result<ResultsFile, Failure> {
+    ResultsFile::read_from(open(path)?).map_err(|error| Failure::at(path, error))
+}
+
+/// Opens the results file at `path` to read it chunk by chunk, one chunk in
+/// memory at a time, after reading and verifying its header, schema and job
+/// record.
+fn reader(path: &Path) -> Result<ResultsReader<BufReader<File>>, Failure> {
+    ResultsReader::new(open(path)?).map_err(|error| Failure::at(path, error))
+}
+
+/// Reads the next chunk of `reader` (the file at `path`) into `chunk`,
+/// replacing what it held: `Some` of its packets, `None` once the trailer is
+/// verified.
+fn next_chunk<'c>(
+    path: &Path,
+    reader: &mut ResultsReader<BufReader<File>>,
+    chunk: &'c mut Vec<u8>,
+) -> Result<Option<std::slice::ChunksExact<'c, u8>>, Failure> {
+    chunk.clear();
+    let size = reader.schema().packet_size();
+    match reader.read_chunk(chunk) {
+        Ok(Some(_)) => Ok(Some(chunk.chunks_exact(size))),
+        Ok(None) => Ok(None),
+        Err(error) => Err(Failure::at(path, error)),
+    }
 }
 
 /// A failure writing to standard output; a closed pipe (`| head`) is not
@@ -161,11 +200,20 @@ fn quiet_pipe(result: io::Result<()>) -> Result<(), Failure> {
     }
 }
 
-fn inspect(path: &Path, file: &ResultsFile, out: &mut impl Write) -> Result<(), Failure> {
-    quiet_pipe(write_inspect(path, file, out))
+/// `inspect`: every chunk read and verified, one at a time, and the trailer;
+/// nothing kept but the counts.
+fn inspect(path: &Path, out: &mut impl Write) -> Result<(), Failure> {
+    let mut reader = reader(path)?;
+    let mut chunk = Vec::new();
+    while next_chunk(path, &mut reader, &mut chunk)?.is_some() {}
+    quiet_pipe(write_inspect(path, &reader, out))
 }
 
-fn write_inspect(path: &Path, file: &ResultsFile, out: &mut impl Write) -> io::Result<()> {
+fn write_inspect<R: io::Read>(
+    path: &Path,
+    file: &ResultsReader<R>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let schema = file.schema();
     let plural = |n: u64, one: &str, many: &str| {
         if n == 1 {
@@ -179,18 +227,18 @@ fn write_inspect(path: &Path, file: &ResultsFile, out: &mut impl Write) -> io::R
     writeln!(
         out,
         "packets:         {} of {}",
-        file.len(),
+        file.packets_read(),
         plural(schema.packet_size() as u64, "byte", "bytes")
     )?;
     writeln!(
         out,
         "chunks:          {}",
-        plural(file.chunks(), "chunk", "chunks")
+        plural(file.chunks_read(), "chunk", "chunks")
     )?;
     writeln!(
         out,
         "checksums:       verified (the header, {} and the trailer)",
-        plural(file.chunks(), "chunk", "chunks")
+        plural(file.chunks_read(), "chunk", "chunks")
     )?;
     writeln!(out, "fingerprint:     {:#018x}", schema.fingerprint())?;
     match file.job() {
@@ -217,61 +265,99 @@ fn write_inspect(path: &Path, file: &ResultsFile, out: &mut impl Write) -> io::R
     out.flush()
 }
 
+/// `text` with its control characters escaped as Rust escapes them (`\n`,
+/// `\u{1b}`), as `Schema::tree` escapes names: a column name, a cell or an
+/// error read from a file may hold anything, and must neither break a
+/// table's lines or an error's one line nor reach a terminal raw.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether a column's values are numbers, right-aligned in a table.
 fn is_numeric(field: &SchemaField) -> bool {
     field.kind().fixed_size().is_some() && *field.kind() != Kind::Bool
 }
 
-/// The values of packet `index`, one per column, as text.
-fn row(
+/// Decodes every column of `packet`, packet `index` of the file at `path`,
+/// handing each value to `each`: the one check of a packet's values, by the
+/// schema, that every command and every format makes (a `bool` 0 or 1, a
+/// string within its slot and UTF-8, an enum one of its variants...).
+fn decode_row(
     path: &Path,
-    file: &ResultsFile,
     columns: &[(String, &SchemaField)],
     index: usize,
-) -> Result<Vec<String>, Failure> {
-    let packet = file.packet(index).expect("an index below len");
-    columns
-        .iter()
-        .map(|(name, field)| {
-            field
-                .value(packet)
-                .map(|value| value.to_string())
-                .map_err(|error| {
-                    Failure::at(path, format!("packet {index}, column `{name}`: {error}"))
-                })
-        })
-        .collect()
+    packet: &[u8],
+    mut each: impl FnMut(Value),
+) -> Result<(), Failure> {
+    for (name, field) in columns {
+        let value = field.value(packet).map_err(|error| {
+            Failure::at(path, format!("packet {index}, column `{name}`: {error}"))
+        })?;
+        each(value);
+    }
+    Ok(())
 }
 
-fn head(
+/// The values of `packet`, packet `index`, one per column, as text.
+fn row(
     path: &Path,
-    file: &ResultsFile,
-    lines: usize,
-    out: &mut impl Write,
-) -> Result<(), Failure> {
+    columns: &[(String, &SchemaField)],
+    index: usize,
+    packet: &[u8],
+) -> Result<Vec<String>, Failure> {
+    let mut cells = Vec::with_capacity(columns.len());
+    decode_row(path, columns, index, packet, |value| {
+        cells.push(value.to_string())
+    })?;
+    Ok(cells)
+}
+
+/// Checks every packet of `file` as [`decode_row`] does, before a format
+/// that copies the packets' bytes (NPY) or converts them column by column
+/// (Arrow) is written: an invalid value fails every conversion alike, with
+/// the error CSV gives, and before any output is written.
+fn validate(path: &Path, file: &ResultsFile) -> Result<(), Failure> {
     let columns = file.schema().columns();
+    for (index, packet) in file.packets().enumerate() {
+        decode_row(path, &columns, index, packet, drop)?;
+    }
+    Ok(())
+}
+
+/// `head`: the first `lines` packets as a table, reading chunks only until
+/// it has them. It verifies the header, the schema and the chunks it reads
+/// (and the trailer if it reads every chunk), not the chunks after them.
+fn head(path: &Path, lines: usize, out: &mut impl Write) -> Result<(), Failure> {
+    let mut reader = reader(path)?;
+    let schema = reader.schema().clone();
+    let columns = schema.columns();
     let mut table = vec![std::iter::once("#".to_string())
-        .chain(columns.iter().map(|(name, _)| name.clone()))
+        .chain(columns.iter().map(|(name, _)| escape_controls(name)))
         .collect::<Vec<_>>()];
-    for index in 0..lines.min(file.len()) {
-        let mut cells = vec![index.to_string()];
-        // Control characters would break the table: escaped.
-        cells.extend(row(path, file, &columns, index)?.into_iter().map(|cell| {
-            if cell.chars().any(char::is_control) {
-                cell.chars()
-                    .map(|c| {
-                        if c.is_control() {
-                            c.escape_default().to_string()
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect()
-            } else {
-                cell
-            }
-        }));
-        table.push(cells);
+    let mut chunk = Vec::new();
+    let mut index = 0;
+    while index < lines {
+        let Some(packets) = next_chunk(path, &mut reader, &mut chunk)? else {
+            break;
+        };
+        for packet in packets.take(lines - index) {
+            let mut cells = vec![index.to_string()];
+            cells.extend(
+                row(path, &columns, index, packet)?
+                    .iter()
+                    .map(|cell| escape_controls(cell)),
+            );
+            table.push(cells);
+            index += 1;
+        }
     }
     let right: Vec<bool> = std::iter::once(true)
         .chain(columns.iter().map(|(_, field)| is_numeric(field)))
@@ -304,33 +390,136 @@ fn head(
     quiet_pipe(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
 }
 
-fn convert(path: &Path, file: &ResultsFile, to: Format, out: &Path) -> Result<(), Failure> {
+/// `convert`: the file at `path` as `to`, to `out`. CSV is written as the
+/// chunks are read, one in memory at a time; NPY and Arrow, written whole,
+/// read the whole file first.
+fn convert(path: &Path, to: Format, out: &Path) -> Result<(), Failure> {
     if out == Path::new("-") {
         let stdout = io::stdout().lock();
-        return match write_as(path, file, to, &mut BufWriter::new(stdout)) {
+        return match write_as(path, to, &mut BufWriter::new(stdout)) {
             Err(Written::Io(error)) => quiet_pipe(Err(error)),
             Err(Written::Failed(failure)) => Err(failure),
             Ok(()) => Ok(()),
         };
     }
-    let created =
-        File::create(out).map_err(|error| Failure::at(out, format!("cannot create: {error}")))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, created);
-    let outcome = write_as(path, file, to, &mut writer).and_then(|()| {
-        writer
-            .into_inner()
-            .map_err(|error| Written::Io(error.into_error()))?
-            .sync_all()
-            .map_err(Written::Io)
-    });
-    outcome.map_err(|error| {
-        // A partial output is not left behind as if it were whole.
-        let _ = std::fs::remove_file(out);
-        match error {
-            Written::Io(error) => Failure::at(out, format!("cannot write: {error}")),
-            Written::Failed(failure) => failure,
+    let mut output = Output::create(path, out)?;
+    let outcome = write_as(path, to, output.writer());
+    output.finish(outcome)
+}
+
+/// A conversion's output file while it is written: a temporary file in
+/// `OUT`'s directory, renamed over `OUT` once whole, so that `OUT` is
+/// never seen half written, a failure leaves it as it was, and the input
+/// is never truncated (even when `OUT` is another name for it).
+struct Output<'a> {
+    /// The file to replace.
+    out: &'a Path,
+    /// The temporary file, removed unless it was renamed to `out`.
+    temporary: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl<'a> Output<'a> {
+    /// Refuses an `out` that is the input at `input` (the same file after
+    /// following links), then creates the temporary file next to `out`.
+    fn create(input: &Path, out: &'a Path) -> Result<Output<'a>, Failure> {
+        if let (Ok(input), Ok(output)) = (input.canonicalize(), out.canonicalize()) {
+            if input == output {
+                return Err(Failure::at(
+                    out,
+                    "is the file being converted: write the output to another file",
+                ));
+            }
         }
-    })
+        let name = out
+            .file_name()
+            .ok_or_else(|| Failure::at(out, "is not a file name: give the file to write"))?;
+        let directory = match out.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        // A name of this process's own, never an existing file's: taken
+        // with `create_new`, retried with the next number if one is there.
+        let mut attempt = 0u32;
+        loop {
+            let mut temporary_name = std::ffi::OsString::from(".");
+            temporary_name.push(name);
+            temporary_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
+            let temporary = directory.join(temporary_name);
+            match File::options()
+                .write(true)
+                .create_new(true)
+                .open(&temporary)
+            {
+                Ok(file) => {
+                    return Ok(Output {
+                        out,
+                        temporary,
+                        writer: Some(BufWriter::with_capacity(1 << 20, file)),
+                    })
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return Err(Failure::at(
+                        out,
+                        format!(
+                            "cannot create a temporary file in {}: {error}",
+                            directory.display()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Where the conversion writes.
+    fn writer(&mut self) -> &mut BufWriter<File> {
+        self.writer.as_mut().expect("written before finish")
+    }
+
+    /// After a conversion whose outcome is `outcome`: flushes and syncs the
+    /// temporary file and renames it over `OUT` on success; removes it on
+    /// failure.
+    fn finish(mut self, outcome: Result<(), Written>) -> Result<(), Failure> {
+        let writer = self.writer.take().expect("finished once");
+        let out = self.out;
+        outcome
+            .and_then(|()| {
+                writer
+                    .into_inner()
+                    .map_err(|error| Written::Io(error.into_error()))?
+                    .sync_all()
+                    .map_err(Written::Io)
+            })
+            .map_err(|error| match error {
+                Written::Io(error) => Failure::at(out, format!("cannot write: {error}")),
+                Written::Failed(failure) => failure,
+            })?;
+        std::fs::rename(&self.temporary, out).map_err(|error| {
+            Failure::at(
+                out,
+                format!(
+                    "cannot replace it with the output written to {}: {error}",
+                    self.temporary.display()
+                ),
+            )
+        })?;
+        // Renamed: nothing left to remove.
+        self.temporary = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for Output<'_> {
+    fn drop(&mut self) {
+        // A partial output is not left behind (nor is the input touched).
+        drop(self.writer.take());
+        if !self.temporary.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
 }
 
 /// Why writing a conversion stopped: the output's error, or the input's.
@@ -345,17 +534,20 @@ impl From<io::Error> for Written {
     }
 }
 
-/// Writes the packets of `file` (read from `path`) as `to` to `out`.
-fn write_as(
-    path: &Path,
-    file: &ResultsFile,
-    to: Format,
-    out: &mut dyn Write,
-) -> Result<(), Written> {
+/// Writes the packets of the results file at `path` as `to` to `out`.
+fn write_as(path: &Path, to: Format, out: &mut dyn Write) -> Result<(), Written> {
+    // CSV is streamed, and decodes (so checks) every value as it writes it;
+    // NPY and Arrow are written whole, after every value is checked alike.
+    let whole = |path: &Path| {
+        let file = read(path).map_err(Written::Failed)?;
+        validate(path, &file).map_err(Written::Failed)?;
+        Ok::<_, Written>(file)
+    };
     match to {
-        Format::Csv => write_csv(path, file, out),
-        Format::Npy => Ok(file.write_npy(out)?),
+        Format::Csv => write_csv(path, out),
+        Format::Npy => Ok(whole(path)?.write_npy(out)?),
         Format::Arrow => {
+            let file = whole(path)?;
             parallelizer::arrow::write_ipc(file.schema(), file.as_bytes(), out).map_err(|error| {
                 match error {
                     // The output failed: said as the output's error.
@@ -369,8 +561,12 @@ fn write_as(
     }
 }
 
-fn write_csv(path: &Path, file: &ResultsFile, out: &mut dyn Write) -> Result<(), Written> {
-    let columns = file.schema().columns();
+/// Writes the packets of the results file at `path` as CSV to `out`, chunk
+/// by chunk as they are read and verified.
+fn write_csv(path: &Path, out: &mut dyn Write) -> Result<(), Written> {
+    let mut reader = reader(path).map_err(Written::Failed)?;
+    let schema = reader.schema().clone();
+    let columns = schema.columns();
     let mut csv = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
@@ -380,9 +576,14 @@ fn write_csv(path: &Path, file: &ResultsFile, out: &mut dyn Write) -> Result<(),
     };
     csv.write_record(columns.iter().map(|(name, _)| name))
         .map_err(written)?;
-    for index in 0..file.len() {
-        let cells = row(path, file, &columns, index).map_err(Written::Failed)?;
-        csv.write_record(&cells).map_err(written)?;
+    let mut chunk = Vec::new();
+    let mut index = 0;
+    while let Some(packets) = next_chunk(path, &mut reader, &mut chunk).map_err(Written::Failed)? {
+        for packet in packets {
+            let cells = row(path, &columns, index, packet).map_err(Written::Failed)?;
+            csv.write_record(&cells).map_err(written)?;
+            index += 1;
+        }
     }
     csv.flush()?;
     Ok(())

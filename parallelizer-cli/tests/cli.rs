@@ -385,3 +385,294 @@ fn help_lists_the_commands() {
     let text = stdout(&[&"convert", &"--help"]);
     assert!(text.contains("--to <FORMAT>"), "{text}");
 }
+
+/// CRC-32C, bit by bit, as docs/FORMAT.md defines it.
+fn crc32c(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, &byte| {
+        (0..8).fold(crc ^ u32::from(byte), |crc, _| {
+            (crc >> 1) ^ (0x82f6_3b78 & (crc & 1).wrapping_neg())
+        })
+    })
+}
+
+/// FNV-1a 64, as docs/FORMAT.md defines the fingerprint.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+const TAG_U8: u64 = 1;
+const TAG_U32: u64 = 3;
+const TAG_BOOL: u64 = 11;
+const TAG_STR: u64 = 12;
+const TAG_ENUM: u64 = 14;
+const TAG_STRUCT: u64 = 15;
+const TAG_RAW: u64 = 16;
+
+/// A node of a canonical schema encoding: name, tag, size, the kind's
+/// parameters (already encoded), children.
+fn node(name: &str, tag: u64, size: u64, params: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = (name.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&tag.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(params);
+    out.extend_from_slice(&(children.len() as u64).to_le_bytes());
+    for child in children {
+        out.extend_from_slice(child);
+    }
+    out
+}
+
+/// A string slot of capacity 3 named `name`.
+fn str3(name: &str) -> Vec<u8> {
+    node(
+        name,
+        TAG_STR,
+        7,
+        &3u64.to_le_bytes(),
+        &[
+            node("len", TAG_U32, 4, &[], &[]),
+            node("bytes", TAG_RAW, 3, &[], &[]),
+        ],
+    )
+}
+
+/// A version-2 results file, byte by byte, whose stored schema is `fields`
+/// (nodes) in packets of `packet_size` bytes, holding `packets` (back to
+/// back) in one chunk: every checksum holds, whatever the values.
+fn crafted(fields: &[Vec<u8>], packet_size: u32, packets: &[u8]) -> Vec<u8> {
+    let schema = node("", TAG_STRUCT, u64::from(packet_size), &[], fields);
+    let n = (packets.len() / packet_size as usize) as u32;
+    let mut file = b"PRLZ".to_vec();
+    file.extend_from_slice(&2u16.to_le_bytes());
+    file.extend_from_slice(&0u16.to_le_bytes());
+    file.extend_from_slice(&fnv1a(&schema).to_le_bytes());
+    file.extend_from_slice(&packet_size.to_le_bytes());
+    file.extend_from_slice(&u64::from(n).to_le_bytes());
+    file.extend_from_slice(&(schema.len() as u32).to_le_bytes());
+    file.extend_from_slice(&schema);
+    file.extend_from_slice(&crc32c(&file).to_le_bytes());
+    let mut covered = 0u64.to_le_bytes().to_vec();
+    covered.extend_from_slice(&n.to_le_bytes());
+    covered.extend_from_slice(packets);
+    let checksum = crc32c(&covered).to_le_bytes();
+    file.extend_from_slice(&n.to_le_bytes());
+    file.extend_from_slice(packets);
+    file.extend_from_slice(&checksum);
+    let mut trailer = 0u32.to_le_bytes().to_vec();
+    trailer.extend_from_slice(&u64::from(n).to_le_bytes());
+    trailer.extend_from_slice(&crc32c(&checksum).to_le_bytes());
+    trailer.extend_from_slice(&crc32c(&trailer).to_le_bytes());
+    trailer.extend_from_slice(b"ZLRP");
+    file.extend_from_slice(&trailer);
+    file
+}
+
+#[test]
+fn an_invalid_value_fails_every_conversion_alike() {
+    let dir = dir("invalid");
+    // Packets of a `bool` and a string of at most 3 bytes; packet 1 holds
+    // the bool byte 2, or the string length 4.
+    let fields = [node("ok", TAG_BOOL, 1, &[], &[]), str3("s")];
+    let good = [1, 2, 0, 0, 0, b'h', b'i', 0];
+    for (bad, column, reason) in [
+        (
+            [2, 0, 0, 0, 0, 0, 0, 0],
+            "ok",
+            "field `ok`: a bool must be 0 or 1, found 2",
+        ),
+        ([0, 4, 0, 0, 0, b'a', b'b', b'c'], "s", "field `s`: "),
+    ] {
+        let mut packets = good.to_vec();
+        packets.extend_from_slice(&bad);
+        let path = dir.join("invalid.prlz");
+        std::fs::write(&path, crafted(&fields, 8, &packets)).unwrap();
+        let mut errors = Vec::new();
+        for to in ["csv", "npy", "arrow"] {
+            let out = dir.join(format!("out.{to}"));
+            let error = failure(&[&"convert", &path, &"--to", &to, &out], 1);
+            let expected = format!(
+                "error: {}: packet 1, column `{column}`: {reason}",
+                path.display()
+            );
+            assert!(error.starts_with(&expected), "{to}: {error}");
+            assert!(!out.exists(), "{to}: a partial output is left");
+            errors.push(error);
+        }
+        assert!(
+            errors.iter().all(|error| *error == errors[0]),
+            "{errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn names_with_control_characters_are_escaped() {
+    let dir = dir("names");
+    let mut variants = 1u64.to_le_bytes().to_vec();
+    variants.extend_from_slice(&2u64.to_le_bytes());
+    variants.extend_from_slice(b"V\x07");
+    variants.extend_from_slice(&0u64.to_le_bytes());
+    let fields = [
+        node("a\x1b[31m", TAG_U8, 1, &[], &[]),
+        node(
+            "s\nt",
+            TAG_STRUCT,
+            1,
+            &[],
+            &[node("x\ty", TAG_U8, 1, &[], &[])],
+        ),
+        node("e", TAG_ENUM, 1, &variants, &[]),
+    ];
+    let path = dir.join("names.prlz");
+    std::fs::write(&path, crafted(&fields, 3, &[1, 2, 0])).unwrap();
+    let controls = |text: &str| text.chars().any(|c| c.is_control() && c != '\n');
+
+    let text = stdout(&[&"head", &path]);
+    assert!(!controls(&text), "{text:?}");
+    assert_eq!(
+        text,
+        "#  a\\u{1b}[31m  s\\nt.x\\ty  e\n0            1          2  V\\u{7}\n"
+    );
+
+    let text = stdout(&[&"inspect", &path]);
+    assert!(!controls(&text), "{text:?}");
+    assert!(
+        text.ends_with(
+            "\
+schema:
+offset  size  field
+     0     1  a\\u{1b}[31m: u8
+     1     1  s\\nt: struct
+     1     1    x\\ty: u8
+     2     1  e: enum u8 (V\\u{7} = 0)
+"
+        ),
+        "{text}"
+    );
+}
+
+/// The names of the files in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn convert_never_harms_its_input_and_replaces_out_only_when_whole() {
+    let dir = dir("replace");
+    let (path, _) = greet_file(&dir);
+    let original = std::fs::read(&path).unwrap();
+
+    // OUT that is FILE, however spelled: refused, FILE untouched.
+    let other_spelling = dir.join(".").join("greet.prlz");
+    for out in [&path, &other_spelling] {
+        let error = failure(&[&"convert", &path, &"--to", &"csv", out], 1);
+        assert_eq!(
+            error,
+            format!(
+                "error: {}: is the file being converted: write the output to another file",
+                out.display()
+            )
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), original);
+    }
+
+    // A failed conversion leaves an existing OUT as it was, and no
+    // temporary file.
+    let invalid = dir.join("invalid.prlz");
+    std::fs::write(
+        &invalid,
+        crafted(&[node("ok", TAG_BOOL, 1, &[], &[])], 1, &[0, 2]),
+    )
+    .unwrap();
+    let out = dir.join("out.csv");
+    std::fs::write(&out, "kept").unwrap();
+    for to in ["csv", "npy", "arrow"] {
+        failure(&[&"convert", &invalid, &"--to", &to, &out], 1);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept", "{to}");
+    }
+    assert_eq!(listing(&dir), ["greet.prlz", "invalid.prlz", "out.csv"]);
+
+    // A whole conversion replaces OUT, even when OUT is another name (a
+    // hard link) of FILE: the name is replaced, FILE's bytes are not.
+    stdout(&[&"convert", &path, &"--to", &"csv", &out]);
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("0,1,2,3\r\n"));
+    let link = dir.join("link.prlz");
+    std::fs::hard_link(&path, &link).unwrap();
+    stdout(&[&"convert", &path, &"--to", &"csv", &link]);
+    assert_eq!(std::fs::read(&path).unwrap(), original);
+    assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&out).unwrap());
+    assert_eq!(
+        listing(&dir),
+        ["greet.prlz", "invalid.prlz", "link.prlz", "out.csv"]
+    );
+}
+
+#[test]
+fn head_reads_only_the_chunks_it_prints_and_inspect_and_csv_read_them_all() {
+    let dir = dir("stream");
+    // 100 000 packets of 24 bytes: chunks of 43 690 packets, 3 chunks.
+    let results = Coordinator::new(2).dispatch(Greet, 100_000, 5000).unwrap();
+    let path = dir.join("big.prlz");
+    let mut bytes = Vec::new();
+    results.write_to(&mut bytes).unwrap();
+    // A byte of the last chunk's last packet corrupted.
+    let at = bytes.len() - 24 - 4 - 5;
+    bytes[at] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // `head` reads chunk 0 only: it prints, not knowing chunk 2 is corrupt.
+    let text = stdout(&[&"head", &path, &"-n", &"3"]);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(
+        text.ends_with("2  600  say \"hi\"  true   abab\n"),
+        "{text}"
+    );
+    let text = stdout(&[&"head", &path, &"-n", &"0"]);
+    assert_eq!(text, "#  0  1  2  3\n");
+    // Cut inside the last chunk: the same.
+    let cut = dir.join("cut.prlz");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
+    stdout(&[&"head", &cut, &"-n", &"3"]);
+
+    // `inspect` and CSV read every chunk: chunk 2 is named, and no CSV
+    // file is left.
+    let error = failure(&[&"inspect", &path], 1);
+    assert!(error.contains("chunk 2, at byte"), "{error}");
+    let out = dir.join("big.csv");
+    let error = failure(&[&"convert", &path, &"--to", &"csv", &out], 1);
+    assert!(error.contains("chunk 2, at byte"), "{error}");
+    assert!(!out.exists());
+    // A head that reaches the corrupt chunk fails as they do.
+    let error = failure(&[&"head", &path, &"-n", &"100000"], 1);
+    assert!(error.contains("chunk 2, at byte"), "{error}");
+
+    // Whole, every command reads it: inspect counts 3 chunks, CSV has a
+    // line per packet.
+    results
+        .write_to(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let text = stdout(&[&"inspect", &path]);
+    assert!(
+        text.contains("packets:         100000 of 24 bytes\n"),
+        "{text}"
+    );
+    assert!(text.contains("chunks:          3 chunks\n"), "{text}");
+    stdout(&[&"convert", &path, &"--to", &"csv", &out]);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.matches("\r\n").count(), 100_001);
+    assert!(
+        csv.ends_with("49748,ünï,false,abababab\r\n"),
+        "{}",
+        &csv[csv.len() - 100..]
+    );
+}

@@ -54,7 +54,7 @@ use zerocopy::IntoBytes;
 
 use crate::error::Error;
 use crate::results::Results;
-pub use crate::results_file::ResultsFile;
+pub use crate::results_file::{ResultsFile, ResultsReader};
 use crate::resume::MAX_JOB_RECORD_SIZE;
 use crate::schema::{first_difference, fnv1a};
 use crate::task::{v1_fingerprint, Task};
@@ -744,7 +744,7 @@ pub(crate) fn read_results<T: Task, R: Read>(reader: R) -> Result<Results<T>, Er
             found: header.packet_size,
         });
     }
-    let bytes = file.packets(&header, T::PACKET_SIZE)?.bytes;
+    let bytes = file.packets(&header, T::PACKET_SIZE)?;
     Results::from_bytes(bytes)
 }
 
@@ -764,16 +764,39 @@ pub(crate) struct Header {
     pub count: u64,
 }
 
-/// The packets of a file, as [`FrameReader::packets`] read and verified
-/// them.
-#[derive(Debug)]
-pub(crate) struct Packets {
-    /// The packets' bytes, back to back.
-    pub bytes: Vec<u8>,
-    /// The number of packets.
+/// Where [`FrameReader::next_chunk`] is in a version-2 file's chunks: what
+/// the trailer is checked against.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkCursor {
+    /// The number of chunks read and verified.
+    pub index: u64,
+    /// The number of packets in them.
     pub count: u64,
-    /// The number of chunks whose checksums were verified (0 in version 1).
-    pub chunks: u64,
+    /// CRC-32C over their checksums.
+    digest: u32,
+    /// The count the header declares, if it does.
+    declared: Option<u64>,
+    /// Whether the trailer was read and verified.
+    pub done: bool,
+}
+
+impl ChunkCursor {
+    /// Before the first chunk of a file whose header declares `declared`
+    /// packets (`None`: [`UNKNOWN_COUNT`]).
+    pub(crate) fn new(declared: Option<u64>) -> Self {
+        ChunkCursor {
+            index: 0,
+            count: 0,
+            digest: 0,
+            declared,
+            done: false,
+        }
+    }
+
+    /// The count the header declares, if it does.
+    pub(crate) fn declared(&self) -> Option<u64> {
+        self.declared
+    }
 }
 
 /// Reads a results file part by part, in the order `docs/FORMAT.md` gives,
@@ -1012,14 +1035,14 @@ impl<R: Read> FrameReader<R> {
         })
     }
 
-    /// Steps 10 to 12: the packets of a file of packets of `packet_size`
-    /// bytes whose header is `header`, every chunk and the trailer verified
-    /// (version 2), or all the header declares (version 1).
+    /// Steps 10 to 12: the packets' bytes of a file of packets of
+    /// `packet_size` bytes whose header is `header`, every chunk and the
+    /// trailer verified (version 2), or all the header declares (version 1).
     pub(crate) fn packets(
         &mut self,
         header: &Header,
         packet_size: usize,
-    ) -> Result<Packets, Error> {
+    ) -> Result<Vec<u8>, Error> {
         let task = self.task;
         let count = header.count;
         let too_large = Error::FileTooLarge {
@@ -1049,11 +1072,7 @@ impl<R: Read> FrameReader<R> {
                 packet_size,
             });
         }
-        Ok(Packets {
-            bytes,
-            count,
-            chunks: 0,
-        })
+        Ok(bytes)
     }
 
     /// Appends up to `len` bytes to `bytes`, in steps of at most
@@ -1083,87 +1102,107 @@ impl<R: Read> FrameReader<R> {
 
     /// The chunks and the trailer of a version-2 file, checking every
     /// checksum, and the trailer's count against the chunks' and `declared`,
-    /// the header's.
-    fn chunks(&mut self, packet_size: usize, declared: Option<u64>) -> Result<Packets, Error> {
-        let task = self.task;
+    /// the header's: every [`next_chunk`](Self::next_chunk), collected.
+    fn chunks(&mut self, packet_size: usize, declared: Option<u64>) -> Result<Vec<u8>, Error> {
+        let mut cursor = ChunkCursor::new(declared);
         let mut bytes = Vec::new();
-        let mut index = 0u64;
-        let mut count = 0u64;
-        let mut digest = 0u32;
+        while self
+            .next_chunk(&mut cursor, packet_size, &mut bytes)?
+            .is_some()
+        {}
+        Ok(bytes)
+    }
+
+    /// Reads the next chunk of a version-2 file of packets of `packet_size`
+    /// bytes, at `cursor`, appending its packets to `bytes` (in steps of at
+    /// most [`READ_CHUNK`]), and verifies its checksum: `Some` of its
+    /// number of packets. At the trailer, verifies it against the chunks
+    /// before it instead (the count, the digest of their checksums and the
+    /// header's declared count): `None`, and `None` again after that.
+    ///
+    /// On an error, `bytes` may hold part of the chunk.
+    pub(crate) fn next_chunk(
+        &mut self,
+        cursor: &mut ChunkCursor,
+        packet_size: usize,
+        bytes: &mut Vec<u8>,
+    ) -> Result<Option<u32>, Error> {
+        if cursor.done {
+            return Ok(None);
+        }
+        let task = self.task;
+        let index = cursor.index;
+        let declared = cursor.declared;
         let truncated = |part: String, at: u64, found: u64| Error::TruncatedFile {
             task,
             part,
             offset: at,
             found,
         };
-        loop {
-            let offset = self.offset;
-            let part = format!("chunk {index}");
-            let mut frame = [0; 8];
-            let found = self.read_up_to(&mut frame[..4])?;
-            if found < 4 {
-                let part = if found == 0 {
-                    "the trailer".into()
-                } else {
-                    part
-                };
-                return Err(truncated(part, offset, offset + found as u64));
-            }
-            let n = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes"));
-            if n == 0 {
-                self.trailer(count, digest, declared)?;
-                return Ok(Packets {
-                    bytes,
-                    count,
-                    chunks: index,
-                });
-            }
-            let new_count = count + u64::from(n);
-            if declared.is_some_and(|declared| new_count > declared) {
-                return Err(Error::CorruptFile {
-                    task,
-                    part,
-                    offset,
-                    reason: format!(
-                        "its {n} packets make {new_count}, more than the {} the header declares",
-                        declared.unwrap_or_default()
-                    ),
-                });
-            }
-            let len = u64::from(n) * packet_size as u64;
-            let Ok(len) = usize::try_from(len) else {
-                return Err(Error::FileTooLarge {
-                    task,
-                    count: new_count,
-                    packet_size,
-                });
+        let offset = self.offset;
+        let part = format!("chunk {index}");
+        let mut frame = [0; 8];
+        let found = self.read_up_to(&mut frame[..4])?;
+        if found < 4 {
+            let part = if found == 0 {
+                "the trailer".into()
+            } else {
+                part
             };
-            let begin = bytes.len();
-            let read = self.read_appending(&mut bytes, len)?;
-            if read < len {
-                return Err(truncated(part, offset, offset + 4 + read as u64));
-            }
-            let found = self.read_up_to(&mut frame[4..])?;
-            if found < 4 {
-                let found = offset + 4 + len as u64 + found as u64;
-                return Err(truncated(part, offset, found));
-            }
-            let stored = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes"));
-            let computed = chunk_checksum(index, n, &bytes[begin..]);
-            if computed != stored {
-                return Err(Error::ChecksumMismatch {
-                    task,
-                    part,
-                    offset,
-                    stored,
-                    computed,
-                });
-            }
-            digest = crc32c::crc32c_append(digest, &stored.to_le_bytes());
-            self.offset = offset + 8 + len as u64;
-            count = new_count;
-            index += 1;
+            return Err(truncated(part, offset, offset + found as u64));
         }
+        let n = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes"));
+        if n == 0 {
+            self.trailer(cursor.count, cursor.digest, declared)?;
+            cursor.done = true;
+            return Ok(None);
+        }
+        let new_count = cursor.count + u64::from(n);
+        if declared.is_some_and(|declared| new_count > declared) {
+            return Err(Error::CorruptFile {
+                task,
+                part,
+                offset,
+                reason: format!(
+                    "its {n} packets make {new_count}, more than the {} the header declares",
+                    declared.unwrap_or_default()
+                ),
+            });
+        }
+        let len = u64::from(n) * packet_size as u64;
+        let Ok(len) = usize::try_from(len) else {
+            return Err(Error::FileTooLarge {
+                task,
+                count: new_count,
+                packet_size,
+            });
+        };
+        let begin = bytes.len();
+        let read = self.read_appending(bytes, len)?;
+        if read < len {
+            return Err(truncated(part, offset, offset + 4 + read as u64));
+        }
+        let found = self.read_up_to(&mut frame[4..])?;
+        if found < 4 {
+            let found = offset + 4 + len as u64 + found as u64;
+            return Err(truncated(part, offset, found));
+        }
+        let stored = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes"));
+        let computed = chunk_checksum(index, n, &bytes[begin..]);
+        if computed != stored {
+            return Err(Error::ChecksumMismatch {
+                task,
+                part,
+                offset,
+                stored,
+                computed,
+            });
+        }
+        cursor.digest = crc32c::crc32c_append(cursor.digest, &stored.to_le_bytes());
+        self.offset = offset + 8 + len as u64;
+        cursor.count = new_count;
+        cursor.index += 1;
+        Ok(Some(n))
     }
 
     /// The rest of the trailer at the current offset, whose 4 zero bytes

@@ -6,7 +6,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use crate::error::Error;
-use crate::persist::{read_failed_as, FrameReader, JobRecord};
+use crate::persist::{read_failed_as, ChunkCursor, FrameReader, JobRecord, UNKNOWN_COUNT};
 use crate::schema::{Schema, UNKNOWN_TASK};
 
 /// A results file of format version 2, read and verified with no Rust
@@ -51,6 +51,10 @@ use crate::schema::{Schema, UNKNOWN_TASK};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// It keeps every packet in memory: to look through a file larger than
+/// memory, read it chunk by chunk with a [`ResultsReader`], which
+/// [`read_from`](Self::read_from) collects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultsFile {
     version: u16,
@@ -104,49 +108,32 @@ impl ResultsFile {
     /// header if its packet size is not the schema's, and in the job record
     /// if its fields contradict its size.
     pub fn read_from(reader: impl Read) -> Result<Self, Error> {
-        let task = Self::TASK;
-        let mut file = FrameReader::new(reader, task);
-        let header = file.header()?;
-        if header.version == 1 {
-            return Err(Error::NoStoredSchema {
-                version: header.version,
-            });
-        }
-        let stored = file.schema(&header)?;
-        let schema = Schema::from_canonical_encoding(&stored)
-            .map_err(|reason| Error::CorruptSchema { task, reason })?;
-        let job = if header.job_record {
-            Some(file.job_record()?)
-        } else {
-            None
+        let mut reader = ResultsReader::new(reader)?;
+        let packet_size = reader.schema.packet_size();
+        let too_large = |count| Error::FileTooLarge {
+            task: Self::TASK,
+            count,
+            packet_size,
         };
-        let packet_size = schema.packet_size();
-        if u64::from(header.packet_size) != packet_size as u64 {
-            return Err(Error::CorruptFile {
-                task,
-                part: "the header".into(),
-                offset: 0,
-                reason: format!(
-                    "it says packets of {} bytes, but its schema's are {packet_size}",
-                    header.packet_size
-                ),
-            });
+        if let Some(declared) = reader.declared() {
+            // Refused up front, as `Results::read_from` refuses it.
+            let total = declared.checked_mul(packet_size as u64);
+            if total.map_or(true, |total| usize::try_from(total).is_err()) {
+                return Err(too_large(declared));
+            }
         }
-        let packets = file.packets(&header, packet_size)?;
-        let Ok(count) = usize::try_from(packets.count) else {
-            return Err(Error::FileTooLarge {
-                task,
-                count: packets.count,
-                packet_size,
-            });
+        let mut bytes = Vec::new();
+        while reader.read_chunk(&mut bytes)?.is_some() {}
+        let Ok(count) = usize::try_from(reader.packets_read()) else {
+            return Err(too_large(reader.packets_read()));
         };
         Ok(ResultsFile {
-            version: header.version,
-            schema,
-            job,
+            version: reader.version,
+            schema: reader.schema,
+            job: reader.job,
             count,
-            chunks: packets.chunks,
-            bytes: packets.bytes,
+            chunks: reader.cursor.index,
+            bytes,
         })
     }
 
@@ -288,7 +275,11 @@ impl ResultsFile {
     /// Writes the packets as an NPY file whose structured dtype is the
     /// file's schema: the same bytes as
     /// [`Results::write_npy`](crate::Results::write_npy) writes for the task
-    /// that wrote the file.
+    /// that wrote the file. The bytes are copied as they are, their values
+    /// not checked: decode every packet's fields first
+    /// ([`SchemaField::value`](crate::SchemaField::value)) to refuse a file
+    /// whose checksums hold but whose values are invalid, as the
+    /// `parallelizer` command does.
     ///
     /// ```
     /// use parallelizer::prelude::*;
@@ -319,5 +310,197 @@ impl ResultsFile {
     /// The writer's error.
     pub fn write_npy<W: Write>(&self, writer: W) -> io::Result<()> {
         crate::npy::write(&self.schema, self.count, &self.bytes, writer)
+    }
+}
+
+/// A results file of format version 2 read chunk by chunk, with no Rust
+/// type: the header, stored [`Schema`] and job record on
+/// [`new`](Self::new), then each chunk's packets, verified by its checksum,
+/// as [`read_chunk`](Self::read_chunk) is called, then the trailer, checked
+/// against the chunks before it. Memory holds one chunk at a time (a writer
+/// makes chunks of about 1 MiB), so a file larger than memory can be
+/// looked through, verified, or converted packet by packet.
+///
+/// This is the one reader of [`ResultsFile::read_from`], which reads every
+/// chunk into one buffer: the same checks, the same errors. A file is only
+/// known to be whole once `read_chunk` has returned `None` (the trailer
+/// verified): packets handed out before an error were verified by their own
+/// chunk's checksum, but the file may be cut or corrupt further on.
+///
+/// ```
+/// use parallelizer::prelude::*;
+/// use parallelizer::persist::ResultsReader;
+///
+/// #[task(packet = (u32,))]
+/// pub struct Count;
+///
+/// # fn main() -> Result<(), parallelizer::Error> {
+/// let mut writer = PacketWriter::<Count, _>::streaming(Vec::new())?;
+/// writer.write(&[Count::encode((1,)), Count::encode((2,))])?;
+/// let bytes = writer.finish()?;
+///
+/// let mut reader = ResultsReader::new(bytes.as_slice())?;
+/// assert_eq!(reader.schema().packet_size(), 4);
+/// let mut chunk = Vec::new();
+/// let mut sum = 0;
+/// while let Some(packets) = reader.read_chunk(&mut chunk)? {
+///     assert_eq!(chunk.len(), packets * 4);
+///     sum += chunk.chunks(4).map(|p| u32::from_le_bytes(p.try_into().unwrap())).sum::<u32>();
+///     chunk.clear(); // keep one chunk at a time
+/// }
+/// assert_eq!((sum, reader.packets_read(), reader.is_verified()), (3, 2, true));
+/// # Ok(())
+/// # }
+/// ```
+pub struct ResultsReader<R> {
+    file: FrameReader<R>,
+    version: u16,
+    schema: Schema,
+    job: Option<JobRecord>,
+    packet_size: usize,
+    cursor: ChunkCursor,
+}
+
+impl<R: Read> ResultsReader<R> {
+    /// Reads and verifies the header, the stored schema and the job record
+    /// of the results file that `reader` holds, up to its first chunk.
+    ///
+    /// # Errors
+    ///
+    /// As [`ResultsFile::read_from`], for the parts before the packets.
+    pub fn new(reader: R) -> Result<Self, Error> {
+        let task = ResultsFile::TASK;
+        let mut file = FrameReader::new(reader, task);
+        let header = file.header()?;
+        if header.version == 1 {
+            return Err(Error::NoStoredSchema {
+                version: header.version,
+            });
+        }
+        let stored = file.schema(&header)?;
+        let schema = Schema::from_canonical_encoding(&stored)
+            .map_err(|reason| Error::CorruptSchema { task, reason })?;
+        let job = if header.job_record {
+            Some(file.job_record()?)
+        } else {
+            None
+        };
+        let packet_size = schema.packet_size();
+        if u64::from(header.packet_size) != packet_size as u64 {
+            return Err(Error::CorruptFile {
+                task,
+                part: "the header".into(),
+                offset: 0,
+                reason: format!(
+                    "it says packets of {} bytes, but its schema's are {packet_size}",
+                    header.packet_size
+                ),
+            });
+        }
+        let declared = (header.count != UNKNOWN_COUNT).then_some(header.count);
+        Ok(ResultsReader {
+            file,
+            version: header.version,
+            schema,
+            job,
+            packet_size,
+            cursor: ChunkCursor::new(declared),
+        })
+    }
+
+    /// Reads the next chunk, appending its packets' bytes to `bytes`, and
+    /// verifies its checksum: `Some` of its number of packets. At the end
+    /// of the chunks, reads and verifies the trailer instead: `None`, and
+    /// `None` again after that. Clear `bytes` between calls to hold one
+    /// chunk at a time, or keep appending to collect the file.
+    ///
+    /// # Errors
+    ///
+    /// As [`ResultsFile::read_from`], for this chunk or the trailer; then
+    /// `bytes` may hold part of the chunk, unverified, after the bytes it
+    /// held.
+    pub fn read_chunk(&mut self, bytes: &mut Vec<u8>) -> Result<Option<usize>, Error> {
+        let n = self
+            .file
+            .next_chunk(&mut self.cursor, self.packet_size, bytes)?;
+        Ok(n.map(|n| n as usize))
+    }
+
+    /// The packet layout the file stores, as [`ResultsFile::schema`] gives
+    /// it.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The file's format version: 2.
+    pub fn format_version(&self) -> u16 {
+        self.version
+    }
+
+    /// The job the file records, as [`ResultsFile::job`] gives it.
+    pub fn job(&self) -> Option<&JobRecord> {
+        self.job.as_ref()
+    }
+
+    /// The number of packets the header declares, or `None` if the writer
+    /// did not know it (a streaming writer): the trailer, checked when
+    /// reached, must say the same.
+    pub fn declared(&self) -> Option<u64> {
+        self.cursor.declared()
+    }
+
+    /// The number of packets in the chunks read and verified so far.
+    pub fn packets_read(&self) -> u64 {
+        self.cursor.count
+    }
+
+    /// The number of chunks read and verified so far.
+    pub fn chunks_read(&self) -> u64 {
+        self.cursor.index
+    }
+
+    /// Whether the trailer was read and verified: the whole file is.
+    pub fn is_verified(&self) -> bool {
+        self.cursor.done
+    }
+}
+
+impl<R> std::fmt::Debug for ResultsReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultsReader")
+            .field("version", &self.version)
+            .field("schema", &self.schema)
+            .field("job", &self.job)
+            .field("declared", &self.cursor.declared())
+            .field("packets_read", &self.cursor.count)
+            .field("chunks_read", &self.cursor.index)
+            .field("verified", &self.cursor.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResultsReader<BufReader<File>> {
+    /// Opens the results file at `path` and reads it up to its first chunk,
+    /// as [`new`](Self::new) does.
+    ///
+    /// ```no_run
+    /// use parallelizer::persist::ResultsReader;
+    ///
+    /// let mut reader = ResultsReader::open("samples.prlz")?;
+    /// let mut chunk = Vec::new();
+    /// while reader.read_chunk(&mut chunk)?.is_some() {
+    ///     chunk.clear();
+    /// }
+    /// println!("{} packets, every checksum verified", reader.packets_read());
+    /// # Ok::<(), parallelizer::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadFailed`] if the file cannot be opened; else as
+    /// [`new`](Self::new).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let file = File::open(path).map_err(|error| read_failed_as(ResultsFile::TASK, error))?;
+        Self::new(BufReader::with_capacity(1 << 16, file))
     }
 }

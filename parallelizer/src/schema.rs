@@ -198,8 +198,11 @@ impl Schema {
     /// Every node is checked to mean what it says: a number's size is its
     /// kind's, a struct's the sum of its fields', a string slot is a `u32`
     /// `len` and `capacity` raw `bytes`, a byte slot a `u16` `len` and raw
-    /// `bytes`, an enum's discriminant is 1 to 8 bytes; `Err` says what is
-    /// not.
+    /// `bytes`, an enum's discriminant is 1, 2, 4 or 8 bytes. And it must be
+    /// a layout that a writer makes: the packet is at least 1 byte (a
+    /// packet of 0 bytes would let a file claim any number of packets in no
+    /// bytes), and no struct has two fields of the same name (a table's
+    /// columns, a numpy dtype's fields would clash). `Err` says what is not.
     pub(crate) fn from_canonical_encoding(bytes: &[u8]) -> Result<Schema, String> {
         let root = decode(bytes)?;
         if root.tag != TAG_STRUCT || !root.name.is_empty() {
@@ -207,6 +210,13 @@ impl Schema {
         }
         let fields = SchemaField::from_nodes("", &root.parts, 0)?;
         let packet_size = checked_size(&root, &fields, "the packet")?;
+        if packet_size == 0 {
+            return Err(
+                "it describes packets of 0 bytes, which no writer makes (a packet has at \
+                 least one field of at least 1 byte)"
+                    .into(),
+            );
+        }
         Ok(Schema {
             task: UNKNOWN_TASK,
             type_name: "struct",
@@ -218,6 +228,9 @@ impl Schema {
     /// The schema's tree without its title line: what `Display` prints
     /// after `"Task: Type, N bytes"`, one line per field and part with its
     /// offset, size, name and type, parts indented under their field.
+    /// Control characters in field and variant names (which a schema read
+    /// from a file may hold) are escaped as Rust escapes them: `\n`,
+    /// `\u{1b}`.
     ///
     /// ```
     /// use parallelizer::prelude::*;
@@ -312,7 +325,19 @@ impl SchemaField {
     fn from_nodes(path: &str, nodes: &[Node], offset: usize) -> Result<Vec<SchemaField>, String> {
         let mut offset = offset;
         let mut fields = Vec::with_capacity(nodes.len());
-        for node in nodes {
+        for (index, node) in nodes.iter().enumerate() {
+            if nodes[..index].iter().any(|before| before.name == node.name) {
+                let within = if path.is_empty() {
+                    "the packet".to_string()
+                } else {
+                    format!("field `{path}`")
+                };
+                return Err(format!(
+                    "{within} has two fields named `{}`, which no writer makes (a struct's \
+                     field names are distinct)",
+                    node.name
+                ));
+            }
             let field = SchemaField::from_node(&join(path, &node.name), node, offset)?;
             offset = offset
                 .checked_add(field.size)
@@ -374,9 +399,10 @@ impl SchemaField {
             _ if !fields.is_empty() => {
                 return wrong(format!("of kind {} has parts", kind.name()));
             }
-            Kind::Enum { .. } if !(1..=8).contains(&size) => {
+            Kind::Enum { .. } if ![1, 2, 4, 8].contains(&size) => {
                 return wrong(format!(
-                    "is an enum of {size} bytes; a discriminant has 1 to 8"
+                    "is an enum of {size} bytes, which no writer makes: a discriminant is a \
+                     u8, u16, u32 or u64 (1, 2, 4 or 8 bytes)"
                 ));
             }
             kind => {
@@ -492,7 +518,7 @@ impl SchemaField {
             self.offset,
             self.size,
             "",
-            self.name,
+            Escaped(&self.name),
             self.type_name,
             indent = depth * 2
         )?;
@@ -511,7 +537,12 @@ impl SchemaField {
                         (0, false) => " ",
                         _ => ", ",
                     };
-                    write!(f, "{comma}{} = {}", variant.name(), variant.value())?;
+                    write!(
+                        f,
+                        "{comma}{} = {}",
+                        Escaped(variant.name()),
+                        variant.value()
+                    )?;
                 }
                 f.write_str(")")?;
             }
@@ -526,6 +557,25 @@ impl SchemaField {
         writeln!(f)?;
         for part in &self.fields {
             part.write_tree(f, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A name as the tree prints it: control characters (a newline, a
+/// terminal escape) escaped as Rust escapes them (`\n`, `\u{1b}`), since a
+/// name read from a file may hold anything and must neither break the tree's
+/// lines nor reach a terminal raw.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
         }
         Ok(())
     }
@@ -1069,6 +1119,59 @@ offset  size  field
             node("x", TAG_STRUCT, 0, &[], &[]),
             "does not encode a packet",
         );
+    }
+
+    #[test]
+    fn stored_schemas_that_no_writer_makes_are_refused() {
+        let packet = |size, children: &[Vec<u8>]| node("", TAG_STRUCT, size, &[], children);
+        let refused = |bytes: Vec<u8>, words: &str| {
+            let error = Schema::from_canonical_encoding(&bytes).unwrap_err();
+            assert!(error.contains(words), "{error}");
+        };
+        // Packets of 0 bytes: none, or only empty structs.
+        refused(packet(0, &[]), "packets of 0 bytes, which no writer makes");
+        refused(
+            packet(0, &[node("v", TAG_STRUCT, 0, &[], &[])]),
+            "packets of 0 bytes",
+        );
+        // Enums of 3, 5, 6 or 7 bytes; 1, 2, 4 and 8 are read.
+        let mut variants = Vec::new();
+        variants.u64(1);
+        variants.str("X");
+        variants.u64(0);
+        for size in 1..=8 {
+            let bytes = packet(size, &[node("e", TAG_ENUM, size, &variants, &[])]);
+            if [1, 2, 4, 8].contains(&size) {
+                assert!(Schema::from_canonical_encoding(&bytes).is_ok(), "{size}");
+            } else {
+                refused(
+                    bytes,
+                    &format!("field `e` is an enum of {size} bytes, which no writer makes"),
+                );
+            }
+        }
+        // Two fields of one name, in the packet or in a struct; the same
+        // name in different structs is fine.
+        let u8_node = |name: &str| node(name, 1, 1, &[], &[]);
+        refused(
+            packet(2, &[u8_node("a"), u8_node("a")]),
+            "the packet has two fields named `a`",
+        );
+        refused(
+            packet(
+                3,
+                &[node(
+                    "v",
+                    TAG_STRUCT,
+                    3,
+                    &[],
+                    &[u8_node("x"), u8_node("y"), u8_node("x")],
+                )],
+            ),
+            "field `v` has two fields named `x`",
+        );
+        let nested = |name: &str| node(name, TAG_STRUCT, 1, &[], &[u8_node("x")]);
+        assert!(Schema::from_canonical_encoding(&packet(2, &[nested("v"), nested("w")])).is_ok());
     }
 
     #[test]
