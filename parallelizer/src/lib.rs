@@ -96,7 +96,7 @@ pub use error::Error;
 #[cfg(feature = "mpi")]
 pub use mpi;
 pub use npy::NpyWriter;
-pub use persist::{JobRecord, PacketWriter, ResultsFile};
+pub use persist::{JobRecord, PacketWriter, ResultsFile, ResultsReader};
 pub use results::Results;
 pub use resume::{FileOptions, RunSummary};
 pub use schema::{Schema, SchemaField};
