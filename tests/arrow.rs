@@ -758,6 +758,56 @@ fn the_batch_holds_its_own_copy_of_the_values() {
     assert_eq!(normal.len(), 10);
 }
 
+/// A hand-written wire type whose shape claims a 16-byte enum: wider than
+/// any discriminant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Wide(pub [u8; 16]);
+
+impl WireType for Wide {
+    type Wire = [u8; 16];
+
+    fn to_wire(&self) -> [u8; 16] {
+        self.0
+    }
+
+    fn from_wire(wire: &[u8; 16]) -> Self {
+        Wide(*wire)
+    }
+
+    fn validate(_: &[u8; 16]) -> Result<(), InvalidValue> {
+        Ok(())
+    }
+
+    fn shape() -> Shape {
+        Shape::enumeration("Wide", 16, [Variant::new("A", 0)])
+    }
+}
+
+#[task(packet = (Wide,))]
+pub struct Wides;
+
+#[worker(Wides)]
+fn wides(_: usize) -> (Wide,) {
+    (Wide([0; 16]),)
+}
+
+#[test]
+fn an_enum_wider_than_8_bytes_is_an_inconsistent_schema() {
+    let results = Coordinator::new(2).dispatch(Wides, 3, 2).unwrap();
+    let error = results.to_record_batch().unwrap_err();
+    assert!(
+        matches!(error, Error::ArrowExport { task: "Wides", .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(
+            "field `0` (Wide) is 16 bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes"
+        ),
+        "{message}"
+    );
+}
+
 /// The median of `runs` timings of `f`, in seconds.
 fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
     let mut times: Vec<f64> = (0..runs)
