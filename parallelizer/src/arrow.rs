@@ -7,7 +7,9 @@
 //! whose schema is known, whether it comes from a task's type
 //! ([`Task::schema`]) or from a results file read without one.
 //! [`Results::to_record_batch`] and [`Results::write_arrow_ipc`] are the
-//! same for a task's results.
+//! same for a task's results, [`ResultsFile::to_record_batch`] and
+//! [`ResultsFile::write_arrow_ipc`] for a results file read with no Rust
+//! type.
 //!
 //! | packet field | Arrow column |
 //! |---|---|
@@ -24,9 +26,12 @@
 //! than 2 GiB in all (packets × capacity) is `LargeUtf8` or `LargeBinary`
 //! instead, whose offsets are 64-bit. A `Color3b16` is its `u16` bits, as
 //! in the packet. The Arrow schema's metadata holds the task's name
-//! (`parallelizer.task`) and the schema's
+//! ([`TASK_KEY`], `parallelizer.task`) and the schema's
 //! [fingerprint](Schema::fingerprint) as 16 lowercase hex digits
-//! (`parallelizer.fingerprint`).
+//! ([`FINGERPRINT_KEY`], `parallelizer.fingerprint`). A schema read from a
+//! results file ([`ResultsFile`]) records no task name (its
+//! [`task`](Schema::task) is [`ResultsFile::TASK`], `"?"`): its batches
+//! have no `parallelizer.task` key at all, rather than a made-up name.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -46,8 +51,9 @@ use arrow_ipc::writer::FileWriter;
 use arrow_schema::{ArrowError, Field, Fields};
 
 use crate::error::{Error, InvalidValue};
+use crate::persist::ResultsFile;
 use crate::results::Results;
-use crate::schema::{check_field, Schema, SchemaField};
+use crate::schema::{check_field, Schema, SchemaField, UNKNOWN_TASK};
 use crate::task::Task;
 use crate::value::leaf::{self, Discriminants, Number, Slot};
 use crate::wire::{intern, Kind, Variant};
@@ -57,7 +63,8 @@ use crate::wire::{intern, Kind, Variant};
 /// version itself.
 pub use {arrow_array, arrow_buffer, arrow_ipc, arrow_schema};
 
-/// The Arrow schema metadata key of the task's name.
+/// The Arrow schema metadata key of the task's name; absent for a schema
+/// read from a results file, which records no task name.
 pub const TASK_KEY: &str = "parallelizer.task";
 /// The Arrow schema metadata key of the schema's
 /// [fingerprint](Schema::fingerprint), 16 lowercase hex digits.
@@ -132,13 +139,14 @@ pub fn record_batch(schema: &Schema, packets: &[u8]) -> Result<RecordBatch, Erro
         fields.push(Field::new(field.name(), column.data_type().clone(), false));
         columns.push(column);
     }
-    let metadata = HashMap::from([
-        (TASK_KEY.to_string(), schema.task().to_string()),
-        (
-            FINGERPRINT_KEY.to_string(),
-            format!("{:016x}", schema.fingerprint()),
-        ),
-    ]);
+    let mut metadata = HashMap::from([(
+        FINGERPRINT_KEY.to_string(),
+        format!("{:016x}", schema.fingerprint()),
+    )]);
+    // A schema read from a file knows no task name: no key, rather than "?".
+    if schema.task() != UNKNOWN_TASK {
+        metadata.insert(TASK_KEY.to_string(), schema.task().to_string());
+    }
     let arrow_schema = arrow_schema::Schema::new_with_metadata(fields, metadata);
     // The row count is given, for a packet of no fields.
     let options = RecordBatchOptions::new().with_row_count(Some(packets.count));
@@ -270,6 +278,86 @@ impl<T: Task> Results<T> {
     /// [`Error::WriteFailed`] if the writer fails.
     pub fn write_arrow_ipc<W: Write>(&self, writer: W) -> Result<(), Error> {
         write_ipc(&T::schema(), self.as_bytes(), writer)
+    }
+}
+
+impl ResultsFile {
+    /// The file's packets as an Arrow record batch, decoded by the schema
+    /// the file stores: the same columns, names and values as
+    /// [`Results::to_record_batch`] gives for the task that wrote the file.
+    /// The file records no task name, so the Arrow schema's metadata holds
+    /// the [fingerprint](FINGERPRINT_KEY) only, no [`TASK_KEY`].
+    ///
+    /// ```
+    /// use parallelizer::arrow::{FINGERPRINT_KEY, TASK_KEY};
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::ResultsFile;
+    ///
+    /// #[task(packet = (u16, FixedStr<4>))]
+    /// pub struct Tag;
+    ///
+    /// #[worker(Tag)]
+    /// fn tag(task_id: usize) -> (u16, FixedStr<4>) {
+    ///     (task_id as u16, FixedStr::new("t").unwrap())
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let results = Coordinator::new(2).dispatch(Tag, 6, 2)?;
+    /// let mut bytes = Vec::new();
+    /// results.write_to(&mut bytes)?;
+    /// let batch = ResultsFile::read_from(bytes.as_slice())?.to_record_batch()?;
+    /// let typed = results.to_record_batch()?;
+    /// assert_eq!(batch.columns(), typed.columns());
+    /// assert_eq!(batch.schema().fields(), typed.schema().fields());
+    /// let metadata = batch.schema().metadata().clone();
+    /// assert_eq!(metadata.get(TASK_KEY), None);
+    /// assert_eq!(metadata[FINGERPRINT_KEY], typed.schema().metadata()[FINGERPRINT_KEY]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`record_batch`], naming the task as [`ResultsFile::TASK`]. A
+    /// file's packets are not validated when it is read, so this is where
+    /// a value its field cannot hold (a string that is not UTF-8...) is
+    /// found: [`Error::InvalidPacket`].
+    pub fn to_record_batch(&self) -> Result<RecordBatch, Error> {
+        record_batch(self.schema(), self.as_bytes())
+    }
+
+    /// Writes the file's packets as an Arrow IPC file: see [`write_ipc`]
+    /// and [`to_record_batch`](Self::to_record_batch).
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::ResultsFile;
+    ///
+    /// #[task(packet = (u32,))]
+    /// pub struct Square;
+    ///
+    /// #[worker(Square)]
+    /// fn square(task_id: usize) -> (u32,) {
+    ///     ((task_id * task_id) as u32,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let results = Coordinator::new(2).dispatch(Square, 10, 5)?;
+    /// let mut bytes = Vec::new();
+    /// results.write_to(&mut bytes)?;
+    /// let mut file = Vec::new();
+    /// ResultsFile::read_from(bytes.as_slice())?.write_arrow_ipc(&mut file)?;
+    /// assert!(file.starts_with(b"ARROW1") && file.ends_with(b"ARROW1"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`to_record_batch`](Self::to_record_batch), and
+    /// [`Error::WriteFailed`] if the writer fails.
+    pub fn write_arrow_ipc<W: Write>(&self, writer: W) -> Result<(), Error> {
+        write_ipc(self.schema(), self.as_bytes(), writer)
     }
 }
 
