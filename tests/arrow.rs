@@ -1,7 +1,8 @@
 //! Arrow export (feature `arrow`): the column type and every value of every
 //! field of the all-types packet (as a tuple and as its named twin) and of
 //! the issue's `Cell`, checked against `results.get(i)`; the IPC file read
-//! back with arrow-rs's own reader; and the errors of bad buffers and
+//! back with arrow-rs's own reader; a results file's batch, read with no
+//! Rust type, against the typed results'; and the errors of bad buffers and
 //! inconsistent schemas.
 
 mod common;
@@ -24,7 +25,7 @@ use parallelizer::arrow::arrow_ipc::reader::FileReader;
 use parallelizer::arrow::arrow_schema::{DataType, Field, Fields};
 use parallelizer::arrow::{self, FINGERPRINT_KEY, TASK_KEY};
 use parallelizer::prelude::*;
-use parallelizer::{InvalidValue, Shape, Variant};
+use parallelizer::{InvalidValue, ResultsFile, Shape, Variant};
 
 const COUNT: usize = 1000;
 
@@ -756,6 +757,132 @@ fn the_batch_holds_its_own_copy_of_the_values() {
     assert_eq!(height.as_primitive::<Float32Type>().value(8), 2.0);
     let normal: &StructArray = batch.column(1).as_struct();
     assert_eq!(normal.len(), 10);
+}
+
+/// `results` written as a results file and read back with no Rust type.
+fn as_file<T: Task>(results: &Results<T>) -> ResultsFile {
+    let mut bytes = Vec::new();
+    results.write_to(&mut bytes).unwrap();
+    ResultsFile::read_from(bytes.as_slice()).unwrap()
+}
+
+#[test]
+fn a_results_files_batch_has_the_typed_results_columns() {
+    let coordinator = Coordinator::new(4);
+    let cells = coordinator.dispatch(Terrain, COUNT, 64).unwrap();
+    let everything = coordinator.dispatch(Everything, COUNT, 64).unwrap();
+    let named = coordinator.dispatch(EverythingNamed, COUNT, 64).unwrap();
+    let pairs = [
+        (as_file(&cells), cells.to_record_batch().unwrap()),
+        (as_file(&everything), everything.to_record_batch().unwrap()),
+        (as_file(&named), named.to_record_batch().unwrap()),
+    ];
+    for (file, typed) in &pairs {
+        let batch = file.to_record_batch().unwrap();
+        assert_eq!(batch.schema().fields(), typed.schema().fields());
+        assert_eq!(batch.columns(), typed.columns());
+        // The file records no task name: no task key, the same fingerprint.
+        let metadata = batch.schema().metadata().clone();
+        assert_eq!(metadata.get(TASK_KEY), None);
+        assert_eq!(metadata.len(), 1);
+        assert_eq!(
+            metadata[FINGERPRINT_KEY],
+            typed.schema().metadata()[FINGERPRINT_KEY]
+        );
+        assert_eq!(typed.schema().metadata().len(), 2);
+        // Its IPC file reads back as its batch.
+        let mut ipc = Vec::new();
+        file.write_arrow_ipc(&mut ipc).unwrap();
+        let mut reader = FileReader::try_new(Cursor::new(ipc), None).unwrap();
+        assert_eq!(reader.schema(), batch.schema());
+        assert_eq!(reader.next().unwrap().unwrap(), batch);
+        assert!(reader.next().is_none());
+    }
+    // And every value, against `get`.
+    check_cells(&pairs[0].0.to_record_batch().unwrap(), &cells);
+    check_all_types(&pairs[1].0.to_record_batch().unwrap(), &everything);
+}
+
+#[test]
+fn a_results_files_bad_value_is_an_error_naming_its_field() {
+    use parallelizer::zerocopy::FromBytes;
+
+    let results = Coordinator::new(2).dispatch(Terrain, 20, 4).unwrap();
+    // A file's packets are validated when they are decoded: write one
+    // whose packet 6 holds a `bool` of 2.
+    let bad = corrupt(results.as_bytes(), 6, "wet", 0, &[2]);
+    let packets = <[<Terrain as Task>::Packet]>::ref_from_bytes(&bad).unwrap();
+    let mut writer = PacketWriter::<Terrain, _>::new(Vec::new(), packets.len()).unwrap();
+    writer.write(packets).unwrap();
+    let file = ResultsFile::read_from(writer.finish().unwrap().as_slice()).unwrap();
+    let error = file.to_record_batch().unwrap_err();
+    assert_eq!(
+        error,
+        Error::InvalidPacket {
+            task: ResultsFile::TASK,
+            index: 6,
+            field: 5,
+            field_type: "bool",
+            reason: InvalidValue::Field {
+                index: 5,
+                name: "wet",
+                reason: Box::new(InvalidValue::InvalidBool { byte: 2 }),
+            },
+        }
+    );
+    let mut ipc = Vec::new();
+    assert_eq!(file.write_arrow_ipc(&mut ipc), Err(error));
+    assert!(ipc.is_empty());
+}
+
+/// A hand-written wire type whose shape claims a 16-byte enum: wider than
+/// any discriminant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Wide(pub [u8; 16]);
+
+impl WireType for Wide {
+    type Wire = [u8; 16];
+
+    fn to_wire(&self) -> [u8; 16] {
+        self.0
+    }
+
+    fn from_wire(wire: &[u8; 16]) -> Self {
+        Wide(*wire)
+    }
+
+    fn validate(_: &[u8; 16]) -> Result<(), InvalidValue> {
+        Ok(())
+    }
+
+    fn shape() -> Shape {
+        Shape::enumeration("Wide", 16, [Variant::new("A", 0)])
+    }
+}
+
+#[task(packet = (Wide,))]
+pub struct Wides;
+
+#[worker(Wides)]
+fn wides(_: usize) -> (Wide,) {
+    (Wide([0; 16]),)
+}
+
+#[test]
+fn an_enum_wider_than_8_bytes_is_an_inconsistent_schema() {
+    let results = Coordinator::new(2).dispatch(Wides, 3, 2).unwrap();
+    let error = results.to_record_batch().unwrap_err();
+    assert!(
+        matches!(error, Error::ArrowExport { task: "Wides", .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(
+            "field `0` (Wide) is 16 bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes"
+        ),
+        "{message}"
+    );
 }
 
 /// The median of `runs` timings of `f`, in seconds.

@@ -7,7 +7,9 @@
 //! whose schema is known, whether it comes from a task's type
 //! ([`Task::schema`]) or from a results file read without one.
 //! [`Results::to_record_batch`] and [`Results::write_arrow_ipc`] are the
-//! same for a task's results.
+//! same for a task's results, [`ResultsFile::to_record_batch`] and
+//! [`ResultsFile::write_arrow_ipc`] for a results file read with no Rust
+//! type.
 //!
 //! | packet field | Arrow column |
 //! |---|---|
@@ -24,9 +26,12 @@
 //! than 2 GiB in all (packets × capacity) is `LargeUtf8` or `LargeBinary`
 //! instead, whose offsets are 64-bit. A `Color3b16` is its `u16` bits, as
 //! in the packet. The Arrow schema's metadata holds the task's name
-//! (`parallelizer.task`) and the schema's
+//! ([`TASK_KEY`], `parallelizer.task`) and the schema's
 //! [fingerprint](Schema::fingerprint) as 16 lowercase hex digits
-//! (`parallelizer.fingerprint`).
+//! ([`FINGERPRINT_KEY`], `parallelizer.fingerprint`). A schema read from a
+//! results file ([`ResultsFile`]) records no task name (its
+//! [`task`](Schema::task) is [`ResultsFile::TASK`], `"?"`): its batches
+//! have no `parallelizer.task` key at all, rather than a made-up name.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -46,17 +51,20 @@ use arrow_ipc::writer::FileWriter;
 use arrow_schema::{ArrowError, Field, Fields};
 
 use crate::error::{Error, InvalidValue};
+use crate::persist::ResultsFile;
 use crate::results::Results;
-use crate::schema::{Schema, SchemaField};
+use crate::schema::{check_field, Schema, SchemaField, UNKNOWN_TASK};
 use crate::task::Task;
-use crate::wire::{check_len, check_padding, intern, Kind, Variant, WireType};
+use crate::value::leaf::{self, Discriminants, Number, Slot};
+use crate::wire::{intern, Kind, Variant};
 
 /// The arrow-rs crates at the versions this module builds with, so that a
 /// program handles the batches it gets without adding them at a matching
 /// version itself.
 pub use {arrow_array, arrow_buffer, arrow_ipc, arrow_schema};
 
-/// The Arrow schema metadata key of the task's name.
+/// The Arrow schema metadata key of the task's name; absent for a schema
+/// read from a results file, which records no task name.
 pub const TASK_KEY: &str = "parallelizer.task";
 /// The Arrow schema metadata key of the schema's
 /// [fingerprint](Schema::fingerprint), 16 lowercase hex digits.
@@ -131,13 +139,14 @@ pub fn record_batch(schema: &Schema, packets: &[u8]) -> Result<RecordBatch, Erro
         fields.push(Field::new(field.name(), column.data_type().clone(), false));
         columns.push(column);
     }
-    let metadata = HashMap::from([
-        (TASK_KEY.to_string(), schema.task().to_string()),
-        (
-            FINGERPRINT_KEY.to_string(),
-            format!("{:016x}", schema.fingerprint()),
-        ),
-    ]);
+    let mut metadata = HashMap::from([(
+        FINGERPRINT_KEY.to_string(),
+        format!("{:016x}", schema.fingerprint()),
+    )]);
+    // A schema read from a file knows no task name: no key, rather than "?".
+    if schema.task() != UNKNOWN_TASK {
+        metadata.insert(TASK_KEY.to_string(), schema.task().to_string());
+    }
     let arrow_schema = arrow_schema::Schema::new_with_metadata(fields, metadata);
     // The row count is given, for a packet of no fields.
     let options = RecordBatchOptions::new().with_row_count(Some(packets.count));
@@ -235,8 +244,8 @@ impl<T: Task> Results<T> {
     ///
     /// As [`record_batch`]. Results that a dispatch made, or that
     /// [`from_bytes`](Self::from_bytes) validated, hold valid packets, so
-    /// only a hand-written [`WireType::shape`] that lies about its layout
-    /// fails here.
+    /// only a hand-written [`WireType::shape`](crate::WireType::shape) that
+    /// lies about its layout fails here.
     pub fn to_record_batch(&self) -> Result<RecordBatch, Error> {
         record_batch(&T::schema(), self.as_bytes())
     }
@@ -269,6 +278,86 @@ impl<T: Task> Results<T> {
     /// [`Error::WriteFailed`] if the writer fails.
     pub fn write_arrow_ipc<W: Write>(&self, writer: W) -> Result<(), Error> {
         write_ipc(&T::schema(), self.as_bytes(), writer)
+    }
+}
+
+impl ResultsFile {
+    /// The file's packets as an Arrow record batch, decoded by the schema
+    /// the file stores: the same columns, names and values as
+    /// [`Results::to_record_batch`] gives for the task that wrote the file.
+    /// The file records no task name, so the Arrow schema's metadata holds
+    /// the [fingerprint](FINGERPRINT_KEY) only, no [`TASK_KEY`].
+    ///
+    /// ```
+    /// use parallelizer::arrow::{FINGERPRINT_KEY, TASK_KEY};
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::ResultsFile;
+    ///
+    /// #[task(packet = (u16, FixedStr<4>))]
+    /// pub struct Tag;
+    ///
+    /// #[worker(Tag)]
+    /// fn tag(task_id: usize) -> (u16, FixedStr<4>) {
+    ///     (task_id as u16, FixedStr::new("t").unwrap())
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let results = Coordinator::new(2).dispatch(Tag, 6, 2)?;
+    /// let mut bytes = Vec::new();
+    /// results.write_to(&mut bytes)?;
+    /// let batch = ResultsFile::read_from(bytes.as_slice())?.to_record_batch()?;
+    /// let typed = results.to_record_batch()?;
+    /// assert_eq!(batch.columns(), typed.columns());
+    /// assert_eq!(batch.schema().fields(), typed.schema().fields());
+    /// let metadata = batch.schema().metadata().clone();
+    /// assert_eq!(metadata.get(TASK_KEY), None);
+    /// assert_eq!(metadata[FINGERPRINT_KEY], typed.schema().metadata()[FINGERPRINT_KEY]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`record_batch`], naming the task as [`ResultsFile::TASK`]. A
+    /// file's packets are not validated when it is read, so this is where
+    /// a value its field cannot hold (a string that is not UTF-8...) is
+    /// found: [`Error::InvalidPacket`].
+    pub fn to_record_batch(&self) -> Result<RecordBatch, Error> {
+        record_batch(self.schema(), self.as_bytes())
+    }
+
+    /// Writes the file's packets as an Arrow IPC file: see [`write_ipc`]
+    /// and [`to_record_batch`](Self::to_record_batch).
+    ///
+    /// ```
+    /// use parallelizer::prelude::*;
+    /// use parallelizer::ResultsFile;
+    ///
+    /// #[task(packet = (u32,))]
+    /// pub struct Square;
+    ///
+    /// #[worker(Square)]
+    /// fn square(task_id: usize) -> (u32,) {
+    ///     ((task_id * task_id) as u32,)
+    /// }
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let results = Coordinator::new(2).dispatch(Square, 10, 5)?;
+    /// let mut bytes = Vec::new();
+    /// results.write_to(&mut bytes)?;
+    /// let mut file = Vec::new();
+    /// ResultsFile::read_from(bytes.as_slice())?.write_arrow_ipc(&mut file)?;
+    /// assert!(file.starts_with(b"ARROW1") && file.ends_with(b"ARROW1"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`to_record_batch`](Self::to_record_batch), and
+    /// [`Error::WriteFailed`] if the writer fails.
+    pub fn write_arrow_ipc<W: Write>(&self, writer: W) -> Result<(), Error> {
+        write_ipc(self.schema(), self.as_bytes(), writer)
     }
 }
 
@@ -345,7 +434,8 @@ impl<'a> Packets<'a> {
 }
 
 /// The column of `field`, whose dotted path is `path`, checking first that
-/// the field's layout is what its kind says and lies within the packet.
+/// the field's layout is what its kind says and lies within the packet
+/// ([`check_field`]).
 fn column(field: &SchemaField, packets: &Packets, path: &str) -> Result<ArrayRef, Failure> {
     let size = field.size();
     let schema_error = |what: String| {
@@ -355,47 +445,22 @@ fn column(field: &SchemaField, packets: &Packets, path: &str) -> Result<ArrayRef
             field.type_name()
         ))
     };
-    let end = field.offset().checked_add(size);
-    if end.map_or(true, |end| end > packets.size) {
-        return Err(schema_error(format!(
-            "is {size} bytes at offset {}, beyond the {}-byte packet",
-            field.offset(),
-            packets.size
-        )));
-    }
-    let expected = match field.kind() {
-        Kind::Str { capacity } => capacity.checked_add(4),
-        Kind::Bytes { capacity } => capacity.checked_add(2),
-        Kind::Enum { .. } => Some(size).filter(|size| [1, 2, 4, 8].contains(size)),
-        Kind::Struct => field
-            .fields()
-            .iter()
-            .map(SchemaField::size)
-            .try_fold(0, usize::checked_add),
-        kind => kind.fixed_size().or(Some(size)),
-    };
-    if expected != Some(size) {
-        let kind = field.kind().name();
-        return Err(schema_error(match expected {
-            Some(expected) => format!("is {size} bytes, but its kind ({kind}) makes it {expected}"),
-            None => format!("is {size} bytes, which its kind ({kind}) cannot be"),
-        }));
-    }
+    check_field(field, packets.size).map_err(schema_error)?;
     let offset = field.offset();
     Ok(match field.kind() {
-        Kind::U8 => primitive::<UInt8Type, 1>(packets, offset, u8::from_le_bytes),
-        Kind::U16 => primitive::<UInt16Type, 2>(packets, offset, u16::from_le_bytes),
-        Kind::U32 => primitive::<UInt32Type, 4>(packets, offset, u32::from_le_bytes),
-        Kind::U64 => primitive::<UInt64Type, 8>(packets, offset, u64::from_le_bytes),
-        Kind::I8 => primitive::<Int8Type, 1>(packets, offset, i8::from_le_bytes),
-        Kind::I16 => primitive::<Int16Type, 2>(packets, offset, i16::from_le_bytes),
-        Kind::I32 => primitive::<Int32Type, 4>(packets, offset, i32::from_le_bytes),
-        Kind::I64 => primitive::<Int64Type, 8>(packets, offset, i64::from_le_bytes),
-        Kind::F32 => primitive::<Float32Type, 4>(packets, offset, f32::from_le_bytes),
-        Kind::F64 => primitive::<Float64Type, 8>(packets, offset, f64::from_le_bytes),
+        Kind::U8 => primitive::<UInt8Type, 1>(packets, offset),
+        Kind::U16 => primitive::<UInt16Type, 2>(packets, offset),
+        Kind::U32 => primitive::<UInt32Type, 4>(packets, offset),
+        Kind::U64 => primitive::<UInt64Type, 8>(packets, offset),
+        Kind::I8 => primitive::<Int8Type, 1>(packets, offset),
+        Kind::I16 => primitive::<Int16Type, 2>(packets, offset),
+        Kind::I32 => primitive::<Int32Type, 4>(packets, offset),
+        Kind::I64 => primitive::<Int64Type, 8>(packets, offset),
+        Kind::F32 => primitive::<Float32Type, 4>(packets, offset),
+        Kind::F64 => primitive::<Float64Type, 8>(packets, offset),
         Kind::Bool => boolean(packets, offset)?,
-        Kind::Str { capacity } => slots(packets, offset, 4, *capacity, true)?,
-        Kind::Bytes { capacity } => slots(packets, offset, 2, *capacity, false)?,
+        Kind::Str { capacity } => slots(packets, offset, Slot::string(*capacity), true)?,
+        Kind::Bytes { capacity } => slots(packets, offset, Slot::bytes(*capacity), false)?,
         Kind::Enum { variants } => enumeration(field, variants, packets).ok_or_else(|| {
             schema_error(format!(
                 "has {} variants, more than its {size}-byte discriminant tells apart",
@@ -408,84 +473,67 @@ fn column(field: &SchemaField, packets: &Packets, path: &str) -> Result<ArrayRef
     })
 }
 
-/// A number column: each packet's `N` little-endian bytes at `offset`.
-fn primitive<T: ArrowPrimitiveType, const N: usize>(
-    packets: &Packets,
-    offset: usize,
-    decode: fn([u8; N]) -> T::Native,
-) -> ArrayRef {
-    let values: Vec<T::Native> = packets.slices(offset).map(decode).collect();
+/// A number column: each packet's `N` bytes at `offset`, read as the
+/// number they are ([`Number::read`]).
+fn primitive<T: ArrowPrimitiveType, const N: usize>(packets: &Packets, offset: usize) -> ArrayRef
+where
+    T::Native: Number,
+{
+    let values: Vec<T::Native> = packets
+        .slices::<N>(offset)
+        .map(|bytes| T::Native::read(&bytes))
+        .collect();
     Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(values), None))
 }
 
-/// A `bool` column, each byte checked as the `bool` wire type checks it.
+/// A `bool` column, each byte checked as [`leaf::boolean`] checks it.
 fn boolean(packets: &Packets, offset: usize) -> Result<ArrayRef, Failure> {
     let bytes: Vec<u8> = packets.slices::<1>(offset).map(|[byte]| byte).collect();
-    for (index, byte) in bytes.iter().enumerate() {
-        <bool as WireType>::validate(byte).map_err(|reason| Failure::Value { index, reason })?;
+    for (index, &byte) in bytes.iter().enumerate() {
+        leaf::boolean(byte).map_err(|reason| Failure::Value { index, reason })?;
     }
     let values = BooleanBuffer::collect_bool(bytes.len(), |index| bytes[index] != 0);
     Ok(Arc::new(BooleanArray::new(values, None)))
 }
 
-/// A string (`utf8`) or byte slot column: a little-endian length of
-/// `prefix` bytes at `offset`, then `capacity` bytes. Its offsets are 64-bit
-/// if the slots could hold more than `i32::MAX` bytes in all.
-fn slots(
-    packets: &Packets,
-    offset: usize,
-    prefix: usize,
-    capacity: usize,
-    utf8: bool,
-) -> Result<ArrayRef, Failure> {
+/// A string (`utf8`) or byte slot column of `slot`s at `offset`. Its
+/// offsets are 64-bit if the slots could hold more than `i32::MAX` bytes in
+/// all.
+fn slots(packets: &Packets, offset: usize, slot: Slot, utf8: bool) -> Result<ArrayRef, Failure> {
     let small = packets
         .count
-        .checked_mul(capacity)
+        .checked_mul(slot.capacity)
         .is_some_and(|total| total <= i32::MAX as usize);
     match (utf8, small) {
-        (true, true) => strings::<i32>(packets, offset, prefix, capacity),
-        (true, false) => strings::<i64>(packets, offset, prefix, capacity),
-        (false, true) => binaries::<i32>(packets, offset, prefix, capacity),
-        (false, false) => binaries::<i64>(packets, offset, prefix, capacity),
+        (true, true) => strings::<i32>(packets, offset, &slot),
+        (true, false) => strings::<i64>(packets, offset, &slot),
+        (false, true) => binaries::<i32>(packets, offset, &slot),
+        (false, false) => binaries::<i64>(packets, offset, &slot),
     }
 }
 
-/// Each packet's slot at `offset`, checked as [`FixedStr`](crate::FixedStr)
-/// and [`FixedBytes`](crate::FixedBytes) check their wire forms: the length
-/// within the capacity, zero padding after it. Gives the used bytes.
-fn slot_values<'a>(
+/// Each packet's bytes of `slot` at `offset`.
+fn slot_bytes<'a>(
     packets: &Packets<'a>,
     offset: usize,
-    prefix: usize,
-    capacity: usize,
-) -> impl Iterator<Item = Result<&'a [u8], Failure>> {
-    packets.iter().enumerate().map(move |(index, packet)| {
-        let mut len = [0; 8];
-        len[..prefix].copy_from_slice(&packet[offset..offset + prefix]);
-        let bytes = &packet[offset + prefix..offset + prefix + capacity];
-        let value = check_len(u64::from_le_bytes(len), capacity).and_then(|len| {
-            check_padding(bytes, len)?;
-            Ok(&bytes[..len])
-        });
-        value.map_err(|reason| Failure::Value { index, reason })
-    })
+    slot: &Slot,
+) -> impl Iterator<Item = &'a [u8]> {
+    // `check_field` made the slot's size its prefix and capacity.
+    let end = offset + slot.prefix + slot.capacity;
+    packets.iter().map(move |packet| &packet[offset..end])
 }
 
 fn strings<O: OffsetSizeTrait>(
     packets: &Packets,
     offset: usize,
-    prefix: usize,
-    capacity: usize,
+    slot: &Slot,
 ) -> Result<ArrayRef, Failure> {
     let mut builder =
-        GenericStringBuilder::<O>::with_capacity(packets.count, packets.count * capacity);
-    for (index, value) in slot_values(packets, offset, prefix, capacity).enumerate() {
-        let text = std::str::from_utf8(value?).map_err(|error| Failure::Value {
-            index,
-            reason: InvalidValue::InvalidUtf8 {
-                valid_up_to: error.valid_up_to(),
-            },
-        })?;
+        GenericStringBuilder::<O>::with_capacity(packets.count, packets.count * slot.capacity);
+    for (index, bytes) in slot_bytes(packets, offset, slot).enumerate() {
+        let text = slot
+            .text(bytes)
+            .map_err(|reason| Failure::Value { index, reason })?;
         builder.append_value(text);
     }
     Ok(Arc::new(builder.finish()))
@@ -494,19 +542,22 @@ fn strings<O: OffsetSizeTrait>(
 fn binaries<O: OffsetSizeTrait>(
     packets: &Packets,
     offset: usize,
-    prefix: usize,
-    capacity: usize,
+    slot: &Slot,
 ) -> Result<ArrayRef, Failure> {
     let mut builder =
-        GenericBinaryBuilder::<O>::with_capacity(packets.count, packets.count * capacity);
-    for value in slot_values(packets, offset, prefix, capacity) {
-        builder.append_value(value?);
+        GenericBinaryBuilder::<O>::with_capacity(packets.count, packets.count * slot.capacity);
+    for (index, bytes) in slot_bytes(packets, offset, slot).enumerate() {
+        let data = slot
+            .data(bytes)
+            .map_err(|reason| Failure::Value { index, reason })?;
+        builder.append_value(data);
     }
     Ok(Arc::new(builder.finish()))
 }
 
 /// An enum column, keyed by an unsigned integer as wide as the
-/// discriminant; `None` if there are more variants than keys.
+/// discriminant (1, 2, 4 or 8 bytes: [`check_field`]); `None` if there are
+/// more variants than keys.
 fn enumeration(
     field: &SchemaField,
     variants: &[Variant],
@@ -521,37 +572,28 @@ fn enumeration(
 }
 
 /// An enum column: each packet's discriminant as the key of its variant in
-/// a dictionary of the variants' names, in declaration order; `None` if
-/// there are more variants than keys of type `K`.
+/// a dictionary of the variants' names, in declaration order (the key is
+/// the variant's position, found by [`Discriminants`]); `None` if there are
+/// more variants than keys of type `K`.
 fn dictionary<K: ArrowDictionaryKeyType>(
     field: &SchemaField,
     variants: &[Variant],
     packets: &Packets,
 ) -> Option<Result<ArrayRef, Failure>> {
-    let (offset, size) = (field.offset(), field.size());
-    // (discriminant, key), sorted by discriminant.
-    let mut keys = Vec::with_capacity(variants.len());
-    for (key, variant) in variants.iter().enumerate() {
-        keys.push((variant.value(), K::Native::from_usize(key)?));
-    }
-    keys.sort_unstable_by_key(|&(value, _)| value);
+    let (offset, end) = (field.offset(), field.offset() + field.size());
+    // Each variant's key, by position.
+    let keys: Vec<K::Native> = (0..variants.len())
+        .map(K::Native::from_usize)
+        .collect::<Option<_>>()?;
+    let lookup = Discriminants::new(field.type_name(), variants);
     let column = packets
         .iter()
         .enumerate()
         .map(|(index, packet)| {
-            let mut bytes = [0; 8];
-            bytes[..size].copy_from_slice(&packet[offset..offset + size]);
-            let value = u64::from_le_bytes(bytes);
-            match keys.binary_search_by_key(&value, |&(value, _)| value) {
-                Ok(found) => Ok(keys[found].1),
-                Err(_) => Err(Failure::Value {
-                    index,
-                    reason: InvalidValue::InvalidDiscriminant {
-                        type_name: field.type_name(),
-                        value,
-                    },
-                }),
-            }
+            lookup
+                .position(&packet[offset..end])
+                .map(|position| keys[position])
+                .map_err(|reason| Failure::Value { index, reason })
         })
         .collect::<Result<Vec<K::Native>, Failure>>();
     Some(column.map(|keys| {

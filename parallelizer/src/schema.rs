@@ -941,6 +941,82 @@ fn number_kind(tag: u64) -> Option<Kind> {
     kinds.into_iter().find(|kind| self::tag(kind) == tag)
 }
 
+/// Why `field`, a node of a schema whose packets are `packet_size` bytes,
+/// does not mean what it says; `Ok` if it does. The one consistency rule of
+/// a schema node, for every reader that walks the tree (call it on each
+/// node read; it checks the node and where its parts lie, not the parts'
+/// own kinds): the node lies within the packet; a number's or `bool`'s size
+/// is its kind's; a struct's parts follow each other from its offset and
+/// their sizes sum to its size; a string slot is a `u32` `len` and
+/// `capacity` raw `bytes`, a byte slot a `u16` `len` and raw `bytes`; an
+/// enum's discriminant is 1, 2, 4 or 8 bytes; no other kind has parts.
+///
+/// The reason follows the field's name: it starts with "is" or "has".
+#[cfg_attr(not(feature = "arrow"), allow(dead_code))]
+pub(crate) fn check_field(field: &SchemaField, packet_size: usize) -> Result<(), String> {
+    use crate::value::leaf::Slot;
+    let (offset, size, kind) = (field.offset, field.size, &field.kind);
+    if offset
+        .checked_add(size)
+        .map_or(true, |end| end > packet_size)
+    {
+        return Err(format!(
+            "is {size} bytes at offset {offset}, beyond the {packet_size}-byte packet"
+        ));
+    }
+    let mut end = offset;
+    for part in &field.fields {
+        if part.offset != end {
+            return Err(format!(
+                "has its part `{}` at offset {}, not {end}",
+                part.name, part.offset
+            ));
+        }
+        end = end
+            .checked_add(part.size)
+            .ok_or("has parts larger than memory")?;
+    }
+    let name = kind.name();
+    let expected = if let Some(slot) = Slot::of(kind) {
+        let parts_ok = matches!(
+            &field.fields[..],
+            [len, bytes] if len.name == "len" && len.kind == slot.len
+                && bytes.name == "bytes" && bytes.kind == Kind::Raw
+                && bytes.size == slot.capacity
+        );
+        if !parts_ok {
+            return Err(format!(
+                "is a {name} slot of capacity {}, but its parts are not a `len` ({}) and {} \
+                 raw `bytes`",
+                slot.capacity,
+                slot.len.name(),
+                slot.capacity
+            ));
+        }
+        slot.size()
+    } else {
+        match kind {
+            Kind::Struct => Some(end - offset),
+            _ if !field.fields.is_empty() => return Err(format!("is a {name}, but has parts")),
+            Kind::Enum { .. } if ![1, 2, 4, 8].contains(&size) => {
+                return Err(format!(
+                    "is {size} bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes"
+                ));
+            }
+            kind => kind.fixed_size().or(Some(size)),
+        }
+    };
+    match expected {
+        Some(expected) if expected == size => Ok(()),
+        Some(expected) => Err(format!(
+            "is {size} bytes, but its kind ({name}) makes it {expected}"
+        )),
+        None => Err(format!(
+            "is {size} bytes, which its kind ({name}) cannot be"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,8 @@ use std::fmt;
 
 use crate::error::InvalidValue;
 use crate::schema::{Schema, SchemaField};
-use crate::wire::{check_len, check_padding, Kind, Variant};
+use crate::wire::{Kind, Variant};
+use leaf::{Discriminants, Number, Slot};
 
 /// One field's value, decoded from a packet by its [`SchemaField`].
 ///
@@ -202,57 +203,30 @@ fn decode(field: &SchemaField, packet: &[u8], path: &str) -> Result<Value, Decod
         field: path.to_string(),
         reason,
     };
-    // Up to 8 bytes, little-endian, as a u64 (a number's size is its kind's).
-    let unsigned = |bytes: &[u8]| {
-        let mut word = [0; 8];
-        word[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
-        u64::from_le_bytes(word)
-    };
-    // Sign-extends a `size`-byte integer.
-    let signed = |bytes: &[u8]| {
-        let shift = 64 - 8 * bytes.len().clamp(1, 8) as u32;
-        ((unsigned(bytes) << shift) as i64) >> shift
-    };
     Ok(match field.kind() {
-        Kind::U8 | Kind::U16 | Kind::U32 | Kind::U64 => Value::UInt(unsigned(bytes)),
-        Kind::I8 | Kind::I16 | Kind::I32 | Kind::I64 => Value::Int(signed(bytes)),
-        Kind::F32 => Value::F32(f32::from_bits(unsigned(bytes) as u32)),
-        Kind::F64 => Value::F64(f64::from_bits(unsigned(bytes))),
-        Kind::Bool => match bytes.first().copied().unwrap_or(0) {
-            0 => Value::Bool(false),
-            1 => Value::Bool(true),
-            byte => return Err(invalid(InvalidValue::InvalidBool { byte })),
-        },
+        Kind::U8 => Value::UInt(u8::read(bytes).into()),
+        Kind::U16 => Value::UInt(u16::read(bytes).into()),
+        Kind::U32 => Value::UInt(u32::read(bytes).into()),
+        Kind::U64 => Value::UInt(u64::read(bytes)),
+        Kind::I8 => Value::Int(i8::read(bytes).into()),
+        Kind::I16 => Value::Int(i16::read(bytes).into()),
+        Kind::I32 => Value::Int(i32::read(bytes).into()),
+        Kind::I64 => Value::Int(i64::read(bytes)),
+        Kind::F32 => Value::F32(f32::read(bytes)),
+        Kind::F64 => Value::F64(f64::read(bytes)),
+        Kind::Bool => Value::Bool(leaf::boolean(u8::read(bytes)).map_err(invalid)?),
         Kind::Str { capacity } => {
-            let slot = bytes.get(4..).unwrap_or_default();
-            let text = slot_value(unsigned(&bytes[..4.min(bytes.len())]), *capacity, slot)
-                .map_err(invalid)?;
-            let text = std::str::from_utf8(text).map_err(|error| {
-                invalid(InvalidValue::InvalidUtf8 {
-                    valid_up_to: error.valid_up_to(),
-                })
-            })?;
+            let text = Slot::string(*capacity).text(bytes).map_err(invalid)?;
             Value::Str(text.to_string())
         }
         Kind::Bytes { capacity } => {
-            let slot = bytes.get(2..).unwrap_or_default();
-            let data = slot_value(unsigned(&bytes[..2.min(bytes.len())]), *capacity, slot)
-                .map_err(invalid)?;
+            let data = Slot::bytes(*capacity).data(bytes).map_err(invalid)?;
             Value::Bytes(data.to_vec())
         }
         Kind::Enum { .. } if bytes.len() > 8 => Value::Raw(bytes.to_vec()),
         Kind::Enum { variants } => {
-            let value = unsigned(bytes);
-            let variant = variants.iter().find(|variant| variant.value() == value);
-            match variant {
-                Some(variant) => Value::Enum(*variant),
-                None => {
-                    return Err(invalid(InvalidValue::InvalidDiscriminant {
-                        type_name: field.type_name(),
-                        value,
-                    }))
-                }
-            }
+            let variants = Discriminants::new(field.type_name(), variants);
+            Value::Enum(*variants.variant(bytes).map_err(invalid)?)
         }
         Kind::Struct => Value::Struct(
             field
@@ -268,12 +242,178 @@ fn decode(field: &SchemaField, packet: &[u8], path: &str) -> Result<Value, Decod
     })
 }
 
-/// The value of a string or byte slot whose length prefix is `len` and
-/// whose data bytes are `slot`, checked as the typed reader checks it.
-fn slot_value(len: u64, capacity: usize, slot: &[u8]) -> Result<&[u8], InvalidValue> {
-    let len = check_len(len, capacity.min(slot.len()))?;
-    check_padding(slot, len)?;
-    Ok(&slot[..len])
+/// The one decoder of a leaf of a packet (a number, a `bool`, a string or
+/// byte slot, an enum's discriminant) from its bytes, with the checks of
+/// the typed reader, and [`InvalidValue`] as the one error.
+///
+/// Both readers by schema use it: [`SchemaField::value`] for one field of
+/// one packet, and the `arrow` module's column builders, which call it per
+/// value of a column (and build no [`Value`]s). It uses nothing but the
+/// `error` and `wire` modules, so the schema's consistency check
+/// (`schema::check_field`) takes its slot layout from here too.
+///
+/// Each function takes the field's bytes, as many as its schema says; fewer
+/// (a schema that lies about a size) never panic: missing bytes read as
+/// zero and a slot's capacity is cut to the bytes there are.
+pub(crate) mod leaf {
+    use crate::error::InvalidValue;
+    use crate::wire::{check_len, check_padding, Kind, Variant, WireType};
+
+    /// A number kind's Rust type: reads itself from little-endian bytes.
+    pub(crate) trait Number: Copy {
+        /// The number from its little-endian `bytes`: its size's worth of
+        /// them, missing ones read as zero, any beyond ignored.
+        fn read(bytes: &[u8]) -> Self;
+    }
+
+    macro_rules! number {
+        ($($ty:ty),*) => {$(
+            impl Number for $ty {
+                #[inline]
+                fn read(bytes: &[u8]) -> Self {
+                    let mut word = [0; size_of::<$ty>()];
+                    let n = bytes.len().min(word.len());
+                    word[..n].copy_from_slice(&bytes[..n]);
+                    <$ty>::from_le_bytes(word)
+                }
+            }
+        )*};
+    }
+
+    number!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
+
+    /// A `bool` from its byte, checked as the `bool` wire type checks it:
+    /// 0 or 1.
+    #[inline]
+    pub(crate) fn boolean(byte: u8) -> Result<bool, InvalidValue> {
+        <bool as WireType>::validate(&byte)?;
+        Ok(byte != 0)
+    }
+
+    /// `bytes` as a string, if they are UTF-8.
+    #[inline]
+    pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, InvalidValue> {
+        std::str::from_utf8(bytes).map_err(|error| InvalidValue::InvalidUtf8 {
+            valid_up_to: error.valid_up_to(),
+        })
+    }
+
+    /// The layout of a string slot ([`FixedStr`](crate::FixedStr)) or a
+    /// byte slot ([`FixedBytes`](crate::FixedBytes)): a little-endian
+    /// length prefix (`len`), then `capacity` bytes (`bytes`), the used
+    /// ones first and zeros after them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Slot {
+        /// The most bytes the slot holds.
+        pub(crate) capacity: usize,
+        /// The kind of the length prefix: `u32` for a string, `u16` for
+        /// bytes.
+        pub(crate) len: Kind,
+        /// The length prefix's size in bytes.
+        pub(crate) prefix: usize,
+    }
+
+    impl Slot {
+        /// A string slot of `capacity` bytes: its length is a `u32`.
+        pub(crate) fn string(capacity: usize) -> Slot {
+            Slot {
+                capacity,
+                len: Kind::U32,
+                prefix: 4,
+            }
+        }
+
+        /// A byte slot of `capacity` bytes: its length is a `u16`.
+        pub(crate) fn bytes(capacity: usize) -> Slot {
+            Slot {
+                capacity,
+                len: Kind::U16,
+                prefix: 2,
+            }
+        }
+
+        /// The slot of a field of kind `kind`, if it is a string or a byte
+        /// slot.
+        pub(crate) fn of(kind: &Kind) -> Option<Slot> {
+            match kind {
+                Kind::Str { capacity } => Some(Slot::string(*capacity)),
+                Kind::Bytes { capacity } => Some(Slot::bytes(*capacity)),
+                _ => None,
+            }
+        }
+
+        /// The slot's size in bytes, prefix and capacity; `None` if it
+        /// overflows.
+        pub(crate) fn size(&self) -> Option<usize> {
+            self.capacity.checked_add(self.prefix)
+        }
+
+        /// The used bytes of the slot whose bytes (prefix, then data) are
+        /// `bytes`, checked as the typed reader checks them: the length
+        /// within the capacity, zeros after it.
+        #[inline]
+        pub(crate) fn data<'a>(&self, bytes: &'a [u8]) -> Result<&'a [u8], InvalidValue> {
+            let (len, data) = bytes.split_at(self.prefix.min(bytes.len()));
+            let len = check_len(u64::read(len), self.capacity.min(data.len()))?;
+            check_padding(data, len)?;
+            Ok(&data[..len])
+        }
+
+        /// The text of the string slot whose bytes are `bytes`: its
+        /// [`data`](Self::data), checked to be UTF-8.
+        #[inline]
+        pub(crate) fn text<'a>(&self, bytes: &'a [u8]) -> Result<&'a str, InvalidValue> {
+            utf8(self.data(bytes)?)
+        }
+    }
+
+    /// An enum's variants, looked up by discriminant: a little-endian
+    /// unsigned integer of up to 8 bytes.
+    pub(crate) struct Discriminants<'a> {
+        type_name: &'static str,
+        variants: &'a [Variant],
+        /// `(discriminant, position)`, sorted, the first declared first
+        /// among equal discriminants.
+        sorted: Vec<(u64, usize)>,
+    }
+
+    impl<'a> Discriminants<'a> {
+        /// The lookup of `variants`, of the enum named `type_name` (in
+        /// errors).
+        pub(crate) fn new(type_name: &'static str, variants: &'a [Variant]) -> Self {
+            let mut sorted: Vec<(u64, usize)> = variants
+                .iter()
+                .enumerate()
+                .map(|(position, variant)| (variant.value(), position))
+                .collect();
+            sorted.sort_unstable();
+            Discriminants {
+                type_name,
+                variants,
+                sorted,
+            }
+        }
+
+        /// The position, in declaration order, of the variant whose
+        /// discriminant `bytes` hold.
+        #[inline]
+        pub(crate) fn position(&self, bytes: &[u8]) -> Result<usize, InvalidValue> {
+            let value = u64::read(bytes);
+            let at = self.sorted.partition_point(|&(found, _)| found < value);
+            match self.sorted.get(at) {
+                Some(&(found, position)) if found == value => Ok(position),
+                _ => Err(InvalidValue::InvalidDiscriminant {
+                    type_name: self.type_name,
+                    value,
+                }),
+            }
+        }
+
+        /// The variant whose discriminant `bytes` hold.
+        pub(crate) fn variant(&self, bytes: &[u8]) -> Result<&'a Variant, InvalidValue> {
+            Ok(&self.variants[self.position(bytes)?])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -356,6 +496,88 @@ mod tests {
                 end: 12,
                 len: 11
             }
+        );
+    }
+
+    #[test]
+    fn leaf_decoders_read_short_bytes_without_panicking() {
+        use leaf::{Discriminants, Number, Slot};
+
+        assert_eq!(u32::read(&[1, 2]), 0x0201);
+        assert_eq!(i16::read(&[0xfe, 0xff, 9]), -2);
+        assert_eq!(Slot::string(3).text(&[2, 0, 0, 0, b'h', b'i', 0]), Ok("hi"));
+        assert_eq!(Slot::bytes(3).data(&[1, 0, 7, 0, 0]), Ok(&[7][..]));
+        // A slot cut short: its capacity is what is there.
+        assert_eq!(
+            Slot::string(8).data(&[1]),
+            Err(InvalidValue::LengthExceedsSlot {
+                len: 1,
+                capacity: 0
+            })
+        );
+        assert_eq!(Slot::string(8).data(&[]), Ok(&[][..]));
+        // The first declared of equal discriminants; none is an error.
+        let variants = [
+            Variant::new("A", 7),
+            Variant::new("B", 0),
+            Variant::new("C", 7),
+        ];
+        let lookup = Discriminants::new("E", &variants);
+        assert_eq!(lookup.position(&[7]), Ok(0));
+        assert_eq!(lookup.position(&[0, 0]), Ok(1));
+        assert_eq!(lookup.variant(&[0]).map(Variant::name), Ok("B"));
+        assert_eq!(
+            lookup.position(&[3]),
+            Err(InvalidValue::InvalidDiscriminant {
+                type_name: "E",
+                value: 3
+            })
+        );
+    }
+
+    /// Every node of `fields`, checked by the schema's consistency rule.
+    fn check_all(fields: &[SchemaField], packet_size: usize) -> Result<(), String> {
+        fields.iter().try_for_each(|field| {
+            crate::schema::check_field(field, packet_size)
+                .map_err(|reason| format!("`{}` {reason}", field.name()))?;
+            check_all(field.fields(), packet_size)
+        })
+    }
+
+    #[test]
+    fn the_consistency_rule_accepts_every_built_in_shape() {
+        let enumeration = |size| Shape::enumeration("E", size, [Variant::new("A", 0)]);
+        let schema = schema(vec![
+            ("a", Shape::of::<u8>()),
+            ("b", Shape::of::<i64>()),
+            ("c", Shape::of::<f32>()),
+            ("d", Shape::of::<bool>()),
+            ("e", Shape::of::<crate::FixedStr<5>>()),
+            ("f", Shape::of::<crate::FixedBytes<3>>()),
+            ("g", Shape::of::<crate::Vec3>()),
+            ("h", Shape::of::<crate::CFrame>()),
+            ("i", Shape::of::<crate::Color3>()),
+            ("j", enumeration(1)),
+            ("k", enumeration(2)),
+            ("l", enumeration(4)),
+            ("m", enumeration(8)),
+            ("n", Shape::raw("Blob", 5)),
+        ]);
+        assert_eq!(check_all(schema.fields(), schema.packet_size()), Ok(()));
+        for size in [0, 3, 16] {
+            let schema =
+                Schema::from_shape("Test", Shape::structure("Test", [("e", enumeration(size))]));
+            assert_eq!(
+                check_all(schema.fields(), schema.packet_size()),
+                Err(format!(
+                    "`e` is {size} bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes"
+                ))
+            );
+        }
+        // A field that does not fit the packet it is said to be in.
+        assert_eq!(
+            crate::schema::check_field(&schema.fields()[1], 4),
+            Err("is 8 bytes at offset 1, beyond the 4-byte packet".to_string())
         );
     }
 }
