@@ -1387,7 +1387,7 @@ fn run_checks() {
         ),
     ];
     if cluster.size() >= 2 {
-        checks.push(("calls that differ", mismatch));
+        checks.push(("calls that differ, dispatch against run_to_file", mismatch));
     }
     for (name, check) in &checks {
         let started = Instant::now();
@@ -1637,6 +1637,39 @@ fn mismatch(cluster: &mut Cluster, coordinator: &Coordinator) {
             found: 101,
         }
     );
+
+    // Rank 1 dispatches while the others write the job to a file.
+    let path = shared_path(cluster, "mismatch");
+    let error = if cluster.rank() == 1 {
+        cluster.dispatch(coordinator, Lonely, 100, 10).map(|_| ())
+    } else {
+        cluster
+            .run_to_file(coordinator, Lonely, 100, 10, &path)
+            .map(|_| ())
+    }
+    .expect_err("rank 1 makes another call");
+    assert_eq!(
+        error,
+        Error::ClusterMismatch {
+            task: "Lonely",
+            rank: 1,
+            what: "call",
+            expected: 1,
+            found: 0,
+        }
+    );
+    assert!(
+        error.to_string().contains(
+            "rank 1 called `dispatch` for task `Lonely` while rank 0 called `run_to_file`"
+        ),
+        "{error}"
+    );
+    if cluster.rank() == 0 {
+        assert!(
+            !path.exists(),
+            "rank 0 created the file of a call that failed"
+        );
+    }
 }
 
 /// A path for a results file named `name`, the same file name on every rank

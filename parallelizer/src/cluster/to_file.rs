@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use super::heartbeat::Heartbeat;
 use super::link::Idle;
+use super::protocol::Collective;
 use super::share::Share;
 use super::{leader, Begun, Cluster, Follower};
 use crate::coordinator::Coordinator;
@@ -60,7 +61,8 @@ pub(super) fn run<T: Worker>(
         options,
     } = job;
     let local = Cluster::memory::<T>(coordinator, batch);
-    let first = match cluster.begin::<T>(heart, threads, batch, local.as_ref().err())? {
+    let failed = local.as_ref().err();
+    let first = match cluster.begin::<T>(heart, Collective::RunToFile, threads, batch, failed)? {
         Begun::Leader => None,
         Begun::Follower(batches) => Some(batches),
         Begun::Over => return Ok(None),
