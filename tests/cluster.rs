@@ -141,7 +141,16 @@ fn lonely(task_id: usize, offset: &u32) -> (u32,) {
     (task_id as u32 + offset,)
 }
 
-/// A task whose worker ends its process on the last rank.
+/// A job to a file whose start fails: its memory is left undefined on the
+/// last rank.
+#[task(packet = (u32,), memory = u32)]
+pub struct Unopened;
+
+#[worker(Unopened)]
+fn unopened(task_id: usize, offset: &u32) -> (u32,) {
+    (task_id as u32 + offset,)
+}
+
 /// Counts each actor's calls in its state.
 #[task(packet = (u64,), state = u64)]
 pub struct Tally;
@@ -1372,9 +1381,13 @@ fn run_checks() {
             "run_to_file, a worker panics, then resumed",
             to_file_after_a_panic,
         ),
+        (
+            "run_to_file opens the file once every rank joined",
+            to_file_after_the_join,
+        ),
     ];
     if cluster.size() >= 2 {
-        checks.push(("calls that differ", mismatch));
+        checks.push(("calls that differ, dispatch against run_to_file", mismatch));
     }
     for (name, check) in &checks {
         let started = Instant::now();
@@ -1624,6 +1637,39 @@ fn mismatch(cluster: &mut Cluster, coordinator: &Coordinator) {
             found: 101,
         }
     );
+
+    // Rank 1 dispatches while the others write the job to a file.
+    let path = shared_path(cluster, "mismatch");
+    let error = if cluster.rank() == 1 {
+        cluster.dispatch(coordinator, Lonely, 100, 10).map(|_| ())
+    } else {
+        cluster
+            .run_to_file(coordinator, Lonely, 100, 10, &path)
+            .map(|_| ())
+    }
+    .expect_err("rank 1 makes another call");
+    assert_eq!(
+        error,
+        Error::ClusterMismatch {
+            task: "Lonely",
+            rank: 1,
+            what: "call",
+            expected: 1,
+            found: 0,
+        }
+    );
+    assert!(
+        error.to_string().contains(
+            "rank 1 called `dispatch` for task `Lonely` while rank 0 called `run_to_file`"
+        ),
+        "{error}"
+    );
+    if cluster.rank() == 0 {
+        assert!(
+            !path.exists(),
+            "rank 0 created the file of a call that failed"
+        );
+    }
 }
 
 /// A path for a results file named `name`, the same file name on every rank
@@ -1787,6 +1833,69 @@ fn to_file_after_a_panic(cluster: &mut Cluster, coordinator: &Coordinator) {
             .iter()
             .enumerate()
             .all(|(id, (value,))| value == id as u32));
+        fs::remove_file(&path).unwrap();
+    }
+}
+
+/// Rank 0 opens the file only once every rank has joined the call: a call
+/// that another rank cannot take part in leaves no file behind; a file that
+/// rank 0 cannot open fails the call with `WriteFailed` on rank 0 and
+/// `ClusterRankFailed` naming rank 0 on the others; the cluster goes on.
+fn to_file_after_the_join(cluster: &mut Cluster, coordinator: &Coordinator) {
+    let path = shared_path(cluster, "unopened");
+    let last = cluster.size() - 1;
+    if cluster.rank() != last {
+        coordinator.define(Unopened, 7);
+    }
+    let error = cluster
+        .run_to_file(coordinator, Unopened, 1000, 10, &path)
+        .expect_err("the last rank lacks the memory");
+    assert!(
+        matches!(&error, Error::ClusterRankFailed { rank, message, .. }
+            if *rank == last && message.contains("coordinator.define(Unopened")),
+        "{error:?}"
+    );
+    if cluster.rank() == 0 {
+        assert!(
+            !path.exists(),
+            "rank 0 created the file of a call that failed"
+        );
+    }
+
+    // Rank 0's path is a directory, which it cannot open as a file.
+    coordinator.define(Unopened, 7);
+    if cluster.rank() == 0 {
+        fs::create_dir_all(&path).unwrap();
+    }
+    let error = cluster
+        .run_to_file(coordinator, Unopened, 1000, 10, &path)
+        .expect_err("rank 0 cannot open a directory as its file");
+    if cluster.rank() == 0 {
+        assert!(
+            matches!(
+                &error,
+                Error::WriteFailed {
+                    task: "Unopened",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        fs::remove_dir(&path).unwrap();
+    } else {
+        assert!(
+            matches!(&error, Error::ClusterRankFailed { task: "Unopened", rank: 0, message }
+                if message.contains("could not write the results file")),
+            "{error:?}"
+        );
+    }
+    let summary = cluster
+        .run_to_file(coordinator, Unopened, 1000, 10, &path)
+        .expect("the job to a file, once rank 0 can open it");
+    if let Some(summary) = summary {
+        assert_eq!((summary.computed, summary.kept), (1000, 0));
+        let results = Results::<Unopened>::read_from(fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(results.get(999), Some((1006,)));
         fs::remove_file(&path).unwrap();
     }
 }

@@ -394,8 +394,9 @@ pub enum Error {
         task: &'static str,
         /// The lowest rank whose call differs from rank 0's.
         rank: usize,
-        /// What differs: `"task"` (the task's name or packet), `"threads"` or
-        /// `"batch"`.
+        /// What differs: `"call"` (one rank called `dispatch`, value 0, while
+        /// another called `run_to_file`, value 1), `"task"` (the task's name
+        /// or packet), `"threads"` or `"batch"`.
         what: &'static str,
         /// Rank 0's value (for `"task"`, a hash of its name and schema).
         expected: u64,
@@ -499,7 +500,19 @@ fn packet_count(task: &str, declared: usize, written: usize) -> String {
 
 #[cfg(feature = "mpi")]
 fn cluster_mismatch(task: &str, rank: usize, what: &str, expected: u64, found: u64) -> String {
-    if what == "task" {
+    let call = |value: u64| match value {
+        0 => "dispatch",
+        1 => "run_to_file",
+        _ => "another collective call",
+    };
+    if what == "call" {
+        format!(
+            "rank {rank} called `{}` for task `{task}` while rank 0 called `{}`: every \
+             rank must make the same cluster calls, in the same order",
+            call(found),
+            call(expected)
+        )
+    } else if what == "task" {
         format!(
             "rank {rank} dispatched task `{task}` while rank 0 dispatched another task \
              (their names or packets differ): every rank must make the same cluster \

@@ -43,6 +43,27 @@ pub struct RunSummary {
     pub total: usize,
 }
 
+impl RunSummary {
+    /// The summary of a job of `threads` task ids whose file was complete
+    /// already: every id kept, none computed.
+    pub(crate) fn complete(threads: usize) -> Self {
+        RunSummary {
+            computed: 0,
+            kept: threads,
+            total: threads,
+        }
+    }
+}
+
+/// Where a job in batches of `batch` resumes when its file keeps the first
+/// `kept` task ids' packets: the first batch to compute, and how many of
+/// that batch's ids the file holds already (whole chunks need not end on a
+/// batch boundary), whose packets are not written again.
+pub(crate) fn resume_point(kept: usize, batch: usize) -> (usize, usize) {
+    let first = kept / batch;
+    (first, kept - first * batch)
+}
+
 /// How [`Coordinator::run_to_file_options`](crate::Coordinator::run_to_file_options)
 /// makes its file durable: it flushes and syncs (`File::sync_data`) the
 /// chunks written so far once this many bytes were written since the last
@@ -505,18 +526,10 @@ pub(crate) fn run_to<T: Worker, F: JobFile>(
 ) -> Result<RunSummary, Error> {
     let mut writer =
         match JobWriter::<T, F>::open(file, path, threads, batch, &args_bytes, options)? {
-            Opened::Complete => {
-                return Ok(RunSummary {
-                    computed: 0,
-                    kept: threads,
-                    total: threads,
-                })
-            }
+            Opened::Complete => return Ok(RunSummary::complete(threads)),
             Opened::Resume(writer) => writer,
         };
-    let kept = writer.kept();
-    let first = kept / batch;
-    let mut skip = kept - first * batch;
+    let (first, mut skip) = resume_point(writer.kept(), batch);
     let stream = coordinator
         .stream_with(task, threads, batch, args)
         .starting_at_batch(first);

@@ -26,9 +26,8 @@ use mpi::request::LocalScope;
 /// Rank 0's side of the start of a dispatch: waits for every rank to join
 /// with its call (rank 0's own is `call`, and `own` is why it cannot take
 /// part, if it cannot), and tells every rank whether the dispatch of task
-/// `task` runs. `Ok` if it does. Rank 0's [`Error::JobMismatch`] (its
-/// results file holds another job) reaches every rank as it is; any other
-/// error of a rank that cannot take part, as [`Error::ClusterRankFailed`].
+/// `task` runs. `Ok` if it does. The error of a rank that cannot take part
+/// reaches every rank as [`Error::ClusterRankFailed`].
 ///
 /// A rank is waited for until it joins (it may be busy with the program's
 /// own work) for as long as the cluster's join timeout, by default without a
@@ -115,13 +114,10 @@ pub(super) fn start(
     let Some(failed) = calls.iter().position(|call| call.failed) else {
         return Ok(());
     };
-    let error = match own {
-        Some(error @ Error::JobMismatch { .. }) if failed == 0 => error.clone(),
-        _ => Error::ClusterRankFailed {
-            task,
-            rank: failed,
-            message: mem::take(&mut messages[failed]),
-        },
+    let error = Error::ClusterRankFailed {
+        task,
+        rank: failed,
+        message: mem::take(&mut messages[failed]),
     };
     Err(tell_joined(heart, error))
 }

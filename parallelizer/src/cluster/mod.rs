@@ -72,7 +72,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::Communicator;
 use mpi::Threading;
 use plan::Plan;
-use protocol::{clip, Call};
+use protocol::{clip, Call, Collective};
 use share::Share;
 use to_file::FileJob;
 use zerocopy::IntoBytes;
@@ -347,7 +347,11 @@ impl Cluster {
     /// waited), as for a rank that falls silent in a dispatch, and the
     /// cluster is unusable from then on. Set it longer than the most work
     /// any rank does between two dispatches (rank 0 writing results, say),
-    /// plus the peer timeout; set it alike on every rank.
+    /// plus the peer timeout; set it alike on every rank. The work inside a
+    /// call does not count: [`run_to_file`](Self::run_to_file) verifies an
+    /// existing file only once every rank has joined, beating meanwhile, so
+    /// however large the file, no rank takes rank 0 for lost while it reads
+    /// it.
     pub fn set_join_timeout(&mut self, timeout: Option<Duration>) {
         self.join_timeout = timeout.map(|timeout| timeout.max(MIN_PEER_TIMEOUT));
     }
@@ -375,7 +379,9 @@ impl Cluster {
     /// worker panicked on any rank, [`Error::ClusterRankFailed`] if a rank
     /// could not take part (it names the rank and carries its error, such as
     /// a zero batch size, memory not defined, or results too large for rank
-    /// 0), [`Error::ClusterMismatch`] if the ranks' calls differ.
+    /// 0), [`Error::ClusterMismatch`] if the ranks' calls differ (another
+    /// task, `threads` or `batch`, or a rank that calls
+    /// [`run_to_file`](Self::run_to_file) instead).
     /// [`Error::ClusterRankLost`] if a rank stopped answering during the
     /// dispatch (rank 0 names it; a rank that lost rank 0 names rank 0), or
     /// if one did during an earlier dispatch of this cluster (then at once).
@@ -419,18 +425,28 @@ impl Cluster {
     /// [`RunSummary`] on rank 0 and `None` on the other ranks, once the file
     /// is complete or the job has failed.
     ///
-    /// Rank 0 verifies what the file holds before the job starts: if it is
-    /// an interrupted run of the same job, say one that lost a host, a torn
-    /// tail is dropped and the cluster computes only the task ids after the
-    /// last chunk that verifies; a complete run is kept and nothing is
-    /// computed. The job then runs in *windows* of about the bytes between
-    /// two syncs (8 MiB by default; see [`run_to_file_options`](Self::run_to_file_options)),
-    /// each shared out across the ranks as a dispatch's chunks are; once a
-    /// window's packets are all in, rank 0 appends them to the file and
-    /// syncs it, beating meanwhile, then hands out the next window's. A job
-    /// that fails in any way keeps every window written before, for the
-    /// next run to resume: on the same ranks, or on fewer, since the file
-    /// records the job and not the cluster.
+    /// Once every rank has joined the call, rank 0 verifies what the file
+    /// holds (beating meanwhile, so that the others wait for it however
+    /// large the file is): if it is an interrupted run of the same job, say
+    /// one that lost a host, a torn tail is dropped and the cluster computes
+    /// only the task ids after the last chunk that verifies; a complete run
+    /// is kept and nothing is computed. The job then runs in *windows* of
+    /// about the bytes between two syncs (8 MiB by default; see
+    /// [`run_to_file_options`](Self::run_to_file_options)), each shared out
+    /// across the ranks as a dispatch's chunks are.
+    ///
+    /// Once a window's packets are all in, rank 0 appends them to the file
+    /// and syncs it on a thread of its own, while it hands out the next
+    /// window; a window's write waits for the one before. So by the time
+    /// rank 0 hands out window `k + 2`, window `k` is on the disk, except
+    /// its last packets that do not fill a chunk of the file (1 MiB of
+    /// packets): those stay in rank 0's memory until the next window's write
+    /// completes that chunk (or, for the last window, until the file is
+    /// finished). A run that stops at any moment, however it stops, loses at
+    /// most the window being computed, the window being written and that
+    /// partial chunk; the next run, on the same ranks or on fewer (the file
+    /// records the job, not the cluster), resumes after the file's last
+    /// whole chunk.
     ///
     /// ```no_run
     /// use parallelizer::prelude::*;
@@ -461,14 +477,19 @@ impl Cluster {
     ///
     /// # Errors
     ///
-    /// [`dispatch`](Self::dispatch)'s, on every rank, and the file's:
-    /// [`Error::JobMismatch`] on every rank if the file holds anything but a
-    /// run of this job (it is left untouched). A file that rank 0 cannot
-    /// open, read or write fails the job with [`Error::WriteFailed`] or
-    /// [`Error::ReadFailed`] on rank 0 and [`Error::ClusterRankFailed`]
-    /// naming rank 0, with that error's message, on the other ranks (except
-    /// when rank 0 cannot open it: then [`Error::ClusterRankFailed`] on every
-    /// rank, as for any rank that cannot take part).
+    /// [`dispatch`](Self::dispatch)'s, on every rank. A call that fails
+    /// before every rank has joined it (calls that differ, a rank that
+    /// cannot take part) leaves the file as it was: rank 0 does not even
+    /// create it. Then the file's errors, found by rank 0:
+    ///
+    /// - the file holds anything but a run of this job:
+    ///   [`Error::JobMismatch`] on every rank, and the file is left
+    ///   untouched;
+    /// - rank 0 cannot open, read, write or sync the file (or start the
+    ///   thread that writes it): [`Error::WriteFailed`] or
+    ///   [`Error::ReadFailed`] on rank 0, and [`Error::ClusterRankFailed`]
+    ///   naming rank 0, with that error's message, on every other rank. The
+    ///   file keeps its whole chunks, for the next run to resume from.
     pub fn run_to_file<T: Worker<Args = ()>>(
         &self,
         coordinator: &Coordinator,
@@ -620,7 +641,8 @@ impl Cluster {
         args: T::Args,
     ) -> Result<Option<Results<T>>, Error> {
         let local = self.prepare::<T>(coordinator, threads, batch);
-        let first = match self.begin::<T>(heart, threads, batch, local.as_ref().err())? {
+        let failed = local.as_ref().err();
+        let first = match self.begin::<T>(heart, Collective::Dispatch, threads, batch, failed)? {
             Begun::Leader => None,
             Begun::Follower(batches) => Some(batches),
             Begun::Over => return Ok(None),
@@ -642,18 +664,19 @@ impl Cluster {
         }
     }
 
-    /// The start of a collective call of task `T` on this rank, in which
+    /// The start of the `collective` call of task `T` on this rank, in which
     /// every rank says what it calls and whether it can take part (`local`
     /// is why this one cannot, if it cannot). Rank 0 leads; every other
     /// rank learns its first chunk, or that the job is over at once.
     fn begin<T: Task>(
         &self,
         heart: &mut Heartbeat<'_>,
+        collective: Collective,
         threads: usize,
         batch: usize,
         local: Option<&Error>,
     ) -> Result<Begun, Error> {
-        let call = Call::of::<T>(threads, batch, local.is_some());
+        let call = Call::of::<T>(collective, threads, batch, local.is_some());
         if self.rank == 0 {
             leader::start(heart, &call, local, T::NAME)?;
             return Ok(Begun::Leader);

@@ -10,6 +10,7 @@
 //! The messages of one dispatch:
 //!
 //! - every rank but 0 joins it with the call it makes ([`Request::Join`],
+//!   whose kind says whether it is a dispatch or a job to a file,
 //!   followed by its error's message if it cannot take part); once every rank
 //!   has joined, rank 0 answers each with the first chunk, or with why the
 //!   dispatch fails ([`Reply::Mismatch`], [`Reply::Failed`]);
@@ -58,6 +59,7 @@ pub(super) const MAX_RANK_MESSAGE: usize = 1 << 16;
 /// that one sent the wrong way does not decode.
 mod kind {
     pub(super) const JOIN: u64 = 1;
+    pub(super) const JOIN_TO_FILE: u64 = 6;
     pub(super) const DONE: u64 = 2;
     pub(super) const FAILED: u64 = 3;
     pub(super) const CANCELLED: u64 = 4;
@@ -168,10 +170,22 @@ pub(super) enum Cause {
     JobMismatch { path_len: usize },
 }
 
+/// Which collective call a rank makes: it travels as the kind of its
+/// [`Request::Join`], and as its value (`0`, `1`) in a mismatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Collective {
+    /// `Cluster::dispatch` and `dispatch_with`.
+    Dispatch = 0,
+    /// `Cluster::run_to_file` and its variants.
+    RunToFile = 1,
+}
+
 /// What a rank brings to the start of a dispatch, in its
 /// [`Request::Join`]: the call it makes, and whether it can take part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Call {
+    /// Which collective call it is.
+    pub(super) collective: Collective,
     /// A hash of the task's name and packet schema ([`Call::of`]).
     pub(super) task: u64,
     pub(super) threads: u64,
@@ -200,7 +214,10 @@ impl Request {
     pub(super) fn encode(&self) -> Header {
         match self {
             Request::Join { call, len } => [
-                kind::JOIN,
+                match call.collective {
+                    Collective::Dispatch => kind::JOIN,
+                    Collective::RunToFile => kind::JOIN_TO_FILE,
+                },
                 call.task,
                 call.threads,
                 call.batch,
@@ -223,8 +240,13 @@ impl Request {
     pub(super) fn decode(header: &Header) -> Result<Request, BadHeader> {
         let fields = Fields(header);
         match header[0] {
-            kind::JOIN => {
+            kind::JOIN | kind::JOIN_TO_FILE => {
                 let call = Call {
+                    collective: if header[0] == kind::JOIN {
+                        Collective::Dispatch
+                    } else {
+                        Collective::RunToFile
+                    },
                     task: header[1],
                     threads: header[2],
                     batch: header[3],
@@ -472,12 +494,18 @@ impl Failure {
 impl Call {
     /// The arguments that ranks must agree on, in the order they are
     /// compared, as [`Error::ClusterMismatch`] names them.
-    pub(super) const ARGUMENTS: [&'static str; 3] = ["task", "threads", "batch"];
+    pub(super) const ARGUMENTS: [&'static str; 4] = ["call", "task", "threads", "batch"];
 
-    /// The call of a dispatch of task `T` over `threads` task ids in batches
+    /// The `collective` call of task `T` over `threads` task ids in batches
     /// of `batch`, by a rank that can take part in it unless `failed`.
-    pub(super) fn of<T: Task>(threads: usize, batch: usize, failed: bool) -> Call {
+    pub(super) fn of<T: Task>(
+        collective: Collective,
+        threads: usize,
+        batch: usize,
+        failed: bool,
+    ) -> Call {
         Call {
+            collective,
             task: task_key::<T>(),
             threads: threads as u64,
             batch: batch as u64,
@@ -489,8 +517,13 @@ impl Call {
     /// 0's): its name, as in [`Error::ClusterMismatch`], this call's value,
     /// and theirs.
     pub(super) fn difference(&self, theirs: &Call) -> Option<(&'static str, u64, u64)> {
-        let ours = [self.task, self.threads, self.batch];
-        let theirs = [theirs.task, theirs.threads, theirs.batch];
+        let ours = [self.collective as u64, self.task, self.threads, self.batch];
+        let theirs = [
+            theirs.collective as u64,
+            theirs.task,
+            theirs.threads,
+            theirs.batch,
+        ];
         (0..Self::ARGUMENTS.len())
             .find(|&at| ours[at] != theirs[at])
             .map(|at| (Self::ARGUMENTS[at], ours[at], theirs[at]))
@@ -604,12 +637,21 @@ mod tests {
     fn calls() -> Vec<Call> {
         vec![
             Call {
+                collective: Collective::Dispatch,
                 task: u64::MAX,
                 threads: 1_000_000,
                 batch: 1000,
                 failed: false,
             },
             Call {
+                collective: Collective::RunToFile,
+                task: u64::MAX,
+                threads: 1_000_000,
+                batch: 1000,
+                failed: true,
+            },
+            Call {
+                collective: Collective::Dispatch,
                 task: 0,
                 threads: 0,
                 batch: 0,
@@ -724,7 +766,7 @@ mod tests {
                 Beat::decode(&header).map_err(|bad| bad.why),
             )
         };
-        for kind in [0, 5, 10, 16, 20, 23, 99, u64::MAX] {
+        for kind in [0, 5, 7, 10, 16, 20, 23, 99, u64::MAX] {
             let (request, reply, beat) = bad([kind, 0, 0, 0, 0, 0]);
             assert_eq!(request, Err("an unknown request kind"));
             assert_eq!(reply, Err("an unknown reply kind"));
@@ -756,7 +798,7 @@ mod tests {
         assert!(Request::decode(&[kind::FAILED, 1, cause::RANK_FAILED, 9, 0, 0]).is_err());
         assert!(Reply::decode(&[kind::FAILURE, 1, cause::RANK_FAILED, 0, 0, 2]).is_err());
         assert!(Reply::decode(&[kind::CHUNK, 3, 3, 0, 0, 0]).is_err());
-        assert!(Reply::decode(&[kind::MISMATCH, 1, 3, 0, 0, 0]).is_err());
+        assert!(Reply::decode(&[kind::MISMATCH, 1, 4, 0, 0, 0]).is_err());
         assert!(Beat::decode(&[kind::LEADER_BEAT, 1, 1, 0, 0, 0]).is_err());
         assert!(Beat::decode(&[kind::FOLLOWER_BEAT, 1, 0, 0, 0, 0]).is_err());
         let error = Reply::decode(&[77, 0, 0, 0, 0, 0]).unwrap_err();
@@ -823,6 +865,7 @@ mod tests {
     #[test]
     fn calls_differ_in_their_first_differing_argument() {
         let ours = Call {
+            collective: Collective::Dispatch,
             task: 1,
             threads: 100,
             batch: 10,
@@ -839,6 +882,25 @@ mod tests {
         assert_eq!(ours.difference(&theirs), Some(("threads", 100, 101)));
         theirs.task = 2;
         assert_eq!(ours.difference(&theirs), Some(("task", 1, 2)));
+        theirs.collective = Collective::RunToFile;
+        assert_eq!(ours.difference(&theirs), Some(("call", 0, 1)));
+    }
+
+    #[test]
+    fn a_mismatch_of_calls_names_them() {
+        let error = Error::ClusterMismatch {
+            task: "Tile",
+            rank: 2,
+            what: "call",
+            expected: Collective::RunToFile as u64,
+            found: Collective::Dispatch as u64,
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains("rank 2 called `dispatch`")
+                && message.contains("rank 0 called `run_to_file`"),
+            "{message}"
+        );
     }
 
     #[test]
