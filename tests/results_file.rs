@@ -527,7 +527,7 @@ fn stored_schemas_that_no_writer_makes_are_refused() {
             &[schema_node("e", TAG_ENUM, 3, &variants, &[])],
         ),
         3,
-        "field `e` is an enum of 3 bytes, which no writer makes",
+        "field `e` is 3 bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes",
     );
     // Two fields named `a` (a numpy dtype cannot have both).
     let a = schema_node("a", TAG_U8, 1, &[], &[]);

@@ -350,7 +350,6 @@ impl SchemaField {
     /// The field that `node`, at `path` and `offset`, describes: see
     /// [`Schema::from_canonical_encoding`].
     fn from_node(path: &str, node: &Node, offset: usize) -> Result<SchemaField, String> {
-        let wrong = |what: String| Err(format!("field `{path}` {what}"));
         let size = usize::try_from(node.size)
             .map_err(|_| format!("field `{path}` is larger than memory"))?;
         let capacity = usize::try_from(node.capacity)
@@ -372,53 +371,18 @@ impl SchemaField {
                 number_kind(tag).ok_or_else(|| format!("field `{path}` has the kind tag {tag}"))?
             }
         };
-        match &kind {
-            Kind::Struct => {
-                checked_size(node, &fields, &format!("field `{path}`"))?;
-            }
-            Kind::Str { .. } | Kind::Bytes { .. } => {
-                let (len_kind, len_size) = if node.tag == TAG_STR {
-                    (Kind::U32, 4)
-                } else {
-                    (Kind::U16, 2)
-                };
-                let parts_ok = matches!(
-                    &fields[..],
-                    [len, bytes] if len.name == "len" && len.kind == len_kind
-                        && bytes.name == "bytes" && bytes.kind == Kind::Raw
-                        && bytes.size == capacity
-                );
-                if !parts_ok || capacity.checked_add(len_size) != Some(size) {
-                    return wrong(format!(
-                        "is a slot of capacity {capacity} in {size} bytes, not a `len` ({}) and \
-                         {capacity} `bytes`",
-                        len_kind.name()
-                    ));
-                }
-            }
-            _ if !fields.is_empty() => {
-                return wrong(format!("of kind {} has parts", kind.name()));
-            }
-            Kind::Enum { .. } if ![1, 2, 4, 8].contains(&size) => {
-                return wrong(format!(
-                    "is an enum of {size} bytes, which no writer makes: a discriminant is a \
-                     u8, u16, u32 or u64 (1, 2, 4 or 8 bytes)"
-                ));
-            }
-            kind => {
-                if kind.fixed_size().is_some_and(|fixed| fixed != size) {
-                    return wrong(format!("is a {} of {size} bytes", kind.name()));
-                }
-            }
-        }
-        Ok(SchemaField {
+        let field = SchemaField {
             name: node.name.clone(),
             type_name: intern(generic_type_name(&kind, size)),
             offset,
             size,
             kind,
             fields,
-        })
+        };
+        // The packet's own size is checked against its fields' once they
+        // are all read.
+        check_field(&field, usize::MAX).map_err(|reason| format!("field `{path}` {reason}"))?;
+        Ok(field)
     }
 
     /// The field's name: its position in a tuple packet (`"0"`, `"1"`, ...),
@@ -952,7 +916,6 @@ fn number_kind(tag: u64) -> Option<Kind> {
 /// enum's discriminant is 1, 2, 4 or 8 bytes; no other kind has parts.
 ///
 /// The reason follows the field's name: it starts with "is" or "has".
-#[cfg_attr(not(feature = "arrow"), allow(dead_code))]
 pub(crate) fn check_field(field: &SchemaField, packet_size: usize) -> Result<(), String> {
     use crate::value::leaf::Slot;
     let (offset, size, kind) = (field.offset, field.size, &field.kind);
@@ -1008,6 +971,9 @@ pub(crate) fn check_field(field: &SchemaField, packet_size: usize) -> Result<(),
     };
     match expected {
         Some(expected) if expected == size => Ok(()),
+        Some(expected) if *kind == Kind::Struct => {
+            Err(format!("says {size} bytes, but its fields make {expected}"))
+        }
         Some(expected) => Err(format!(
             "is {size} bytes, but its kind ({name}) makes it {expected}"
         )),
@@ -1145,14 +1111,17 @@ offset  size  field
             packet(3, &[u16_node(2)]),
             "the packet says 3 bytes, but its fields make 2",
         );
-        refused(packet(3, &[u16_node(3)]), "field `a` is a u16 of 3 bytes");
+        refused(
+            packet(3, &[u16_node(3)]),
+            "field `a` is 3 bytes, but its kind (u16) makes it 2",
+        );
         refused(
             packet(2, &[node("a", 2, 2, &[], &[u16_node(2)])]),
-            "field `a` of kind u16 has parts",
+            "field `a` is a u16, but has parts",
         );
         refused(
             packet(7, &[node("s", TAG_STR, 7, &3u64.to_le_bytes(), &[])]),
-            "field `s` is a slot of capacity 3 in 7 bytes",
+            "field `s` is a string slot of capacity 3, but its parts are not a `len` (u32)",
         );
         let len = node("len", 3, 4, &[], &[]);
         let bytes = node("bytes", TAG_RAW, 3, &[], &[]);
@@ -1172,7 +1141,7 @@ offset  size  field
                 7,
                 &[node("s", TAG_BYTES, 7, &3u64.to_le_bytes(), &[len, bytes])],
             ),
-            "field `s` is a slot of capacity 3",
+            "field `s` is a bytes slot of capacity 3, but its parts are not a `len` (u16)",
         );
         let mut variants = Vec::new();
         variants.u64(1);
@@ -1185,7 +1154,7 @@ offset  size  field
         .is_ok());
         refused(
             packet(9, &[node("e", TAG_ENUM, 9, &variants, &[])]),
-            "field `e` is an enum of 9 bytes",
+            "field `e` is 9 bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes",
         );
         refused(
             packet(1, &[node("v", TAG_STRUCT, 1, &[], &[u16_node(2)])]),
@@ -1222,7 +1191,7 @@ offset  size  field
             } else {
                 refused(
                     bytes,
-                    &format!("field `e` is an enum of {size} bytes, which no writer makes"),
+                    &format!("field `e` is {size} bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes"),
                 );
             }
         }
