@@ -500,7 +500,7 @@ fn a_stored_schema_of_packets_of_0_bytes_is_refused() {
     assert!(
         error
             .to_string()
-            .contains("it describes packets of 0 bytes, which no writer makes"),
+            .contains("it describes packets of 0 bytes, which cannot be read"),
         "{error}"
     );
 }

@@ -1053,10 +1053,7 @@ impl<R: Read> FrameReader<R> {
         if header.version > 1 && count == UNKNOWN_COUNT {
             return self.chunks(packet_size, None);
         }
-        let Some(total) = count.checked_mul(packet_size as u64) else {
-            return Err(too_large);
-        };
-        let Ok(total) = usize::try_from(total) else {
+        let Some(total) = total_bytes(count, packet_size) else {
             return Err(too_large);
         };
         if header.version > 1 {
@@ -1355,6 +1352,14 @@ fn check_schema<T: Task>(stored: &[u8], fingerprint: u64) -> Result<(), Error> {
             reason,
         }),
     }
+}
+
+/// The bytes of `count` packets of `packet_size` bytes, if they fit in
+/// this machine's memory: a declared count is refused up front when they
+/// do not (`Error::FileTooLarge`), before anything is read.
+pub(crate) fn total_bytes(count: u64, packet_size: usize) -> Option<usize> {
+    let total = count.checked_mul(u64::try_from(packet_size).ok()?)?;
+    usize::try_from(total).ok()
 }
 
 /// The header of a file of `count` packets of `T` in format `version`,

@@ -6,7 +6,9 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use crate::error::Error;
-use crate::persist::{read_failed_as, ChunkCursor, FrameReader, JobRecord, UNKNOWN_COUNT};
+use crate::persist::{
+    read_failed_as, total_bytes, ChunkCursor, FrameReader, JobRecord, UNKNOWN_COUNT,
+};
 use crate::schema::{Schema, UNKNOWN_TASK};
 
 /// A results file of format version 2, read and verified with no Rust
@@ -117,8 +119,7 @@ impl ResultsFile {
         };
         if let Some(declared) = reader.declared() {
             // Refused up front, as `Results::read_from` refuses it.
-            let total = declared.checked_mul(packet_size as u64);
-            if total.map_or(true, |total| usize::try_from(total).is_err()) {
+            if total_bytes(declared, packet_size).is_none() {
                 return Err(too_large(declared));
             }
         }
@@ -317,9 +318,12 @@ impl ResultsFile {
 /// type: the header, stored [`Schema`] and job record on
 /// [`new`](Self::new), then each chunk's packets, verified by its checksum,
 /// as [`read_chunk`](Self::read_chunk) is called, then the trailer, checked
-/// against the chunks before it. Memory holds one chunk at a time (a writer
-/// makes chunks of about 1 MiB), so a file larger than memory can be
-/// looked through, verified, or converted packet by packet.
+/// against the chunks before it. Memory holds one chunk at a time, so a
+/// file larger than memory can be looked through, verified, or converted
+/// packet by packet: this crate's writers make chunks of about 1 MiB (a
+/// file may hold larger ones: a chunk's count is the file's, and its bytes
+/// are read in steps of 1 MiB, so memory grows only with the bytes the file
+/// actually holds).
 ///
 /// This is the one reader of [`ResultsFile::read_from`], which reads every
 /// chunk into one buffer: the same checks, the same errors. A file is only

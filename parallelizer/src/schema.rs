@@ -198,11 +198,13 @@ impl Schema {
     /// Every node is checked to mean what it says: a number's size is its
     /// kind's, a struct's the sum of its fields', a string slot is a `u32`
     /// `len` and `capacity` raw `bytes`, a byte slot a `u16` `len` and raw
-    /// `bytes`, an enum's discriminant is 1, 2, 4 or 8 bytes. And it must be
-    /// a layout that a writer makes: the packet is at least 1 byte (a
-    /// packet of 0 bytes would let a file claim any number of packets in no
-    /// bytes), and no struct has two fields of the same name (a table's
-    /// columns, a numpy dtype's fields would clash). `Err` says what is not.
+    /// `bytes`, an enum's discriminant is 1, 2, 4 or 8 bytes ([`check_field`]).
+    /// And it must be a layout that can be read: the packet is at least 1
+    /// byte (a packet of 0 bytes would let a file claim any number of
+    /// packets in no bytes), and no struct has two fields of the same name (a
+    /// table's columns, a numpy dtype's fields would clash). The macros
+    /// write neither; a hand-written `WireType::shape` could. `Err` says
+    /// what is wrong.
     pub(crate) fn from_canonical_encoding(bytes: &[u8]) -> Result<Schema, String> {
         let root = decode(bytes)?;
         if root.tag != TAG_STRUCT || !root.name.is_empty() {
@@ -212,8 +214,8 @@ impl Schema {
         let packet_size = checked_size(&root, &fields, "the packet")?;
         if packet_size == 0 {
             return Err(
-                "it describes packets of 0 bytes, which no writer makes (a packet has at \
-                 least one field of at least 1 byte)"
+                "it describes packets of 0 bytes, which cannot be read (a file of them \
+                 could claim any number of packets in no bytes)"
                     .into(),
             );
         }
@@ -325,16 +327,19 @@ impl SchemaField {
     fn from_nodes(path: &str, nodes: &[Node], offset: usize) -> Result<Vec<SchemaField>, String> {
         let mut offset = offset;
         let mut fields = Vec::with_capacity(nodes.len());
-        for (index, node) in nodes.iter().enumerate() {
-            if nodes[..index].iter().any(|before| before.name == node.name) {
+        let mut names = std::collections::HashSet::with_capacity(nodes.len());
+        for node in nodes {
+            // A set, not a scan of the names before: a schema may hold
+            // hundreds of thousands of fields.
+            if !names.insert(node.name.as_str()) {
                 let within = if path.is_empty() {
                     "the packet".to_string()
                 } else {
                     format!("field `{path}`")
                 };
                 return Err(format!(
-                    "{within} has two fields named `{}`, which no writer makes (a struct's \
-                     field names are distinct)",
+                    "{within} has two fields named `{}`, which cannot be read (a table's \
+                     columns and a numpy dtype's fields need distinct names)",
                     node.name
                 ));
             }
@@ -1174,7 +1179,7 @@ offset  size  field
             assert!(error.contains(words), "{error}");
         };
         // Packets of 0 bytes: none, or only empty structs.
-        refused(packet(0, &[]), "packets of 0 bytes, which no writer makes");
+        refused(packet(0, &[]), "packets of 0 bytes, which cannot be read");
         refused(
             packet(0, &[node("v", TAG_STRUCT, 0, &[], &[])]),
             "packets of 0 bytes",

@@ -373,20 +373,28 @@ pub(crate) mod leaf {
         type_name: &'static str,
         variants: &'a [Variant],
         /// `(discriminant, position)`, sorted, the first declared first
-        /// among equal discriminants.
+        /// among equal discriminants; empty (no allocation) for an enum of
+        /// at most `LINEAR` variants, which a scan finds faster.
         sorted: Vec<(u64, usize)>,
     }
+
+    /// Up to this many variants, a lookup scans them in declaration order:
+    /// building a table per value decoded would cost more than it saves.
+    const LINEAR: usize = 16;
 
     impl<'a> Discriminants<'a> {
         /// The lookup of `variants`, of the enum named `type_name` (in
         /// errors).
         pub(crate) fn new(type_name: &'static str, variants: &'a [Variant]) -> Self {
-            let mut sorted: Vec<(u64, usize)> = variants
-                .iter()
-                .enumerate()
-                .map(|(position, variant)| (variant.value(), position))
-                .collect();
-            sorted.sort_unstable();
+            let mut sorted: Vec<(u64, usize)> = Vec::new();
+            if variants.len() > LINEAR {
+                sorted = variants
+                    .iter()
+                    .enumerate()
+                    .map(|(position, variant)| (variant.value(), position))
+                    .collect();
+                sorted.sort_unstable();
+            }
             Discriminants {
                 type_name,
                 variants,
@@ -399,14 +407,21 @@ pub(crate) mod leaf {
         #[inline]
         pub(crate) fn position(&self, bytes: &[u8]) -> Result<usize, InvalidValue> {
             let value = u64::read(bytes);
-            let at = self.sorted.partition_point(|&(found, _)| found < value);
-            match self.sorted.get(at) {
-                Some(&(found, position)) if found == value => Ok(position),
-                _ => Err(InvalidValue::InvalidDiscriminant {
-                    type_name: self.type_name,
-                    value,
-                }),
-            }
+            let found = if self.sorted.is_empty() {
+                self.variants
+                    .iter()
+                    .position(|variant| variant.value() == value)
+            } else {
+                let at = self.sorted.partition_point(|&(found, _)| found < value);
+                self.sorted
+                    .get(at)
+                    .filter(|&&(found, _)| found == value)
+                    .map(|&(_, position)| position)
+            };
+            found.ok_or(InvalidValue::InvalidDiscriminant {
+                type_name: self.type_name,
+                value,
+            })
         }
 
         /// The variant whose discriminant `bytes` hold.
