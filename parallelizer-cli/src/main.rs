@@ -12,10 +12,11 @@
 //! - `parallelizer convert FILE --to csv|npy|arrow OUT`: the packets as CSV
 //!   (a header row of the dotted column names, RFC 4180 quoting and line
 //!   ends), as NPY (the bytes `Results::write_npy` writes for the task), or
-//!   as an Arrow IPC file. `OUT` may be `-`, standard output; a file is
-//!   written to a temporary file in its directory and renamed over `OUT`
-//!   only once whole (a failure removes it and leaves `OUT` as it was), and
-//!   may not be `FILE` itself. Every packet's values are checked by the
+//!   as an Arrow IPC file. `OUT` may be `-`, standard output; a regular
+//!   file (or a new one; a link is followed) is written to a temporary file
+//!   in its directory and renamed over it only once whole (a failure removes
+//!   it and leaves `OUT` as it was), anything else (`/dev/null`, a pipe) is
+//!   written in place; `OUT` may not be `FILE` itself. Every packet's values are checked by the
 //!   schema (as decoding a field checks them) for every format alike.
 //!
 //! `inspect`, `head` and CSV conversion read the file a chunk at a time
@@ -71,9 +72,10 @@ enum Command {
         /// The format to write.
         #[arg(long, value_enum, value_name = "FORMAT")]
         to: Format,
-        /// The file to write, or `-` for standard output. It is written to
-        /// a temporary file in its directory, renamed over it once whole: a
-        /// failure leaves it as it was. It may not be FILE itself.
+        /// The file to write, or `-` for standard output. A regular file
+        /// is written to a temporary file in its directory, renamed over it
+        /// once whole: a failure leaves it as it was. A device or a pipe is
+        /// written in place. It may not be FILE itself.
         out: PathBuf,
     },
 }
@@ -407,21 +409,25 @@ fn convert(path: &Path, to: Format, out: &Path) -> Result<(), Failure> {
     output.finish(outcome)
 }
 
-/// A conversion's output file while it is written: a temporary file in
-/// `OUT`'s directory, renamed over `OUT` once whole, so that `OUT` is
-/// never seen half written, a failure leaves it as it was, and the input
-/// is never truncated (even when `OUT` is another name for it).
+/// A conversion's output while it is written. A regular file (or a new
+/// one) is written as a temporary file in its directory and renamed over
+/// it once whole, so that it is never seen half written, a failure leaves
+/// it as it was, and the input is never truncated (even when `OUT` is
+/// another name for it); a link is followed, so the file it names is the
+/// one replaced, and a replaced file keeps its permissions. Anything else
+/// (`/dev/null`, a pipe, a terminal) is written in place.
 struct Output<'a> {
-    /// The file to replace.
+    /// `OUT` as given, for messages.
     out: &'a Path,
-    /// The temporary file, removed unless it was renamed to `out`.
-    temporary: PathBuf,
+    /// The temporary file and the file it replaces once whole; `None` when
+    /// writing in place, or once renamed.
+    replace: Option<(PathBuf, PathBuf)>,
     writer: Option<BufWriter<File>>,
 }
 
 impl<'a> Output<'a> {
     /// Refuses an `out` that is the input at `input` (the same file after
-    /// following links), then creates the temporary file next to `out`.
+    /// following links), then opens what the conversion writes to.
     fn create(input: &Path, out: &'a Path) -> Result<Output<'a>, Failure> {
         if let (Ok(input), Ok(output)) = (input.canonicalize(), out.canonicalize()) {
             if input == output {
@@ -431,10 +437,31 @@ impl<'a> Output<'a> {
                 ));
             }
         }
-        let name = out
+        let (target, permissions) = match std::fs::metadata(out) {
+            Ok(metadata) if !metadata.is_file() => {
+                let file = File::options()
+                    .write(true)
+                    .open(out)
+                    .map_err(|error| Failure::at(out, format!("cannot write to it: {error}")))?;
+                return Ok(Output {
+                    out,
+                    replace: None,
+                    writer: Some(BufWriter::with_capacity(1 << 20, file)),
+                });
+            }
+            Ok(metadata) => {
+                let target = out
+                    .canonicalize()
+                    .map_err(|error| Failure::at(out, format!("cannot follow it: {error}")))?;
+                (target, Some(metadata.permissions()))
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => (out.to_path_buf(), None),
+            Err(error) => return Err(Failure::at(out, format!("cannot write to it: {error}"))),
+        };
+        let name = target
             .file_name()
             .ok_or_else(|| Failure::at(out, "is not a file name: give the file to write"))?;
-        let directory = match out.parent() {
+        let directory = match target.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
@@ -452,11 +479,15 @@ impl<'a> Output<'a> {
                 .open(&temporary)
             {
                 Ok(file) => {
+                    if let Some(permissions) = permissions {
+                        // Best effort: the output is whole without them.
+                        let _ = file.set_permissions(permissions);
+                    }
                     return Ok(Output {
                         out,
-                        temporary,
+                        replace: Some((temporary, target)),
                         writer: Some(BufWriter::with_capacity(1 << 20, file)),
-                    })
+                    });
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
                     attempt += 1;
@@ -479,35 +510,41 @@ impl<'a> Output<'a> {
         self.writer.as_mut().expect("written before finish")
     }
 
-    /// After a conversion whose outcome is `outcome`: flushes and syncs the
-    /// temporary file and renames it over `OUT` on success; removes it on
-    /// failure.
+    /// After a conversion whose outcome is `outcome`: flushes the output;
+    /// a temporary file is synced and renamed over its target on success,
+    /// and removed on failure.
     fn finish(mut self, outcome: Result<(), Written>) -> Result<(), Failure> {
         let writer = self.writer.take().expect("finished once");
         let out = self.out;
+        let replacing = self.replace.is_some();
         outcome
             .and_then(|()| {
-                writer
+                let file = writer
                     .into_inner()
-                    .map_err(|error| Written::Io(error.into_error()))?
-                    .sync_all()
-                    .map_err(Written::Io)
+                    .map_err(|error| Written::Io(error.into_error()))?;
+                // Only a file of ours is synced: `/dev/null` cannot be.
+                if replacing {
+                    file.sync_all().map_err(Written::Io)?;
+                }
+                Ok(())
             })
             .map_err(|error| match error {
                 Written::Io(error) => Failure::at(out, format!("cannot write: {error}")),
                 Written::Failed(failure) => failure,
             })?;
-        std::fs::rename(&self.temporary, out).map_err(|error| {
-            Failure::at(
-                out,
-                format!(
-                    "cannot replace it with the output written to {}: {error}",
-                    self.temporary.display()
-                ),
-            )
-        })?;
-        // Renamed: nothing left to remove.
-        self.temporary = PathBuf::new();
+        if let Some((temporary, target)) = &self.replace {
+            std::fs::rename(temporary, target).map_err(|error| {
+                Failure::at(
+                    out,
+                    format!(
+                        "cannot replace it with the output written to {}: {error}",
+                        temporary.display()
+                    ),
+                )
+            })?;
+        }
+        // Renamed (or written in place): nothing left to remove.
+        self.replace = None;
         Ok(())
     }
 }
@@ -516,8 +553,8 @@ impl Drop for Output<'_> {
     fn drop(&mut self) {
         // A partial output is not left behind (nor is the input touched).
         drop(self.writer.take());
-        if !self.temporary.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.temporary);
+        if let Some((temporary, _)) = &self.replace {
+            let _ = std::fs::remove_file(temporary);
         }
     }
 }
@@ -547,8 +584,7 @@ fn write_as(path: &Path, to: Format, out: &mut dyn Write) -> Result<(), Written>
         Format::Csv => write_csv(path, out),
         Format::Npy => Ok(whole(path)?.write_npy(out)?),
         Format::Arrow => {
-            let file = whole(path)?;
-            parallelizer::arrow::write_ipc(file.schema(), file.as_bytes(), out).map_err(|error| {
+            whole(path)?.write_arrow_ipc(out).map_err(|error| {
                 match error {
                     // The output failed: said as the output's error.
                     Error::WriteFailed { kind, message, .. } => {

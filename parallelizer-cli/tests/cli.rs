@@ -618,6 +618,38 @@ fn convert_never_harms_its_input_and_replaces_out_only_when_whole() {
 }
 
 #[test]
+#[cfg(unix)]
+fn convert_writes_special_files_in_place_and_follows_links() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = dir("special");
+    let (path, _) = greet_file(&dir);
+    // `/dev/null` is written in place, not replaced by a regular file.
+    stdout(&[&"convert", &path, &"--to", &"csv", &"/dev/null"]);
+    let null = std::fs::metadata("/dev/null").unwrap();
+    assert!(!null.is_file(), "/dev/null is still a device");
+
+    // A link to a regular file: the file it names is replaced, the link
+    // stays a link, and the file keeps its permissions.
+    let target = dir.join("target.csv");
+    std::fs::write(&target, "old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    stdout(&[&"convert", &path, &"--to", &"csv", &link]);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&target)
+        .unwrap()
+        .starts_with("0,1,2,3\r\n"));
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+    assert_eq!(listing(&dir), ["greet.prlz", "link.csv", "target.csv"]);
+}
+
+#[test]
 fn head_reads_only_the_chunks_it_prints_and_inspect_and_csv_read_them_all() {
     let dir = dir("stream");
     // 100 000 packets of 24 bytes: chunks of 43 690 packets, 3 chunks.
