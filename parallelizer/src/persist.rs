@@ -936,15 +936,7 @@ impl<R: Read> FrameReader<R> {
             crc32c::crc32c_append(crc32c::crc32c(&header.bytes), &size_bytes),
             &stored,
         );
-        if stored_checksum != computed {
-            return Err(Error::ChecksumMismatch {
-                task,
-                part: "the header".into(),
-                offset: 0,
-                stored: stored_checksum,
-                computed,
-            });
-        }
+        checksum_matches(task, "the header".into(), 0, stored_checksum, computed)?;
         self.offset = end + 4;
         Ok(stored)
     }
@@ -989,15 +981,7 @@ impl<R: Read> FrameReader<R> {
         let at = record.len() - 4;
         let stored = u32::from_le_bytes(record[at..].try_into().expect("4 bytes"));
         let computed = crc32c::crc32c(&record[..at]);
-        if stored != computed {
-            return Err(Error::ChecksumMismatch {
-                task,
-                part: part(),
-                offset,
-                stored,
-                computed,
-            });
-        }
+        checksum_matches(task, part(), offset, stored, computed)?;
         let fields = &record[4..at];
         if fields.len() < JOB_RECORD_FIXED {
             return Err(corrupt(format!(
@@ -1186,15 +1170,7 @@ impl<R: Read> FrameReader<R> {
         }
         let stored = u32::from_le_bytes(frame[4..].try_into().expect("4 bytes"));
         let computed = chunk_checksum(index, n, &bytes[begin..]);
-        if computed != stored {
-            return Err(Error::ChecksumMismatch {
-                task,
-                part,
-                offset,
-                stored,
-                computed,
-            });
-        }
+        checksum_matches(task, part, offset, stored, computed)?;
         cursor.digest = crc32c::crc32c_append(cursor.digest, &stored.to_le_bytes());
         self.offset = offset + 8 + len as u64;
         cursor.count = new_count;
@@ -1226,15 +1202,7 @@ impl<R: Read> FrameReader<R> {
         };
         let stored = u32::from_le_bytes(trailer[16..20].try_into().expect("4 bytes"));
         let computed = crc32c::crc32c(&trailer[..16]);
-        if stored != computed {
-            return Err(Error::ChecksumMismatch {
-                task,
-                part: part(),
-                offset,
-                stored,
-                computed,
-            });
-        }
+        checksum_matches(task, part(), offset, stored, computed)?;
         if trailer[20..] != END_MAGIC {
             return Err(corrupt(format!(
                 "it ends with b\"{}\", not b\"ZLRP\"",
@@ -1352,6 +1320,27 @@ fn check_schema<T: Task>(stored: &[u8], fingerprint: u64) -> Result<(), Error> {
             reason,
         }),
     }
+}
+
+/// `Ok` if the checksum `stored` in `part` (at byte `offset`) of a file of
+/// `task` is the one `computed` from the bytes it covers.
+fn checksum_matches(
+    task: &'static str,
+    part: String,
+    offset: u64,
+    stored: u32,
+    computed: u32,
+) -> Result<(), Error> {
+    if stored == computed {
+        return Ok(());
+    }
+    Err(Error::ChecksumMismatch {
+        task,
+        part,
+        offset,
+        stored,
+        computed,
+    })
 }
 
 /// The bytes of `count` packets of `packet_size` bytes, if they fit in
