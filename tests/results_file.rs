@@ -3,8 +3,10 @@
 //! fields decoded by the schema the file stores (`SchemaField::value`).
 
 mod common;
+mod crafted;
 
 use common::{Biome, Cell};
+use crafted::{crafted_file, crc32c, node, TAG_ENUM, TAG_STRUCT, TAG_U8};
 use parallelizer::persist::FormatVersion;
 use parallelizer::prelude::*;
 use parallelizer::{DecodeError, InvalidValue, Kind, ResultsFile, SchemaField, Value};
@@ -348,15 +350,6 @@ fn a_version_1_file_is_refused_saying_how_to_convert_it() {
     );
 }
 
-/// CRC-32C, bit by bit, as docs/FORMAT.md defines it.
-fn crc32c(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |crc, &byte| {
-        (0..8).fold(crc ^ u32::from(byte), |crc, _| {
-            (crc >> 1) ^ (0x82f6_3b78 & (crc & 1).wrapping_neg())
-        })
-    })
-}
-
 #[test]
 fn an_invalid_value_is_a_decode_error_not_a_panic() {
     let results = Coordinator::new(2).dispatch(Cells, 2, 2).unwrap();
@@ -410,78 +403,10 @@ fn an_invalid_value_is_a_decode_error_not_a_panic() {
     );
 }
 
-/// FNV-1a 64, as docs/FORMAT.md defines the fingerprint.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// A node of a canonical schema encoding: name, tag, size, the kind's
-/// parameters (already encoded), children.
-fn schema_node(name: &str, tag: u64, size: u64, params: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = (name.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(&tag.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(params);
-    out.extend_from_slice(&(children.len() as u64).to_le_bytes());
-    for child in children {
-        out.extend_from_slice(child);
-    }
-    out
-}
-
-/// A version-2 file, byte by byte as docs/FORMAT.md lays it out, whose
-/// stored schema is `schema` (any bytes), whose header says packets of
-/// `packet_size` bytes and an unknown count, and whose chunks say `n`
-/// packets and hold `bytes`: every checksum and the trailer hold.
-fn crafted_file(schema: &[u8], packet_size: u32, chunks: &[(u32, &[u8])]) -> Vec<u8> {
-    let mut file = b"PRLZ".to_vec();
-    file.extend_from_slice(&2u16.to_le_bytes());
-    file.extend_from_slice(&0u16.to_le_bytes());
-    file.extend_from_slice(&fnv1a(schema).to_le_bytes());
-    file.extend_from_slice(&packet_size.to_le_bytes());
-    file.extend_from_slice(&u64::MAX.to_le_bytes());
-    file.extend_from_slice(&(schema.len() as u32).to_le_bytes());
-    file.extend_from_slice(schema);
-    file.extend_from_slice(&crc32c(&file).to_le_bytes());
-    let mut digest = Vec::new();
-    let mut count = 0u64;
-    for (index, (n, bytes)) in chunks.iter().enumerate() {
-        let mut covered = (index as u64).to_le_bytes().to_vec();
-        covered.extend_from_slice(&n.to_le_bytes());
-        covered.extend_from_slice(bytes);
-        let checksum = crc32c(&covered).to_le_bytes();
-        file.extend_from_slice(&n.to_le_bytes());
-        file.extend_from_slice(bytes);
-        file.extend_from_slice(&checksum);
-        digest.extend_from_slice(&checksum);
-        count += u64::from(*n);
-    }
-    let mut trailer = 0u32.to_le_bytes().to_vec();
-    trailer.extend_from_slice(&count.to_le_bytes());
-    trailer.extend_from_slice(&crc32c(&digest).to_le_bytes());
-    trailer.extend_from_slice(&crc32c(&trailer).to_le_bytes());
-    trailer.extend_from_slice(b"ZLRP");
-    file.extend_from_slice(&trailer);
-    file
-}
-
-const TAG_U8: u64 = 1;
-const TAG_ENUM: u64 = 14;
-const TAG_STRUCT: u64 = 15;
-
 #[test]
 fn crafted_files_are_read_as_written() {
     // The helper makes files the reader takes: one u8 field, 3 packets.
-    let schema = schema_node(
-        "",
-        TAG_STRUCT,
-        1,
-        &[],
-        &[schema_node("a", TAG_U8, 1, &[], &[])],
-    );
+    let schema = node("", TAG_STRUCT, 1, &[], &[node("a", TAG_U8, 1, &[], &[])]);
     let file =
         ResultsFile::read_from(crafted_file(&schema, 1, &[(3, &[7, 8, 9])]).as_slice()).unwrap();
     assert_eq!((file.len(), file.as_bytes()), (3, &[7, 8, 9][..]));
@@ -492,7 +417,7 @@ fn a_stored_schema_of_packets_of_0_bytes_is_refused() {
     // A packet with no fields, and 4 chunks that each claim 2^32 - 1 of
     // its packets in no bytes: 124 bytes that would be 17 179 869 180
     // packets.
-    let schema = schema_node("", TAG_STRUCT, 0, &[], &[]);
+    let schema = node("", TAG_STRUCT, 0, &[], &[]);
     let bytes = crafted_file(&schema, 0, &[(u32::MAX, &[][..]); 4]);
     assert_eq!(bytes.len(), 124);
     let error = ResultsFile::read_from(bytes.as_slice()).unwrap_err();
@@ -519,20 +444,20 @@ fn stored_schemas_that_no_writer_makes_are_refused() {
     variants.push(b'X');
     variants.extend_from_slice(&0u64.to_le_bytes());
     refused(
-        schema_node(
+        node(
             "",
             TAG_STRUCT,
             3,
             &[],
-            &[schema_node("e", TAG_ENUM, 3, &variants, &[])],
+            &[node("e", TAG_ENUM, 3, &variants, &[])],
         ),
         3,
         "field `e` is 3 bytes, but an enum's discriminant is 1, 2, 4 or 8 bytes",
     );
     // Two fields named `a` (a numpy dtype cannot have both).
-    let a = schema_node("a", TAG_U8, 1, &[], &[]);
+    let a = node("a", TAG_U8, 1, &[], &[]);
     refused(
-        schema_node("", TAG_STRUCT, 2, &[], &[a.clone(), a]),
+        node("", TAG_STRUCT, 2, &[], &[a.clone(), a]),
         2,
         "the packet has two fields named `a`",
     );

@@ -5,6 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+// The root package's byte-by-byte file builder, shared with its tests.
+#[path = "../../tests/crafted/mod.rs"]
+mod crafted;
+use crafted::{crafted, node, TAG_BOOL, TAG_ENUM, TAG_RAW, TAG_STR, TAG_STRUCT, TAG_U32, TAG_U8};
+
 use parallelizer::persist::FormatVersion;
 use parallelizer::prelude::*;
 
@@ -386,45 +391,6 @@ fn help_lists_the_commands() {
     assert!(text.contains("--to <FORMAT>"), "{text}");
 }
 
-/// CRC-32C, bit by bit, as docs/FORMAT.md defines it.
-fn crc32c(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |crc, &byte| {
-        (0..8).fold(crc ^ u32::from(byte), |crc, _| {
-            (crc >> 1) ^ (0x82f6_3b78 & (crc & 1).wrapping_neg())
-        })
-    })
-}
-
-/// FNV-1a 64, as docs/FORMAT.md defines the fingerprint.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-const TAG_U8: u64 = 1;
-const TAG_U32: u64 = 3;
-const TAG_BOOL: u64 = 11;
-const TAG_STR: u64 = 12;
-const TAG_ENUM: u64 = 14;
-const TAG_STRUCT: u64 = 15;
-const TAG_RAW: u64 = 16;
-
-/// A node of a canonical schema encoding: name, tag, size, the kind's
-/// parameters (already encoded), children.
-fn node(name: &str, tag: u64, size: u64, params: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = (name.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(&tag.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(params);
-    out.extend_from_slice(&(children.len() as u64).to_le_bytes());
-    for child in children {
-        out.extend_from_slice(child);
-    }
-    out
-}
-
 /// A string slot of capacity 3 named `name`.
 fn str3(name: &str) -> Vec<u8> {
     node(
@@ -437,37 +403,6 @@ fn str3(name: &str) -> Vec<u8> {
             node("bytes", TAG_RAW, 3, &[], &[]),
         ],
     )
-}
-
-/// A version-2 results file, byte by byte, whose stored schema is `fields`
-/// (nodes) in packets of `packet_size` bytes, holding `packets` (back to
-/// back) in one chunk: every checksum holds, whatever the values.
-fn crafted(fields: &[Vec<u8>], packet_size: u32, packets: &[u8]) -> Vec<u8> {
-    let schema = node("", TAG_STRUCT, u64::from(packet_size), &[], fields);
-    let n = (packets.len() / packet_size as usize) as u32;
-    let mut file = b"PRLZ".to_vec();
-    file.extend_from_slice(&2u16.to_le_bytes());
-    file.extend_from_slice(&0u16.to_le_bytes());
-    file.extend_from_slice(&fnv1a(&schema).to_le_bytes());
-    file.extend_from_slice(&packet_size.to_le_bytes());
-    file.extend_from_slice(&u64::from(n).to_le_bytes());
-    file.extend_from_slice(&(schema.len() as u32).to_le_bytes());
-    file.extend_from_slice(&schema);
-    file.extend_from_slice(&crc32c(&file).to_le_bytes());
-    let mut covered = 0u64.to_le_bytes().to_vec();
-    covered.extend_from_slice(&n.to_le_bytes());
-    covered.extend_from_slice(packets);
-    let checksum = crc32c(&covered).to_le_bytes();
-    file.extend_from_slice(&n.to_le_bytes());
-    file.extend_from_slice(packets);
-    file.extend_from_slice(&checksum);
-    let mut trailer = 0u32.to_le_bytes().to_vec();
-    trailer.extend_from_slice(&u64::from(n).to_le_bytes());
-    trailer.extend_from_slice(&crc32c(&checksum).to_le_bytes());
-    trailer.extend_from_slice(&crc32c(&trailer).to_le_bytes());
-    trailer.extend_from_slice(b"ZLRP");
-    file.extend_from_slice(&trailer);
-    file
 }
 
 #[test]
