@@ -650,16 +650,7 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         }
         (Loss::Cut | Loss::CutDuringTransfer, Some(hosts)) => {
             let host = hosts.count;
-            let on_host = place.pids_on(host);
-            let cut: Vec<usize> = pids
-                .iter()
-                .filter(|(_, pid)| on_host.contains(pid))
-                .map(|(&rank, _)| rank)
-                .collect();
-            assert!(
-                !cut.is_empty() && !cut.contains(&0),
-                "ranks on host {host}: {cut:?}"
-            );
+            let cut = ranks_on(place, &pids, host);
             place.test_hosts(&["cable", &host.to_string(), "down"]);
             println!("    unplugged host h{host}'s cable: ranks {cut:?} cut off");
             (cut, Some(host))
@@ -669,50 +660,22 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
     let lost_at = Instant::now();
 
     // Rank 0 reports the loss.
-    let deadline = lost_at + PEER_TIMEOUT + Duration::from_secs(5);
-    let named = loop {
-        let line = next_line(&lines, deadline, &mut output).unwrap_or_else(|| {
-            panic!("rank 0 did not report the loss within {PEER_TIMEOUT:?} + 5 s:\n{output}")
-        });
-        let named = match line.stderr {
-            false => parse_lost(&line.text, 0),
-            // Rank 0 ended the job at once: a transfer from the lost rank
-            // was under way.
-            true if bulk => parse_stranded(&line.text),
-            true => None,
-        };
-        if let Some(named) = named {
-            println!(
-                "    rank 0 reported it {:.1?} after the loss: {}",
-                line.at - lost_at,
-                line.text
-            );
-            break named;
-        }
-        assert!(
-            !line.text.starts_with("unexpected: rank 0"),
-            "{}\n{output}",
-            line.text
-        );
-    };
+    // Other ranks' reports are checked below, once they all wrote them.
+    let named = await_report(
+        &lines,
+        &mut output,
+        lost_at,
+        "loss",
+        bulk,
+        "unexpected: rank 0",
+    );
     assert!(
         lost_ranks.contains(&named),
         "rank 0 named rank {named}, not one of the lost {lost_ranks:?}:\n{output}"
     );
 
     // mpirun ends, with an error, within 30 s.
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("mpirun's status") {
-            break status;
-        }
-        if lost_at.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            while next_line(&lines, Instant::now(), &mut output).is_some() {}
-            panic!("mpirun did not exit within 30 s of the loss:\n{output}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
+    let status = await_exit(&mut child, &lines, &mut output, lost_at, "loss");
     let ended = lost_at.elapsed();
     while next_line(&lines, Instant::now() + Duration::from_secs(2), &mut output).is_some() {}
     println!(
@@ -883,16 +846,7 @@ fn lose_a_host_and_resume(place: &Place) {
         thread::sleep(Duration::from_millis(20));
     }
     let host = hosts.count;
-    let on_host = place.pids_on(host);
-    let cut: Vec<usize> = pids
-        .iter()
-        .filter(|(_, pid)| on_host.contains(pid))
-        .map(|(&rank, _)| rank)
-        .collect();
-    assert!(
-        !cut.is_empty() && !cut.contains(&0),
-        "ranks on h{host}: {cut:?}"
-    );
+    let cut = ranks_on(place, &pids, host);
     place.test_hosts(&["cable", &host.to_string(), "down"]);
     let lost_at = Instant::now();
     let before = written(&path);
@@ -902,44 +856,12 @@ fn lose_a_host_and_resume(place: &Place) {
         started.elapsed()
     );
 
-    let deadline = lost_at + PEER_TIMEOUT + Duration::from_secs(5);
-    let named = loop {
-        let line = next_line(&lines, deadline, &mut output).unwrap_or_else(|| {
-            panic!("rank 0 did not report the loss within {PEER_TIMEOUT:?} + 5 s:\n{output}")
-        });
-        let named = match line.stderr {
-            false => parse_lost(&line.text, 0),
-            true => parse_stranded(&line.text),
-        };
-        if let Some(named) = named {
-            println!(
-                "    rank 0 reported it {:.1?} after the cut: {}",
-                line.at - lost_at,
-                line.text
-            );
-            break named;
-        }
-        assert!(
-            !line.text.starts_with("unexpected"),
-            "{}\n{output}",
-            line.text
-        );
-    };
+    let named = await_report(&lines, &mut output, lost_at, "cut", true, "unexpected");
     assert!(
         cut.contains(&named),
         "rank 0 named {named}, not one of {cut:?}"
     );
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("mpirun's status") {
-            break status;
-        }
-        if lost_at.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("mpirun did not exit within 30 s of the cut:\n{output}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
+    let status = await_exit(&mut child, &lines, &mut output, lost_at, "cut");
     println!(
         "    mpirun exited {:.1?} after the cut: {status:?}",
         lost_at.elapsed()
@@ -1277,6 +1199,84 @@ fn fill_the_disk_and_resume(place: &Place) -> bool {
     let _ = fs::remove_file(&reference);
     assert!(same, "the resumed file differs from an uninterrupted run's");
     true
+}
+
+/// The ranks of `pids` (rank to pid) whose processes run on host `host`:
+/// at least one, and not rank 0, which must live to report.
+fn ranks_on(place: &Place, pids: &BTreeMap<usize, u32>, host: usize) -> Vec<usize> {
+    let on_host = place.pids_on(host);
+    let ranks: Vec<usize> = pids
+        .iter()
+        .filter(|(_, pid)| on_host.contains(pid))
+        .map(|(&rank, _)| rank)
+        .collect();
+    assert!(
+        !ranks.is_empty() && !ranks.contains(&0),
+        "ranks on h{host}: {ranks:?}"
+    );
+    ranks
+}
+
+/// The rank that rank 0 names within the peer timeout + 5 s of the `what`
+/// (a loss, a cut) at `lost_at`: in its report on standard output, or, if
+/// `stranded` may be (a transfer was under way), in the line it prints on
+/// standard error before it ends the job. A line that starts with
+/// `unexpected` (a report of another outcome) fails the test.
+fn await_report(
+    lines: &Receiver<Line>,
+    output: &mut String,
+    lost_at: Instant,
+    what: &str,
+    stranded: bool,
+    unexpected: &str,
+) -> usize {
+    let deadline = lost_at + PEER_TIMEOUT + Duration::from_secs(5);
+    loop {
+        let line = next_line(lines, deadline, output).unwrap_or_else(|| {
+            panic!("rank 0 did not report the {what} within {PEER_TIMEOUT:?} + 5 s:\n{output}")
+        });
+        let named = match line.stderr {
+            false => parse_lost(&line.text, 0),
+            true if stranded => parse_stranded(&line.text),
+            true => None,
+        };
+        if let Some(named) = named {
+            println!(
+                "    rank 0 reported it {:.1?} after the {what}: {}",
+                line.at - lost_at,
+                line.text
+            );
+            return named;
+        }
+        assert!(
+            !line.text.starts_with(unexpected),
+            "{}\n{output}",
+            line.text
+        );
+    }
+}
+
+/// How `mpirun` (`child`) exits, which it must within 30 s of the `what`
+/// at `lost_at`; its output goes on being gathered into `output`.
+fn await_exit(
+    child: &mut Child,
+    lines: &Receiver<Line>,
+    output: &mut String,
+    lost_at: Instant,
+    what: &str,
+) -> ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().expect("mpirun's status") {
+            return status;
+        }
+        if lost_at.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            while next_line(lines, Instant::now(), output).is_some() {}
+            panic!("mpirun did not exit within 30 s of the {what}:\n{output}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Every line mpirun prints, on either output, as it comes.
