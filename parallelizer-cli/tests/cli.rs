@@ -5,9 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-// The root package's byte-by-byte file builder, shared with its tests.
+// The root package's test helpers: the issue's `Biome` and `Cell`, and the
+// byte-by-byte file builder.
+#[path = "../../tests/common/mod.rs"]
+mod common;
 #[path = "../../tests/crafted/mod.rs"]
 mod crafted;
+use common::{Biome, Cell};
 use crafted::{crafted, node, TAG_BOOL, TAG_ENUM, TAG_RAW, TAG_STR, TAG_STRUCT, TAG_U32, TAG_U8};
 
 use parallelizer::persist::FormatVersion;
@@ -27,26 +31,6 @@ fn greet(task_id: usize) -> (u16, FixedStr<11>, bool, FixedBytes<4>) {
         task_id % 2 == 0,
         FixedBytes::new(&[0xab; 4][..task_id % 5]).unwrap(),
     )
-}
-
-/// The named packet: a nested struct and an enum.
-#[derive(WireType, Debug, Clone, Copy, PartialEq)]
-#[repr(u8)]
-pub enum Biome {
-    Ocean = 0,
-    Plains = 1,
-    Forest = 2,
-    Mountain = 7,
-}
-
-#[derive(WireType, Debug, Clone, Copy, PartialEq)]
-pub struct Cell {
-    pub height: f32,
-    pub normal: Vec3,
-    pub biome: Biome,
-    pub name: FixedStr<8>,
-    pub color: Color3,
-    pub wet: bool,
 }
 
 #[task(packet = Cell, args = f32)]
