@@ -20,8 +20,8 @@
 //! one more run cuts the last host's cable in the middle of the long
 //! dispatch: rank 0 must name a rank of that host, and the ranks of that
 //! host, cut off, rank 0; and one more unplugs it while packets cross it, in
-//! a job of large results, where rank 0 may have to end the job at once
-//! rather than return the error.
+//! a job of large results, where rank 0 must return the error all the same
+//! (a cut-off rank, whose send to rank 0 is stranded, may end itself).
 #![cfg(feature = "mpi")]
 
 use std::collections::BTreeMap;
@@ -502,8 +502,9 @@ enum Loss {
     Frozen,
     /// The last test host's cable is unplugged.
     Cut,
-    /// The last test host's cable is unplugged while packets cross it: a
-    /// rank may then end the job at once, the error printed, rather than
+    /// The last test host's cable is unplugged while packets cross it: rank
+    /// 0 returns the error as for any loss; a cut-off rank whose send was
+    /// under way may end the job at once, the error printed, rather than
     /// return it (see `Cluster`'s "Lost ranks").
     CutDuringTransfer,
 }
@@ -661,14 +662,7 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
 
     // Rank 0 reports the loss.
     // Other ranks' reports are checked below, once they all wrote them.
-    let named = await_report(
-        &lines,
-        &mut output,
-        lost_at,
-        "loss",
-        bulk,
-        "unexpected: rank 0",
-    );
+    let named = await_report(&lines, &mut output, lost_at, "loss", "unexpected: rank 0");
     assert!(
         lost_ranks.contains(&named),
         "rank 0 named rank {named}, not one of the lost {lost_ranks:?}:\n{output}"
@@ -696,22 +690,16 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         let text = fs::read_to_string(&path).unwrap_or_default();
         // Open MPI wakes a frozen rank (SIGCONT) before it kills it: it may
         // then notice rank 0's silence in the meantime, and report it. With
-        // large results, a rank may have ended the job before others wrote.
-        let frozen = loss == Loss::Frozen && lost_ranks.contains(&rank);
-        if (frozen || bulk) && text.is_empty() {
+        // large results, a cut-off rank may have ended itself, its send to
+        // rank 0 stranded.
+        let cut_off = lost_ranks.contains(&rank);
+        if cut_off && (loss == Loss::Frozen || bulk) && text.is_empty() {
             continue;
         }
-        let cut_off = lost_ranks.contains(&rank);
         let names = parse_lost(&text, rank)
             .unwrap_or_else(|| panic!("rank {rank} did not report the loss: {text:?}\n{output}"));
         if cut_off {
             assert_eq!(names, 0, "the lost rank {rank} must name rank 0: {text}");
-        } else if bulk {
-            // Rank 0 may have ended the job at once, silent from then on.
-            assert!(
-                names == 0 || lost_ranks.contains(&names),
-                "rank {rank}: {text}"
-            );
         } else {
             assert!(lost_ranks.contains(&names), "rank {rank}: {text}");
         }
@@ -799,8 +787,7 @@ fn run_paced_to_file() {
 
 /// Runs the slow `Paced` job into a file across every test host, cuts the
 /// last host's cable once some windows are in the file, and checks that
-/// rank 0 reports the loss (or ends the job at once, a transfer from the
-/// host under way) and that mpirun ends; then starts the same job again on
+/// rank 0 reports the loss and that mpirun ends; then starts the same job again on
 /// the remaining hosts only (the cable still unplugged), which must resume
 /// after the last durable chunk, finish, and leave a file byte for byte the
 /// one an uninterrupted run in one process writes.
@@ -856,7 +843,7 @@ fn lose_a_host_and_resume(place: &Place) {
         started.elapsed()
     );
 
-    let named = await_report(&lines, &mut output, lost_at, "cut", true, "unexpected");
+    let named = await_report(&lines, &mut output, lost_at, "cut", "unexpected");
     assert!(
         cut.contains(&named),
         "rank 0 named {named}, not one of {cut:?}"
@@ -1217,17 +1204,16 @@ fn ranks_on(place: &Place, pids: &BTreeMap<usize, u32>, host: usize) -> Vec<usiz
     ranks
 }
 
-/// The rank that rank 0 names within the peer timeout + 5 s of the `what`
-/// (a loss, a cut) at `lost_at`: in its report on standard output, or, if
-/// `stranded` may be (a transfer was under way), in the line it prints on
-/// standard error before it ends the job. A line that starts with
-/// `unexpected` (a report of another outcome) fails the test.
+/// The rank that rank 0 names, in its report on standard output, within the
+/// peer timeout + 5 s of the `what` (a loss, a cut) at `lost_at`. A line
+/// that starts with `unexpected` (a report of another outcome) fails the
+/// test, and so does rank 0 ending the job at once, a transfer stranded
+/// (which pieces of packets small enough to arrive whole prevent).
 fn await_report(
     lines: &Receiver<Line>,
     output: &mut String,
     lost_at: Instant,
     what: &str,
-    stranded: bool,
     unexpected: &str,
 ) -> usize {
     let deadline = lost_at + PEER_TIMEOUT + Duration::from_secs(5);
@@ -1235,11 +1221,12 @@ fn await_report(
         let line = next_line(lines, deadline, output).unwrap_or_else(|| {
             panic!("rank 0 did not report the {what} within {PEER_TIMEOUT:?} + 5 s:\n{output}")
         });
-        let named = match line.stderr {
-            false => parse_lost(&line.text, 0),
-            true if stranded => parse_stranded(&line.text),
-            true => None,
-        };
+        assert!(
+            !(line.stderr && line.text.starts_with("parallelizer: rank 0: ")),
+            "rank 0 ended the job instead of returning the error: {}\n{output}",
+            line.text
+        );
+        let named = (!line.stderr).then(|| parse_lost(&line.text, 0)).flatten();
         if let Some(named) = named {
             println!(
                 "    rank 0 reported it {:.1?} after the {what}: {}",
@@ -1330,16 +1317,6 @@ fn parse_pid(text: &str) -> Option<(usize, u32)> {
 fn parse_lost(text: &str, rank: usize) -> Option<usize> {
     let rest = text.strip_prefix(&format!("lost: rank {rank} names rank "))?;
     rest.split(',').next()?.parse().ok()
-}
-
-/// The rank that rank 0 names when it ends the job at once because a lost
-/// rank stranded a transfer: `parallelizer: rank 0: rank N of the cluster
-/// stopped answering: ... was under way ...`.
-fn parse_stranded(text: &str) -> Option<usize> {
-    let rest = text.strip_prefix("parallelizer: rank 0: rank ")?;
-    let (rank, rest) = rest.split_once(" of the cluster stopped answering")?;
-    rest.contains("was under way").then_some(())?;
-    rank.parse().ok()
 }
 
 /// Whether process `pid` is running: it exists, and is not a zombie.

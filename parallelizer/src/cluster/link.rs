@@ -11,7 +11,10 @@
 //! dozen bytes, which MPI sends at once (eagerly) whatever the receiver
 //! does; the bytes that follow a header travel as non-blocking operations
 //! that the caller polls, between heartbeats, until they end or their peer
-//! is lost.
+//! is lost. Those bytes go in pieces of at most [`WHOLE_PIECE`], which the
+//! network transport also sends eagerly: a piece that a receiver can probe
+//! has arrived whole, so receiving it never waits for the network, and a
+//! peer lost mid-transfer strands no receive (see [`WHOLE_PIECE`]).
 
 use std::fmt;
 use std::thread;
@@ -33,6 +36,20 @@ const ABORT_PROTOCOL: i32 = 70;
 /// The exit code of an MPI job aborted because a rank stopped answering.
 pub(super) const ABORT_RANK_LOST: i32 = 69;
 
+/// The largest piece of bytes a rank sends, whatever the cluster's largest
+/// message: 60 KiB, under the 64 KiB (header included) up to which Open
+/// MPI's TCP transport sends a message eagerly, in one fragment.
+///
+/// Why: a receive that has begun cannot be given up (MPI keeps its memory
+/// until it ends, and rsmpi will not let it go without `unsafe`), so a peer
+/// lost while a large message crossed the network used to leave rank 0 no
+/// way out but to abort the MPI job. An eager message is matched, and
+/// probed, only once its last byte is in: rank 0 starts receiving a piece
+/// only once the piece is here, and the receive ends at once. Transports
+/// with a smaller eager limit (Open MPI's shared memory: 4 KiB, which reads
+/// the sender's memory directly instead) keep the last resort of aborting.
+pub(super) const WHOLE_PIECE: usize = 60 << 10;
+
 /// A non-blocking send or receive of bytes in a dispatch's scope.
 pub(super) type Transfer<'s, 'b, D> = MpiRequest<'b, D, &'s LocalScope<'b>>;
 
@@ -51,7 +68,8 @@ pub(super) struct Link<'a> {
     pub(super) rank: usize,
     /// The number of ranks.
     pub(super) size: usize,
-    /// The largest piece of bytes this rank sends.
+    /// The largest piece of bytes this rank sends: the cluster's largest
+    /// message, at most [`WHOLE_PIECE`].
     pub(super) max_message: usize,
 }
 
@@ -66,7 +84,7 @@ impl<'a> Link<'a> {
             world,
             rank: rank_index(comm.rank()),
             size: rank_index(comm.size()),
-            max_message,
+            max_message: max_message.min(WHOLE_PIECE),
         }
     }
 

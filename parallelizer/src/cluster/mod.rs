@@ -28,9 +28,11 @@
 //!
 //! All traffic runs on a duplicate of `MPI_COMM_WORLD`, so it never mixes
 //! with the program's own MPI messages. Counts are packets and batches,
-//! carried as `u64`; the bytes go in pieces of at most
-//! [`Cluster::set_max_message_bytes`] (1 GiB by default), so no MPI count
-//! comes near `i32::MAX` however large the results. Every rank gets exactly
+//! carried as `u64`; the bytes go in pieces of at most 60 KiB (less if
+//! [`Cluster::set_max_message_bytes`] says so), which arrive whole before
+//! rank 0 receives them (see `link`), so no MPI count comes near `i32::MAX`
+//! however large the results, and a lost peer strands no receive on rank
+//! 0. Every rank gets exactly
 //! one final answer per dispatch, all at once, and no message but the
 //! heartbeats outlives its dispatch, so dispatches can follow each other on
 //! one cluster. A dispatch makes no collective MPI call: its start is
@@ -138,10 +140,13 @@ use zerocopy::IntoBytes;
 /// rank 0 names rank 0. The cluster is then unusable: its later dispatches
 /// fail with the same error at once, and dropping it ends the MPI job with
 /// `MPI_Abort` (exit code 69), since finalizing MPI would wait for the lost
-/// rank forever. A rank lost while the packets of its chunk were on their
-/// way to rank 0 (or a rank losing rank 0 while it sent them) leaves that
-/// transfer to MPI, which keeps its memory: that rank then prints the error
-/// and ends the MPI job at once, rather than return.
+/// rank forever. Rank 0 returns the error even when the lost rank's packets
+/// were on their way: they travel in pieces of at most 60 KiB, which Open
+/// MPI's TCP transport sends whole (eagerly), and rank 0 receives a piece
+/// only once all of it is there. A rank that loses rank 0 while it sends
+/// packets (it is cut off, or rank 0's host is) cannot take its send back
+/// from MPI, which keeps the memory: that rank prints the error and ends
+/// the MPI job at once, rather than return.
 ///
 /// A long job that must survive a lost node writes its results as it goes
 /// with [`run_to_file`](Self::run_to_file): started again on the ranks that
@@ -296,14 +301,22 @@ impl Cluster {
         self.world.abort(exit_code)
     }
 
-    /// The largest MPI message this rank sends, in bytes: results go in
-    /// pieces of at most this size. 1 GiB by default; at least 1, at most
-    /// `i32::MAX`. Ranks need not agree on it.
+    /// The largest MPI message this rank sends, in bytes. 1 GiB by default;
+    /// at least 1, at most `i32::MAX`. Ranks need not agree on it.
+    ///
+    /// Results go in pieces of at most this size, and never more than
+    /// 60 KiB whatever it is: pieces that small travel eagerly on Open MPI's
+    /// TCP transport (its eager limit is 64 KiB), so a piece that rank 0
+    /// receives has arrived whole, and a rank lost mid-transfer cannot leave
+    /// rank 0 waiting for the rest (see [Lost ranks](Self#lost-ranks)).
+    /// Smaller values cut the results finer (down to a byte, which tests
+    /// use); larger ones change nothing.
     pub fn set_max_message_bytes(&mut self, bytes: usize) {
         self.max_message = bytes.clamp(1, i32::MAX as usize);
     }
 
-    /// The largest MPI message this rank sends, in bytes.
+    /// The largest MPI message this rank sends, in bytes, as set: results
+    /// go in pieces of at most this and at most 60 KiB.
     pub fn max_message_bytes(&self) -> usize {
         self.max_message
     }
