@@ -683,7 +683,12 @@ impl Cluster {
         }
         let message = local.map(|error| clip(error.to_string()));
         Ok(
-            match follower::join::<T>(heart, &call, message.as_deref().unwrap_or_default())? {
+            match follower::join(
+                heart,
+                &call,
+                message.as_deref().unwrap_or_default(),
+                T::NAME,
+            )? {
                 Some(batches) => Begun::Follower(batches),
                 // An empty job, over as soon as it started.
                 None => Begun::Over,
