@@ -200,7 +200,8 @@ enum Begun {
 struct State {
     /// The loss of a rank, which made the cluster unusable.
     lost: Option<Error>,
-    /// The number of dispatches made, this rank's and every rank's alike.
+    /// The number of collective calls made (dispatches, jobs to a file and
+    /// barriers), this rank's and every rank's alike.
     dispatches: u64,
     /// This rank's last heartbeat to rank 0, if its send may not have ended.
     beat: Option<BeatSend>,
@@ -298,11 +299,12 @@ impl Cluster {
     /// [join timeout](Self::set_join_timeout) is set) and watches those that
     /// joined with heartbeats, sleeping between polls rather than spinning,
     /// so ranks that wait leave the cores to ranks that work. If a rank is
-    /// lost in it (see [Lost ranks](Self#lost-ranks)), it returns rather
-    /// than wait forever; the loss is kept: the next dispatch returns it at
-    /// once, and dropping the cluster ends the MPI job with `MPI_Abort`. Call
-    /// [`checked_barrier`](Self::checked_barrier) to learn of it (or of
-    /// ranks that make other calls meanwhile) where it happens.
+    /// lost in it (a joined rank silent for the peer timeout, or one absent
+    /// past the join timeout: see [Lost ranks](Self#lost-ranks)), it returns
+    /// rather than wait forever; the loss is kept: the next dispatch returns
+    /// it at once, and dropping the cluster ends the MPI job with
+    /// `MPI_Abort`. Call [`checked_barrier`](Self::checked_barrier) to learn
+    /// of it (or of ranks that make other calls meanwhile) where it happens.
     ///
     /// On a cluster that lost a rank it returns at once: there is no one
     /// left to wait for.
@@ -386,8 +388,9 @@ impl Cluster {
         self.max_message
     }
 
-    /// How long a rank may be silent during a dispatch before this rank
-    /// takes it for lost: the dispatch then fails with
+    /// How long a rank may be silent during a dispatch (or a
+    /// [`checked_barrier`](Self::checked_barrier)) before this rank takes it
+    /// for lost: the dispatch then fails with
     /// [`Error::ClusterRankLost`] (see [Lost ranks](Self#lost-ranks)). 5 s by
     /// default, at least 1 s (shorter values are raised to it).
     ///
