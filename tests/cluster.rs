@@ -12,7 +12,9 @@
 //! once more with the last rank frozen (SIGSTOP) in the middle of a long
 //! dispatch, which every other rank must report as lost within the peer
 //! timeout (plus 5 s), and after which mpirun must exit within 30 s, with no
-//! rank process left.
+//! rank process left. Last, it launches 3 ranks twice with the last rank
+//! busy between calls (`late`): dispatches, then barriers; the others wait
+//! for it within the join timeout, and report it as lost past it.
 //!
 //! Inside `.ci/test-hosts` (which sets `PARALLELIZER_TEST_HOSTS`), the same
 //! runs go across its hosts, network namespaces joined by a bridge: every
@@ -240,7 +242,7 @@ fn main() {
         .any(|name| std::env::var_os(name).is_some());
     match std::env::var(FAULT) {
         Ok(fault) if under_mpi && fault.starts_with("file") => run_paced_to_file(),
-        Ok(fault) if under_mpi && fault == "late" => join_late(),
+        Ok(fault) if under_mpi && fault.starts_with("late") => join_late(&fault),
         Ok(fault) if under_mpi && fault == "disk-full" => fill_the_disk(),
         Ok(fault) if under_mpi && fault.starts_with("lost") => lose_a_rank(&fault),
         Ok(fault) if under_mpi => die_on_the_last_rank(&fault),
@@ -310,9 +312,12 @@ fn launch() {
     // A rank that stops answering, frozen or cut off, ends the job too.
     lose_a_rank_and_check(&place, Loss::Frozen);
     passed += 1;
-    // A rank busy between dispatches is waited for, within the join timeout.
-    join_late_and_check(&place);
-    passed += 1;
+    // A rank busy between dispatches is waited for, within the join timeout,
+    // and so is one busy before a barrier.
+    for call in [LateCall::Dispatch, LateCall::Barrier] {
+        join_late_and_check(&place, call);
+        passed += 1;
+    }
     // Rank 0's disk full in the middle of a job to a file, then resumed.
     if fill_the_disk_and_resume(&place) {
         passed += 1;
@@ -929,24 +934,59 @@ fn lose_a_host_and_resume(place: &Place) {
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// How long the last rank is busy before each dispatch of the `late` run,
-/// and the join timeout set before each (after the first).
+/// How long the last rank is busy before each call of the `late` run, and
+/// the join timeout set before each (after the first).
 const LATE: [(Duration, Option<Duration>); 3] = [
     (Duration::from_secs(3), None),
     (Duration::from_secs(1), Some(Duration::from_secs(2))),
     (Duration::from_secs(8), Some(Duration::from_secs(2))),
 ];
 
-/// Every rank of the `late` run: three dispatches, before each of which the
-/// last rank is busy (sleeps) for a while: longer than the peer timeout
-/// without a join timeout, within the join timeout, then well past it.
-/// Prints how each ended, with how long it took.
-fn join_late() {
+/// The collective call that every round of a `late` run makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LateCall {
+    /// `dispatch`, with `FAULT=late`.
+    Dispatch,
+    /// `checked_barrier`, with `FAULT=late-barrier`.
+    Barrier,
+}
+
+impl LateCall {
+    /// The value of [`FAULT`] that runs it.
+    fn fault(self) -> &'static str {
+        match self {
+            LateCall::Dispatch => "late",
+            LateCall::Barrier => "late-barrier",
+        }
+    }
+}
+
+/// Every rank of the `late` run (`fault`): three dispatches, or three
+/// barriers, before each of which the last rank is busy (sleeps) for a
+/// while: longer than the peer timeout without a join timeout, within the
+/// join timeout, then well past it. Prints how each ended, with how long it
+/// took, and after the loss how the next calls end.
+fn join_late(fault: &str) {
+    let call = if fault == LateCall::Barrier.fault() {
+        LateCall::Barrier
+    } else {
+        LateCall::Dispatch
+    };
     let mut cluster = Cluster::init().expect("MPI initializes");
     cluster.set_peer_timeout(PEER_TIMEOUT);
     let coordinator = Coordinator::new(2);
     let rank = cluster.rank();
     let last = cluster.size() - 1;
+    let make_call = |cluster: &Cluster| match call {
+        LateCall::Dispatch => cluster
+            .dispatch(&coordinator, Doomed, 3000, 10)
+            .map(|results| {
+                if let Some(results) = results {
+                    assert_eq!(results.get(2999), Some((2999,)));
+                }
+            }),
+        LateCall::Barrier => cluster.checked_barrier(),
+    };
     for (round, (busy, join_timeout)) in LATE.into_iter().enumerate() {
         cluster.set_join_timeout(join_timeout);
         assert_eq!(cluster.join_timeout(), join_timeout);
@@ -954,22 +994,30 @@ fn join_late() {
             thread::sleep(busy);
         }
         let started = Instant::now();
-        let outcome = cluster.dispatch(&coordinator, Doomed, 3000, 10);
+        let outcome = make_call(&cluster);
         let took = started.elapsed();
         match outcome {
-            Ok(results) => {
-                if let Some(results) = results {
-                    assert_eq!(results.get(2999), Some((2999,)));
-                }
-                println!("round {round}: rank {rank}: ok after {took:.1?}");
-            }
-            Err(Error::ClusterRankLost {
-                rank: lost,
-                silent_for,
-            }) => {
+            Ok(()) => println!("round {round}: rank {rank}: ok after {took:.1?}"),
+            Err(
+                error @ Error::ClusterRankLost {
+                    rank: lost,
+                    silent_for,
+                },
+            ) => {
                 println!(
                     "round {round}: rank {rank} names rank {lost}, silent for {silent_for:.1?}, \
                      after {took:.1?}"
+                );
+                // The cluster is unusable: every later call ends at once,
+                // with the same error (`barrier` without one).
+                let started = Instant::now();
+                let again = make_call(&cluster);
+                cluster.barrier();
+                let same = again.as_ref().err() == Some(&error);
+                println!(
+                    "then: rank {rank}: {} after {:.1?}",
+                    if same { "the same error" } else { "unexpected" },
+                    started.elapsed()
                 );
                 thread::sleep(Duration::from_secs(1));
                 return;
@@ -979,17 +1027,18 @@ fn join_late() {
     }
 }
 
-/// The `late` run: a rank busy for longer than the peer timeout between
-/// dispatches is waited for (no join timeout), and so is one busy within
+/// The `late` run of `call`: a rank busy for longer than the peer timeout
+/// between calls is waited for (no join timeout), and so is one busy within
 /// the join timeout; one busy well past it is lost, within the join timeout
-/// plus 3 s, on every rank that waits for it, and mpirun then ends.
-fn join_late_and_check(place: &Place) {
+/// plus 3 s, on every rank that waits for it, whose next calls then fail at
+/// once, and mpirun then ends.
+fn join_late_and_check(place: &Place, call: LateCall) {
     let ranks = place.ranks();
     let run = place.mpirun(
         ranks,
-        &[format!("{FAULT}=late")],
+        &[format!("{FAULT}={}", call.fault())],
         60,
-        ", the last rank busy between dispatches",
+        &format!(", the last rank busy between calls ({call:?})"),
     );
     let last = ranks - 1;
     let took = |line: &str| -> Duration {
@@ -1035,6 +1084,16 @@ fn join_late_and_check(place: &Place) {
             "rank {rank} took {waited:?} to give up: {line}"
         );
         println!("    {line}");
+        let prefix = format!("then: rank {rank}: ");
+        let then = run
+            .stdout
+            .lines()
+            .find(|line| line.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no line of {prefix}:\n{}", run.stdout));
+        assert!(
+            then.contains("the same error") && took(then) < Duration::from_millis(500),
+            "after the loss, rank {rank}'s next calls must fail at once: {then}"
+        );
     }
     assert!(!run.status.success(), "mpirun must fail:\n{}", run.stdout);
     assert!(
@@ -1362,9 +1421,14 @@ fn run_checks() {
             "run_to_file opens the file once every rank joined",
             to_file_after_the_join,
         ),
+        ("checked_barrier waits for every rank", checked_barrier),
     ];
     if cluster.size() >= 2 {
         checks.push(("calls that differ, dispatch against run_to_file", mismatch));
+        checks.push((
+            "calls that differ, barrier against dispatch",
+            barrier_mismatch,
+        ));
     }
     for (name, check) in &checks {
         let started = Instant::now();
@@ -1647,6 +1711,82 @@ fn mismatch(cluster: &mut Cluster, coordinator: &Coordinator) {
             "rank 0 created the file of a call that failed"
         );
     }
+}
+
+/// A checked barrier returns `Ok` on every rank, once every rank is in it:
+/// a rank that arrives late is waited for.
+fn checked_barrier(cluster: &mut Cluster, _coordinator: &Coordinator) {
+    let last = cluster.size() - 1;
+    cluster
+        .checked_barrier()
+        .expect("every rank passes the barrier");
+    // Every rank is out of the barrier above at about the same time.
+    let late = Duration::from_millis(300);
+    if cluster.rank() == last {
+        thread::sleep(late);
+    }
+    let started = Instant::now();
+    cluster
+        .checked_barrier()
+        .expect("every rank passes the barrier, the last one late");
+    if cluster.rank() != last {
+        assert!(
+            started.elapsed() >= late - Duration::from_millis(50),
+            "rank {} left the barrier after {:?}, before the last rank was in it",
+            cluster.rank(),
+            started.elapsed()
+        );
+    }
+    cluster.barrier();
+}
+
+/// One rank calls the barrier while the others dispatch, then the reverse:
+/// every rank's call fails with a mismatch of calls that names `barrier`
+/// (with no task on the ranks in the barrier), and the cluster goes on.
+fn barrier_mismatch(cluster: &mut Cluster, coordinator: &Coordinator) {
+    coordinator.define(Lonely, 5);
+    for in_barrier in [0, 1] {
+        let here = cluster.rank() == in_barrier;
+        let error = if here {
+            cluster.checked_barrier()
+        } else {
+            cluster.dispatch(coordinator, Lonely, 100, 10).map(|_| ())
+        }
+        .expect_err("one rank calls the barrier, the others dispatch");
+        // Rank 1 is the lowest whose call differs from rank 0's either way.
+        let (expected, found) = if in_barrier == 0 { (2, 0) } else { (0, 2) };
+        assert_eq!(
+            error,
+            Error::ClusterMismatch {
+                task: if here { "" } else { "Lonely" },
+                rank: 1,
+                what: "call",
+                expected,
+                found,
+            }
+        );
+        let named = match (in_barrier, here) {
+            (0, true) => "rank 1 called `dispatch` while rank 0 called `barrier`: every",
+            (0, false) => {
+                "rank 1 called `dispatch` for task `Lonely` while rank 0 called `barrier`: every"
+            }
+            (_, true) => "rank 1 called `barrier` while rank 0 called `dispatch`: every",
+            (_, false) => {
+                "rank 1 called `barrier` while rank 0 called `dispatch` for task `Lonely`: every"
+            }
+        };
+        assert!(error.to_string().contains(named), "{error}");
+    }
+    // A mismatch leaves the cluster usable.
+    let results = cluster
+        .dispatch(coordinator, Lonely, 100, 10)
+        .expect("a dispatch after the mismatch");
+    if let Some(results) = results {
+        assert_eq!(results.get(99), Some((104,)));
+    }
+    cluster
+        .checked_barrier()
+        .expect("a barrier after the mismatch");
 }
 
 /// A path for a results file named `name`, the same file name on every rank

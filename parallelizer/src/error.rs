@@ -385,18 +385,21 @@ pub enum Error {
         /// That rank's error message.
         message: String,
     },
-    /// The ranks of a cluster dispatch were not all making the same call
-    /// (feature `mpi`). Every rank's dispatch fails with this same error.
+    /// The ranks of a cluster dispatch (or barrier) were not all making the
+    /// same call (feature `mpi`). Every rank's call fails with this same
+    /// error, but for `task`.
     #[error("{}", cluster_mismatch(.task, *.rank, .what, *.expected, *.found))]
     #[cfg(feature = "mpi")]
     ClusterMismatch {
-        /// The task's name, on this rank.
+        /// The task's name, on this rank: the empty string `""` on a rank
+        /// that called [`Cluster::checked_barrier`](crate::Cluster::checked_barrier)
+        /// (or `barrier`), which names no task.
         task: &'static str,
         /// The lowest rank whose call differs from rank 0's.
         rank: usize,
-        /// What differs: `"call"` (one rank called `dispatch`, value 0, while
-        /// another called `run_to_file`, value 1), `"task"` (the task's name
-        /// or packet), `"threads"` or `"batch"`.
+        /// What differs: `"call"` (the ranks made different cluster calls:
+        /// value 0 for `dispatch`, 1 for `run_to_file`, 2 for a barrier),
+        /// `"task"` (the task's name or packet), `"threads"` or `"batch"`.
         what: &'static str,
         /// Rank 0's value (for `"task"`, a hash of its name and schema).
         expected: u64,
@@ -435,12 +438,15 @@ pub enum Error {
         /// The task's name.
         task: &'static str,
     },
-    /// A rank of a cluster dispatch stopped answering: no heartbeat came from
-    /// it for longer than the cluster's peer timeout (feature `mpi`). On rank
-    /// 0 it names the silent rank; on a rank that lost rank 0 (its host cut
-    /// off, say) it names rank 0; the other ranks get rank 0's error. The
-    /// cluster is then unusable: its later dispatches fail with this same
-    /// error at once, and dropping it ends the MPI job (`MPI_Abort`).
+    /// A rank of a cluster dispatch (or of a
+    /// [`checked_barrier`](crate::Cluster::checked_barrier)) stopped
+    /// answering: no heartbeat came from it for longer than the cluster's
+    /// peer timeout, or it did not show up within the join timeout (feature
+    /// `mpi`). On rank 0 it names the silent rank; on a rank that lost rank 0
+    /// (its host cut off, say) it names rank 0; the other ranks get rank 0's
+    /// error. The cluster is then unusable: its later dispatches fail with
+    /// this same error at once, and dropping it ends the MPI job
+    /// (`MPI_Abort`).
     #[error("rank {rank} of the cluster stopped answering: nothing heard from it for {silent_for:.1?}, longer than the peer timeout (a host down, a cut link, or a frozen process); the cluster dispatch failed, and the MPI job ends when the cluster is dropped")]
     #[cfg(feature = "mpi")]
     ClusterRankLost {
@@ -498,14 +504,39 @@ fn packet_count(task: &str, declared: usize, written: usize) -> String {
     }
 }
 
+/// The value of a barrier in a mismatch of calls, as the cluster's protocol
+/// sends it (`Collective::Barrier`).
+#[cfg(feature = "mpi")]
+const BARRIER_CALL: u64 = 2;
+
 #[cfg(feature = "mpi")]
 fn cluster_mismatch(task: &str, rank: usize, what: &str, expected: u64, found: u64) -> String {
     let call = |value: u64| match value {
         0 => "dispatch",
         1 => "run_to_file",
+        BARRIER_CALL => "barrier",
         _ => "another collective call",
     };
-    if what == "call" {
+    // A barrier names no task: this rank's task, if it has one, goes with
+    // the other side's call.
+    let for_task = if task.is_empty() {
+        String::new()
+    } else {
+        format!(" for task `{task}`")
+    };
+    if what == "call" && expected == BARRIER_CALL {
+        format!(
+            "rank {rank} called `{}`{for_task} while rank 0 called `barrier`: every rank \
+             must make the same cluster calls, in the same order",
+            call(found)
+        )
+    } else if what == "call" && found == BARRIER_CALL {
+        format!(
+            "rank {rank} called `barrier` while rank 0 called `{}`{for_task}: every rank \
+             must make the same cluster calls, in the same order",
+            call(expected)
+        )
+    } else if what == "call" {
         format!(
             "rank {rank} called `{}` for task `{task}` while rank 0 called `{}`: every \
              rank must make the same cluster calls, in the same order",

@@ -13,20 +13,21 @@ use super::link::Idle;
 use super::protocol::{Call, Failure, Reply, Request};
 use super::share::{Running, Share};
 use crate::error::Error;
-use crate::task::{Task, Worker};
+use crate::task::Worker;
 
-/// Joins a dispatch of task `T` with `call` (and `message`, why this rank
-/// cannot take part, if it cannot), and waits for rank 0's verdict: the
-/// first chunk, `None` if the job has none to run (it is empty), or why the
-/// dispatch fails.
+/// Joins a dispatch of the task named `task` with `call` (and `message`, why
+/// this rank cannot take part, if it cannot), and waits for rank 0's
+/// verdict: the first chunk, `None` if the job has none to run (it is empty,
+/// or the call is a barrier), or why the dispatch fails.
 ///
 /// Rank 0 is waited for until it is known to be in the dispatch (it may be
 /// busy with the program's own work) for as long as the cluster's join
 /// timeout, by default without a time limit, and from then on watched.
-pub(super) fn join<T: Task>(
+pub(super) fn join(
     heart: &mut Heartbeat<'_>,
     call: &Call,
     message: &str,
+    task: &'static str,
 ) -> Result<Option<Range<usize>>, Error> {
     heart.link.send_request(&Request::Join {
         call: call.clone(),
@@ -39,14 +40,14 @@ pub(super) fn join<T: Task>(
         Reply::Failed {
             failure,
             cancel_sent: false,
-        } => Err(receive_failure::<T>(heart, failure)?),
+        } => Err(receive_failure(heart, failure, task)?),
         Reply::Mismatch {
             rank,
             what,
             expected,
             found,
         } => Err(Error::ClusterMismatch {
-            task: T::NAME,
+            task,
             rank,
             what,
             expected,
@@ -73,11 +74,15 @@ fn wait_reply(heart: &mut Heartbeat<'_>) -> Result<Reply, Error> {
 }
 
 /// Receives the message of `failure`, which rank 0 sends after it: the
-/// dispatch's error.
-fn receive_failure<T: Task>(heart: &mut Heartbeat<'_>, failure: Failure) -> Result<Error, Error> {
+/// error of the dispatch of the task named `task`.
+fn receive_failure(
+    heart: &mut Heartbeat<'_>,
+    failure: Failure,
+    task: &'static str,
+) -> Result<Error, Error> {
     let len = failure.len;
     let message = heart.receive_text(0, len, "the message of the dispatch's failure")?;
-    Ok(failure.into_error(T::NAME, message))
+    Ok(failure.into_error(task, message))
 }
 
 /// A dispatch on a rank other than 0, once it started.
@@ -247,7 +252,7 @@ impl<'h, 'l, 'c, T: Worker> Follower<'h, 'l, 'c, T> {
     /// error. A cancel sent while this rank's chunk was returning is still
     /// queued: take it, so that it cannot reach the next dispatch.
     fn job_failed(&mut self, failure: Failure, cancel_sent: bool) -> Result<Error, Error> {
-        let error = receive_failure::<T>(self.heart, failure)?;
+        let error = receive_failure(self.heart, failure, T::NAME)?;
         let mut idle = Idle::default();
         while cancel_sent && !self.cancelled {
             self.take_cancel();

@@ -27,7 +27,7 @@ use mpi::point_to_point::{Message, Status};
 use mpi::request::{LocalScope, Request as MpiRequest, StaticScope};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::Source;
-use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Equivalence};
+use mpi::traits::{Communicator, Destination, Equivalence};
 use mpi::{Rank, Tag};
 
 /// The exit code of an MPI job aborted because a message broke the protocol.
@@ -85,19 +85,6 @@ impl<'a> Link<'a> {
             rank: rank_index(comm.rank()),
             size: rank_index(comm.size()),
             max_message: max_message.min(WHOLE_PIECE),
-        }
-    }
-
-    /// Waits until every rank has called `barrier`, sleeping between polls.
-    pub(super) fn barrier(&self) {
-        let mut request = self.comm.immediate_barrier();
-        let mut idle = Idle::default();
-        loop {
-            match request.test() {
-                Ok(_) => return,
-                Err(pending) => request = pending,
-            }
-            idle.pause();
         }
     }
 

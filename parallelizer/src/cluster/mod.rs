@@ -12,7 +12,8 @@
 //! # Files
 //!
 //! - this one: the public [`Cluster`] API, and the collective start of a
-//!   dispatch, in which every rank checks that all make the same call;
+//!   dispatch, in which every rank checks that all make the same call (a
+//!   barrier is that start, with no job after it);
 //! - [`protocol`]: the messages of a dispatch as Rust types, encoded to and
 //!   decoded from the fixed headers that travel, in one place;
 //! - [`link`]: those messages on MPI, and the polite polling of every wait;
@@ -156,8 +157,12 @@ use zerocopy::IntoBytes;
 /// rank busy with the program's own work between dispatches (rank 0 writing
 /// results, say) sends no heartbeats, and the others wait for it at the
 /// start of the next dispatch, as for any collective call, however long,
-/// unless a [join timeout](Self::set_join_timeout) is set. [`barrier`](Self::barrier)
-/// always waits, however long.
+/// unless a [join timeout](Self::set_join_timeout) is set. A
+/// [`barrier`](Self::barrier) is watched the same way, joined ranks by
+/// their heartbeats and absent ones by the join timeout: a rank lost in it
+/// makes [`checked_barrier`](Self::checked_barrier) fail with
+/// [`Error::ClusterRankLost`] (and [`barrier`](Self::barrier) return, the
+/// cluster unusable), rather than wait forever.
 ///
 /// # Threads
 ///
@@ -200,7 +205,8 @@ enum Begun {
 struct State {
     /// The loss of a rank, which made the cluster unusable.
     lost: Option<Error>,
-    /// The number of dispatches made, this rank's and every rank's alike.
+    /// The number of collective calls made (dispatches, jobs to a file and
+    /// barriers), this rank's and every rank's alike.
     dispatches: u64,
     /// This rank's last heartbeat to rank 0, if its send may not have ended.
     beat: Option<BeatSend>,
@@ -221,6 +227,9 @@ const LAST_BEAT_WAIT: Duration = Duration::from_secs(1);
 
 /// The exit code of an MPI job aborted because a rank panicked.
 const ABORT_PANICKED: i32 = 101;
+
+/// The task name of a barrier, in its errors: it has no task.
+const BARRIER_TASK: &str = "";
 
 impl Cluster {
     /// Initializes MPI for this process and returns its cluster.
@@ -285,15 +294,86 @@ impl Cluster {
         &self.world
     }
 
-    /// Waits until every rank has called `barrier`. The wait sleeps between
-    /// polls rather than spinning, so ranks that wait leave the cores to
-    /// ranks that work. Like the start of a dispatch, it waits for the other
-    /// ranks however long they take. On a cluster that lost a rank it
-    /// returns at once: there is no one left to wait for.
+    /// Waits until every rank has called `barrier` (or
+    /// [`checked_barrier`](Self::checked_barrier)), unless a rank is lost
+    /// meanwhile.
+    ///
+    /// It is [`checked_barrier`](Self::checked_barrier) with its outcome
+    /// dropped: a collective call made like the start of a dispatch, which
+    /// waits for the other ranks (however long they take, unless a
+    /// [join timeout](Self::set_join_timeout) is set) and watches those that
+    /// joined with heartbeats, sleeping between polls rather than spinning,
+    /// so ranks that wait leave the cores to ranks that work. If a rank is
+    /// lost in it (a joined rank silent for the peer timeout, or one absent
+    /// past the join timeout: see [Lost ranks](Self#lost-ranks)), it returns
+    /// rather than wait forever; the loss is kept: the next dispatch returns
+    /// it at once, and dropping the cluster ends the MPI job with
+    /// `MPI_Abort`. Call [`checked_barrier`](Self::checked_barrier) to learn
+    /// of it (or of ranks that make other calls meanwhile) where it happens.
+    ///
+    /// On a cluster that lost a rank it returns at once: there is no one
+    /// left to wait for.
     pub fn barrier(&self) {
-        if self.state.borrow().lost.is_none() {
-            self.link().barrier();
-        }
+        let _ = self.checked_barrier();
+    }
+
+    /// Waits until every rank has called `checked_barrier` (or
+    /// [`barrier`](Self::barrier)), and says whether they all did.
+    ///
+    /// A collective call, made like the start of a
+    /// [`dispatch`](Self::dispatch) that runs no job: every rank joins it,
+    /// rank 0 answers each once all have joined, and from its join on each
+    /// rank is watched with heartbeats, so a rank lost in the barrier (its
+    /// host cut off, its process frozen) ends it on every other rank within
+    /// the [peer timeout](Self::set_peer_timeout). A rank that has not
+    /// joined yet is waited for however long it takes, as at the start of a
+    /// dispatch, unless a [join timeout](Self::set_join_timeout) is set. The
+    /// waits sleep between polls rather than spin, so ranks that wait leave
+    /// the cores to ranks that work.
+    ///
+    /// ```no_run
+    /// use parallelizer::Cluster;
+    ///
+    /// # fn main() -> Result<(), parallelizer::Error> {
+    /// let mut cluster = Cluster::init()?;
+    /// // A rank that has not shown up 10 minutes after this one is lost.
+    /// cluster.set_join_timeout(Some(std::time::Duration::from_secs(600)));
+    /// // ... each rank writes its part of the output ...
+    /// // Every rank makes this call; it returns once every rank has.
+    /// if let Err(error) = cluster.checked_barrier() {
+    ///     // A rank was lost (or called something else): the job cannot go on.
+    ///     eprintln!("rank {}: {error}", cluster.rank());
+    ///     return Err(error);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ClusterRankLost`] if a rank stopped answering in the
+    /// barrier, or did not show up within the join timeout (rank 0 names
+    /// it; a rank that lost rank 0 names rank 0), or if a rank was lost
+    /// earlier on this cluster (then at once): the cluster is then
+    /// unusable, as after a dispatch that lost a rank.
+    /// [`Error::ClusterMismatch`] (`what` is `"call"`) on every rank if a
+    /// rank makes this call while another makes a dispatch or a
+    /// [`run_to_file`](Self::run_to_file); a barrier names no task, so
+    /// `task` is `""` on the ranks in the barrier. The cluster goes on after
+    /// a mismatch.
+    pub fn checked_barrier(&self) -> Result<(), Error> {
+        self.collective(|heart| {
+            let call = Call::barrier();
+            if self.rank == 0 {
+                leader::start(heart, &call, None, BARRIER_TASK)?;
+                // Every rank has joined: release them all.
+                return leader::end(heart, None);
+            }
+            match follower::join(heart, &call, "", BARRIER_TASK)? {
+                None => Ok(()),
+                Some(_) => heart.link.protocol_error("a chunk in answer to a barrier"),
+            }
+        })
     }
 
     /// Ends the whole MPI job at once, every rank with it (`MPI_Abort`).
@@ -321,8 +401,9 @@ impl Cluster {
         self.max_message
     }
 
-    /// How long a rank may be silent during a dispatch before this rank
-    /// takes it for lost: the dispatch then fails with
+    /// How long a rank may be silent during a dispatch (or a
+    /// [`checked_barrier`](Self::checked_barrier)) before this rank takes it
+    /// for lost: the dispatch then fails with
     /// [`Error::ClusterRankLost`] (see [Lost ranks](Self#lost-ranks)). 5 s by
     /// default, at least 1 s (shorter values are raised to it).
     ///
@@ -343,8 +424,9 @@ impl Cluster {
     }
 
     /// How long this rank waits, at the start of a dispatch (or of
-    /// [`run_to_file`](Self::run_to_file)), for a rank that has not shown
-    /// up in it yet, before it takes that rank for lost: `None`, the
+    /// [`run_to_file`](Self::run_to_file), or in a
+    /// [`checked_barrier`](Self::checked_barrier)), for a rank that has not
+    /// shown up in it yet, before it takes that rank for lost: `None`, the
     /// default, waits forever. At least 1 s (shorter values are raised to
     /// it).
     ///
@@ -696,7 +778,12 @@ impl Cluster {
         }
         let message = local.map(|error| clip(error.to_string()));
         Ok(
-            match follower::join::<T>(heart, &call, message.as_deref().unwrap_or_default())? {
+            match follower::join(
+                heart,
+                &call,
+                message.as_deref().unwrap_or_default(),
+                T::NAME,
+            )? {
                 Some(batches) => Begun::Follower(batches),
                 // An empty job, over as soon as it started.
                 None => Begun::Over,

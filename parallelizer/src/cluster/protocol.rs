@@ -10,7 +10,7 @@
 //! The messages of one dispatch:
 //!
 //! - every rank but 0 joins it with the call it makes ([`Request::Join`],
-//!   whose kind says whether it is a dispatch or a job to a file,
+//!   whose kind says whether it is a dispatch, a job to a file or a barrier,
 //!   followed by its error's message if it cannot take part); once every rank
 //!   has joined, rank 0 answers each with the first chunk, or with why the
 //!   dispatch fails ([`Reply::Mismatch`], [`Reply::Failed`]);
@@ -24,6 +24,10 @@
 //!   once the job has failed;
 //! - all along, rank 0 and each rank that has joined send each other
 //!   heartbeats ([`Beat`]), on a tag of their own.
+//!
+//! A barrier is the start of a dispatch with no job: every rank joins it,
+//! and rank 0 answers each with [`Reply::Finished`] once every rank has
+//! joined (or with why it fails), heartbeats flowing meanwhile.
 //!
 //! A failure has one layout, [`Failure`], whichever way it travels.
 
@@ -60,6 +64,7 @@ pub(super) const MAX_RANK_MESSAGE: usize = 1 << 16;
 mod kind {
     pub(super) const JOIN: u64 = 1;
     pub(super) const JOIN_TO_FILE: u64 = 6;
+    pub(super) const JOIN_BARRIER: u64 = 7;
     pub(super) const DONE: u64 = 2;
     pub(super) const FAILED: u64 = 3;
     pub(super) const CANCELLED: u64 = 4;
@@ -171,13 +176,17 @@ pub(super) enum Cause {
 }
 
 /// Which collective call a rank makes: it travels as the kind of its
-/// [`Request::Join`], and as its value (`0`, `1`) in a mismatch.
+/// [`Request::Join`], and as its value (`0`, `1`, `2`) in a mismatch, which
+/// `Error::ClusterMismatch`'s message names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Collective {
     /// `Cluster::dispatch` and `dispatch_with`.
     Dispatch = 0,
     /// `Cluster::run_to_file` and its variants.
     RunToFile = 1,
+    /// `Cluster::checked_barrier` (and `barrier`): a call with no task, whose
+    /// [`Call`] is [`Call::barrier`].
+    Barrier = 2,
 }
 
 /// What a rank brings to the start of a dispatch, in its
@@ -217,6 +226,7 @@ impl Request {
                 match call.collective {
                     Collective::Dispatch => kind::JOIN,
                     Collective::RunToFile => kind::JOIN_TO_FILE,
+                    Collective::Barrier => kind::JOIN_BARRIER,
                 },
                 call.task,
                 call.threads,
@@ -258,6 +268,11 @@ impl Request {
                 }
                 Ok(Request::Join { call, len })
             }
+            // A barrier has no task, no job, and nothing that can fail.
+            kind::JOIN_BARRIER => fields.unused(1).map(|()| Request::Join {
+                call: Call::barrier(),
+                len: 0,
+            }),
             kind::DONE => {
                 let batches = fields.range(1)?;
                 if batches.is_empty() {
@@ -513,6 +528,18 @@ impl Call {
         }
     }
 
+    /// A barrier's call: it names no task and runs no job, so its other
+    /// arguments are 0, and every rank can take part in it.
+    pub(super) fn barrier() -> Call {
+        Call {
+            collective: Collective::Barrier,
+            task: 0,
+            threads: 0,
+            batch: 0,
+            failed: false,
+        }
+    }
+
     /// The first argument in which `theirs` differs from this call (rank
     /// 0's): its name, as in [`Error::ClusterMismatch`], this call's value,
     /// and theirs.
@@ -657,6 +684,7 @@ mod tests {
                 batch: 0,
                 failed: true,
             },
+            Call::barrier(),
         ]
     }
 
@@ -766,7 +794,7 @@ mod tests {
                 Beat::decode(&header).map_err(|bad| bad.why),
             )
         };
-        for kind in [0, 5, 7, 10, 16, 20, 23, 99, u64::MAX] {
+        for kind in [0, 5, 8, 10, 16, 20, 23, 99, u64::MAX] {
             let (request, reply, beat) = bad([kind, 0, 0, 0, 0, 0]);
             assert_eq!(request, Err("an unknown request kind"));
             assert_eq!(reply, Err("an unknown reply kind"));
@@ -790,6 +818,16 @@ mod tests {
         }
         assert!(Request::decode(&[kind::JOIN, 1, 2, 3, 2, 0]).is_err());
         assert!(Request::decode(&[kind::JOIN, 1, 2, 3, 0, 9]).is_err());
+        // A barrier's fields are all 0: no task, no job, no failure.
+        for field in 1..HEADER_LEN {
+            let mut header = [kind::JOIN_BARRIER, 0, 0, 0, 0, 0];
+            header[field] = 1;
+            assert_eq!(
+                Request::decode(&header).map_err(|bad| bad.why),
+                Err("a field this kind does not use is set"),
+                "{header:?}"
+            );
+        }
         assert!(Request::decode(&[kind::DONE, 5, 4, 0, 0, 0]).is_err());
         assert!(Request::decode(&[kind::DONE, 4, 4, 0, 0, 0]).is_err());
         assert!(Request::decode(&[kind::DONE, 4, 5, 1, 0, 0]).is_err());
@@ -884,6 +922,38 @@ mod tests {
         assert_eq!(ours.difference(&theirs), Some(("task", 1, 2)));
         theirs.collective = Collective::RunToFile;
         assert_eq!(ours.difference(&theirs), Some(("call", 0, 1)));
+
+        // A barrier against a dispatch differs in the call first, whatever
+        // the dispatch's task, threads and batch.
+        assert_eq!(ours.difference(&Call::barrier()), Some(("call", 0, 2)));
+        assert_eq!(Call::barrier().difference(&ours), Some(("call", 2, 0)));
+        assert_eq!(Call::barrier().difference(&Call::barrier()), None);
+    }
+
+    #[test]
+    fn a_barrier_joins_with_its_own_kind() {
+        let join = Request::Join {
+            call: Call::barrier(),
+            len: 0,
+        };
+        assert_eq!(join.encode(), [kind::JOIN_BARRIER, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            Request::decode(&[kind::JOIN_BARRIER, 0, 0, 0, 0, 0]),
+            Ok(join)
+        );
+        let kinds = [
+            Collective::Dispatch,
+            Collective::RunToFile,
+            Collective::Barrier,
+        ]
+        .map(|collective| {
+            let call = Call {
+                collective,
+                ..Call::barrier()
+            };
+            Request::Join { call, len: 0 }.encode()[0]
+        });
+        assert_eq!(kinds, [kind::JOIN, kind::JOIN_TO_FILE, kind::JOIN_BARRIER]);
     }
 
     #[test]
@@ -900,6 +970,49 @@ mod tests {
             message.contains("rank 2 called `dispatch`")
                 && message.contains("rank 0 called `run_to_file`"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_mismatch_with_a_barrier_names_it() {
+        let mismatch = |task, expected: Collective, found: Collective| {
+            Error::ClusterMismatch {
+                task,
+                rank: 2,
+                what: "call",
+                expected: expected as u64,
+                found: found as u64,
+            }
+            .to_string()
+        };
+        let rule = ": every rank must make the same cluster calls, in the same order";
+        // Rank 2 calls the barrier; rank 0 (and this rank) dispatch `Tile`.
+        assert_eq!(
+            mismatch("Tile", Collective::Dispatch, Collective::Barrier),
+            format!("rank 2 called `barrier` while rank 0 called `dispatch` for task `Tile`{rule}")
+        );
+        // The same, on rank 2, which names no task.
+        assert_eq!(
+            mismatch("", Collective::Dispatch, Collective::Barrier),
+            format!("rank 2 called `barrier` while rank 0 called `dispatch`{rule}")
+        );
+        // Rank 0 calls the barrier; rank 2 (and this rank) write to a file.
+        assert_eq!(
+            mismatch("Tile", Collective::Barrier, Collective::RunToFile),
+            format!(
+                "rank 2 called `run_to_file` for task `Tile` while rank 0 called `barrier`{rule}"
+            )
+        );
+        assert_eq!(
+            mismatch("", Collective::Barrier, Collective::Dispatch),
+            format!("rank 2 called `dispatch` while rank 0 called `barrier`{rule}")
+        );
+        // Without a barrier, as before.
+        assert_eq!(
+            mismatch("Tile", Collective::RunToFile, Collective::Dispatch),
+            format!(
+                "rank 2 called `dispatch` for task `Tile` while rank 0 called `run_to_file`{rule}"
+            )
         );
     }
 
