@@ -22,8 +22,8 @@
 //! one more run cuts the last host's cable in the middle of the long
 //! dispatch: rank 0 must name a rank of that host, and the ranks of that
 //! host, cut off, rank 0; and one more unplugs it while packets cross it, in
-//! a job of large results, where rank 0 must return the error all the same
-//! (a cut-off rank, whose send to rank 0 is stranded, may end itself).
+//! a job of large results, where every rank must return the error all the
+//! same, the cut-off ones too (their sends to rank 0 are buffered).
 #![cfg(feature = "mpi")]
 
 use std::collections::BTreeMap;
@@ -507,10 +507,9 @@ enum Loss {
     Frozen,
     /// The last test host's cable is unplugged.
     Cut,
-    /// The last test host's cable is unplugged while packets cross it: rank
-    /// 0 returns the error as for any loss; a cut-off rank whose send was
-    /// under way may end the job at once, the error printed, rather than
-    /// return it (see `Cluster`'s "Lost ranks").
+    /// The last test host's cable is unplugged while packets cross it:
+    /// every rank returns the error as for any loss (see `Cluster`'s "Lost
+    /// ranks").
     CutDuringTransfer,
 }
 
@@ -694,11 +693,9 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
         let path = report.join(format!("rank-{rank}"));
         let text = fs::read_to_string(&path).unwrap_or_default();
         // Open MPI wakes a frozen rank (SIGCONT) before it kills it: it may
-        // then notice rank 0's silence in the meantime, and report it. With
-        // large results, a cut-off rank may have ended itself, its send to
-        // rank 0 stranded.
+        // then notice rank 0's silence in the meantime, and report it.
         let cut_off = lost_ranks.contains(&rank);
-        if cut_off && (loss == Loss::Frozen || bulk) && text.is_empty() {
+        if cut_off && loss == Loss::Frozen && text.is_empty() {
             continue;
         }
         let names = parse_lost(&text, rank)

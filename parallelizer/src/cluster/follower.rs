@@ -194,31 +194,21 @@ impl<'h, 'l, 'c, T: Worker> Follower<'h, 'l, 'c, T> {
     }
 
     /// Sends a chunk's packets to rank 0, in pieces of at most the link's
-    /// largest message. Meanwhile it beats, takes rank 0's answer (and
-    /// starts the next chunk it brings) and its cancel.
+    /// largest message, buffered, as rank 0's credit allows. Meanwhile it
+    /// beats, takes rank 0's answer (and starts the next chunk it brings)
+    /// and its cancel.
     fn send_packets(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let max_message = self.heart.link.max_message;
-        mpi::request::scope(|scope| {
-            for piece in bytes.chunks(max_message) {
-                let mut transfer = self.heart.link.send_piece(scope, 0, piece);
-                let mut idle = Idle::default();
-                loop {
-                    match transfer.test() {
-                        Ok(_) => break,
-                        Err(pending) => transfer = pending,
-                    }
-                    self.heart.tick();
-                    self.take_messages();
-                    if let Err(error) = self.heart.check(0) {
-                        self.heart
-                            .abandon(transfer, &error, "the send of its chunk's packets");
-                        return Err(error);
-                    }
-                    idle.pause();
-                }
+        let mut idle = Idle::default();
+        for piece in bytes.chunks(self.heart.link.max_message) {
+            while !self.heart.try_send_piece(piece) {
+                self.heart.tick();
+                self.take_messages();
+                self.heart.check(0)?;
+                idle.pause();
             }
-            Ok(())
-        })
+            idle.reset();
+        }
+        Ok(())
     }
 
     /// Takes rank 0's answer, if it came (and starts the chunk it brings),

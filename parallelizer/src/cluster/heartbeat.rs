@@ -20,7 +20,7 @@
 use std::mem;
 use std::time::{Duration, Instant};
 
-use super::link::{BeatSend, Idle, Link};
+use super::link::{BeatSend, Idle, Link, CREDIT_EVERY, CREDIT_WINDOW};
 use super::protocol::Beat;
 use crate::error::Error;
 use mpi::point_to_point::Status;
@@ -136,6 +136,12 @@ pub(super) struct Heartbeat<'a> {
     join_timeout: Option<Duration>,
     /// When this rank began the call.
     started: Instant,
+    /// On a rank other than 0: the pieces of bytes it sent rank 0 in this
+    /// call, and how many of them rank 0 has acknowledged.
+    sent: usize,
+    credited: usize,
+    /// On rank 0: the pieces of bytes received from each rank in this call.
+    received: Vec<usize>,
 }
 
 impl<'a> Heartbeat<'a> {
@@ -153,6 +159,9 @@ impl<'a> Heartbeat<'a> {
             sending,
             join_timeout,
             started: Instant::now(),
+            sent: 0,
+            credited: 0,
+            received: vec![0; if link.rank == 0 { link.size } else { 0 }],
         }
     }
 
@@ -178,6 +187,14 @@ impl<'a> Heartbeat<'a> {
                 (rank, Beat::Leader { call }) if rank != 0 && from == 0 => {
                     if call == self.call {
                         self.watch.heard(0, now, true);
+                    }
+                }
+                // A credit of an earlier dispatch came after its end.
+                (rank, Beat::Credit { call, pieces }) if rank != 0 && from == 0 => {
+                    if call == self.call {
+                        self.watch.heard(0, now, true);
+                        let pieces = usize::try_from(pieces).unwrap_or(usize::MAX);
+                        self.credited = self.credited.max(pieces.min(self.sent));
                     }
                 }
                 _ => self
@@ -273,8 +290,37 @@ impl<'a> Heartbeat<'a> {
         }
     }
 
+    /// On a rank other than 0: sends `piece` to rank 0, buffered, if rank
+    /// 0's credit allows one more piece on its way. Whether it was sent.
+    pub(super) fn try_send_piece(&mut self, piece: &[u8]) -> bool {
+        debug_assert_ne!(self.link.rank, 0, "rank 0 sends no credited pieces");
+        if self.sent - self.credited >= CREDIT_WINDOW {
+            return false;
+        }
+        self.link.send_buffered_piece(piece);
+        self.sent += 1;
+        true
+    }
+
+    /// On rank 0: one more piece of bytes received from `rank`, which is
+    /// acknowledged every [`CREDIT_EVERY`] pieces.
+    pub(super) fn piece_received(&mut self, rank: usize) {
+        let received = &mut self.received[rank];
+        *received += 1;
+        if *received % CREDIT_EVERY == 0 {
+            self.link.send_credit(rank, self.call, *received);
+        }
+    }
+
     /// Sends `bytes` to `rank` in pieces of at most the link's largest
     /// message, after a header that announced them, beating meanwhile.
+    ///
+    /// Another rank sends them to rank 0 buffered, within rank 0's credit,
+    /// so a dead link cannot hold it. Rank 0 sends each rank at most a
+    /// message of [`MAX_RANK_MESSAGE`](super::protocol::MAX_RANK_MESSAGE)
+    /// bytes a dispatch, too much to buffer for every rank: it sends them
+    /// as non-blocking sends that it waits for, which end at once unless the
+    /// link's own buffers are full.
     pub(super) fn send_bytes(
         &mut self,
         rank: usize,
@@ -282,6 +328,18 @@ impl<'a> Heartbeat<'a> {
         what: &str,
     ) -> Result<(), Error> {
         let max_message = self.link.max_message;
+        if self.link.rank != 0 {
+            debug_assert_eq!(rank, 0, "ranks other than 0 only talk to rank 0");
+            let mut idle = Idle::default();
+            for piece in bytes.chunks(max_message) {
+                while !self.try_send_piece(piece) {
+                    self.tick();
+                    self.check(0)?;
+                    idle.pause();
+                }
+            }
+            return Ok(());
+        }
         mpi::request::scope(|scope: &LocalScope<'_>| {
             for piece in bytes.chunks(max_message) {
                 let transfer = self.link.send_piece(scope, rank, piece);
@@ -317,6 +375,9 @@ impl<'a> Heartbeat<'a> {
                 let (piece, tail) = mem::take(&mut rest).split_at_mut(len);
                 let transfer = self.link.receive_piece(scope, message, piece);
                 self.settle(transfer, rank, what)?;
+                if self.link.rank == 0 {
+                    self.piece_received(rank);
+                }
                 rest = tail;
                 idle.reset();
             }

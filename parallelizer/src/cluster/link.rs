@@ -15,13 +15,20 @@
 //! network transport also sends eagerly: a piece that a receiver can probe
 //! has arrived whole, so receiving it never waits for the network, and a
 //! peer lost mid-transfer strands no receive (see [`WHOLE_PIECE`]).
+//!
+//! Every other rank sends to rank 0 through MPI's buffer for buffered sends
+//! (`MPI_Bsend`), which the cluster attaches, [`SEND_BUFFER`] bytes: such a
+//! send copies the bytes there and ends at once, so a rank cut off from rank
+//! 0 is never stuck in a send behind a dead link, and goes on to notice rank
+//! 0's silence. Rank 0 acknowledges the pieces it receives with credits, so
+//! that at most [`CREDIT_WINDOW`] pieces wait in that buffer.
 
 use std::fmt;
 use std::thread;
 use std::time::Duration;
 
-use super::protocol::{Beat, Header, Reply, Request, FOLLOWER_BEAT, HEADER_LEN};
-use super::protocol::{TAG_BEAT, TAG_CANCEL, TAG_DATA, TAG_REPLY, TAG_REQUEST};
+use super::protocol::{Beat, Header, Reply, Request, FOLLOWER_BEAT, HEADER_LEN, HELLO};
+use super::protocol::{TAG_BEAT, TAG_CANCEL, TAG_DATA, TAG_HELLO, TAG_REPLY, TAG_REQUEST};
 use crate::error::Error;
 use mpi::point_to_point::{Message, Status};
 use mpi::request::{LocalScope, Request as MpiRequest, StaticScope};
@@ -49,6 +56,26 @@ pub(super) const ABORT_RANK_LOST: i32 = 69;
 /// with a smaller eager limit (Open MPI's shared memory: 4 KiB, which reads
 /// the sender's memory directly instead) keep the last resort of aborting.
 pub(super) const WHOLE_PIECE: usize = 60 << 10;
+
+/// How many pieces a rank may send rank 0 beyond those rank 0 has
+/// acknowledged: 32 pieces, 1.9 MiB, enough to keep a 10 Gbit/s link busy
+/// over a round trip of 1.5 ms.
+pub(super) const CREDIT_WINDOW: usize = 32;
+
+/// Rank 0 acknowledges a rank's pieces every this many.
+pub(super) const CREDIT_EVERY: usize = 8;
+const _: () = assert!(CREDIT_EVERY < CREDIT_WINDOW);
+
+/// The most a buffered send takes in MPI's buffer beyond its bytes
+/// (`MPI_BSEND_OVERHEAD` is 128 bytes in Open MPI, other MPIs differ).
+const BSEND_OVERHEAD: usize = 1 << 10;
+
+/// The size of MPI's buffer for buffered sends that the cluster attaches:
+/// twice what a rank can have on its way to rank 0 (a window of pieces, and
+/// a header for each and a few more), so that a buffered send always finds
+/// room however the buffer is cut up.
+pub(super) const SEND_BUFFER: usize =
+    2 * (CREDIT_WINDOW * (WHOLE_PIECE + BSEND_OVERHEAD) + (CREDIT_WINDOW + 16) * BSEND_OVERHEAD);
 
 /// A non-blocking send or receive of bytes in a dispatch's scope.
 pub(super) type Transfer<'s, 'b, D> = MpiRequest<'b, D, &'s LocalScope<'b>>;
@@ -88,9 +115,48 @@ impl<'a> Link<'a> {
         }
     }
 
-    /// Sends `request` to rank 0.
+    /// Opens the connection between rank 0 and every other rank, with a
+    /// hello each way: at `Cluster::init`, which every rank calls anyway.
+    ///
+    /// MPI opens a connection at its first message, and opening it needs
+    /// both ends: a rank whose first message reached a rank 0 busy with the
+    /// program's own work would spin in that send (even a buffered one)
+    /// until rank 0 next called MPI, taking a core from the ranks that work.
+    pub(super) fn connect(&self) {
+        let mut header: Header = [0; HEADER_LEN];
+        if self.rank == 0 {
+            for _ in 1..self.size {
+                let status = self
+                    .comm
+                    .any_process()
+                    .receive_into_with_tag(&mut header[..], TAG_HELLO);
+                self.check_hello(&status, &header);
+            }
+            for rank in 1..self.size {
+                self.send_header(rank, TAG_HELLO, &HELLO);
+            }
+        } else {
+            self.send_header(0, TAG_HELLO, &HELLO);
+            let status = self
+                .comm
+                .process_at_rank(0)
+                .receive_into_with_tag(&mut header[..], TAG_HELLO);
+            self.check_hello(&status, &header);
+        }
+    }
+
+    fn check_hello(&self, status: &Status, header: &Header) {
+        self.check_count(status);
+        if *header != HELLO {
+            self.protocol_error("a malformed hello");
+        }
+    }
+
+    /// Sends `request` to rank 0, buffered: the send ends at once.
     pub(super) fn send_request(&self, request: &Request) {
-        self.send_header(0, TAG_REQUEST, &request.encode());
+        self.comm
+            .process_at_rank(0)
+            .buffered_send_with_tag(&request.encode()[..], TAG_REQUEST);
     }
 
     /// The next request from any rank, if one has arrived, and its sender.
@@ -129,6 +195,16 @@ impl<'a> Link<'a> {
         self.send_header(rank, TAG_BEAT, &Beat::Leader { call }.encode());
     }
 
+    /// Tells `rank` that rank 0 has received `pieces` of its pieces of bytes
+    /// in dispatch number `call`.
+    pub(super) fn send_credit(&self, rank: usize, call: u64, pieces: usize) {
+        let credit = Beat::Credit {
+            call,
+            pieces: pieces as u64,
+        };
+        self.send_header(rank, TAG_BEAT, &credit.encode());
+    }
+
     /// Starts sending this rank's heartbeat to rank 0, without waiting for
     /// the send to end.
     pub(super) fn send_follower_beat(&self) -> BeatSend {
@@ -142,6 +218,14 @@ impl<'a> Link<'a> {
         let (from, header) = self.try_receive_header(self.comm.any_process(), TAG_BEAT)?;
         let beat = Beat::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad));
         Some((from, beat))
+    }
+
+    /// Sends `piece` to rank 0, after a header, buffered: the send ends at
+    /// once. The caller keeps within rank 0's credit.
+    pub(super) fn send_buffered_piece(&self, piece: &[u8]) {
+        self.comm
+            .process_at_rank(0)
+            .buffered_send_with_tag(piece, TAG_DATA);
     }
 
     /// Starts sending `piece` to `rank`, after a header.

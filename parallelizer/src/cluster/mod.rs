@@ -144,10 +144,17 @@ use zerocopy::IntoBytes;
 /// rank forever. Rank 0 returns the error even when the lost rank's packets
 /// were on their way: they travel in pieces of at most 60 KiB, which Open
 /// MPI's TCP transport sends whole (eagerly), and rank 0 receives a piece
-/// only once all of it is there. A rank that loses rank 0 while it sends
-/// packets (it is cut off, or rank 0's host is) cannot take its send back
-/// from MPI, which keeps the memory: that rank prints the error and ends
-/// the MPI job at once, rather than return.
+/// only once all of it is there. The other ranks return it too when they
+/// lose rank 0 while they send it packets (they are cut off, or rank 0's
+/// host is): they send to rank 0 through MPI's buffer for buffered sends,
+/// which the cluster attaches on them (about 4 MiB), as rank 0's credit
+/// allows, so no send of theirs waits for a dead link.
+///
+/// Rank 0 could still be left holding a receive under way (MPI keeps its
+/// memory until it ends) with a transport that sends a piece of 60 KiB in
+/// parts, or a rank's message of up to 64 KiB that a link's own buffers did
+/// not take: then, as a last resort, it prints the error and ends the MPI
+/// job at once rather than return.
 ///
 /// A long job that must survive a lost node writes its results as it goes
 /// with [`run_to_file`](Self::run_to_file): started again on the ranks that
@@ -243,7 +250,7 @@ impl Cluster {
     /// [`Error::ClusterInit`] if MPI was already initialized in this process,
     /// or if the MPI library cannot give `MPI_THREAD_FUNNELED`.
     pub fn init() -> Result<Cluster, Error> {
-        let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Funneled)
+        let Some((mut universe, threading)) = mpi::initialize_with_threading(Threading::Funneled)
         else {
             return Err(Error::ClusterInit {
                 message: "MPI is already initialized in this process: call `Cluster::init` \
@@ -261,6 +268,11 @@ impl Cluster {
         }
         let world = universe.world();
         let comm = world.duplicate();
+        if world.rank() != 0 {
+            // Every rank but 0 sends to rank 0 buffered (see `link`).
+            universe.set_buffer_size(link::SEND_BUFFER);
+        }
+        Link::new(&comm, &world, DEFAULT_MAX_MESSAGE).connect();
         Ok(Cluster {
             rank: rank_index(world.rank()),
             size: rank_index(world.size()),
@@ -289,7 +301,10 @@ impl Cluster {
 
     /// The world communicator, for the program's own MPI calls (through the
     /// [`mpi`](crate::mpi) crate that parallelizer re-exports). The cluster's
-    /// messages travel on a communicator of their own.
+    /// messages travel on a communicator of their own. MPI's buffer for
+    /// buffered sends (`MPI_Bsend`) is the cluster's on every rank but 0:
+    /// make no buffered sends of your own there, or they may take the room
+    /// its messages need.
     pub fn world(&self) -> &SimpleCommunicator {
         &self.world
     }

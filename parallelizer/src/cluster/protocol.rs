@@ -42,12 +42,13 @@ use mpi::Tag;
 /// Message tags on the cluster's communicator: a rank's requests to rank 0,
 /// rank 0's replies, the bytes that follow a header, rank 0's cancels (on a
 /// tag of their own, so that a rank can look for one while its chunk runs),
-/// and the heartbeats, both ways.
+/// the heartbeats, both ways, and the hellos of [`HELLO`].
 pub(super) const TAG_REQUEST: Tag = 1;
 pub(super) const TAG_REPLY: Tag = 2;
 pub(super) const TAG_DATA: Tag = 3;
 pub(super) const TAG_CANCEL: Tag = 4;
 pub(super) const TAG_BEAT: Tag = 5;
+pub(super) const TAG_HELLO: Tag = 6;
 
 /// The number of `u64`s in a header.
 pub(super) const HEADER_LEN: usize = 6;
@@ -77,6 +78,9 @@ mod kind {
 
     pub(super) const LEADER_BEAT: u64 = 21;
     pub(super) const FOLLOWER_BEAT: u64 = 22;
+    pub(super) const CREDIT: u64 = 23;
+
+    pub(super) const HELLO: u64 = 31;
 }
 
 /// What failed, in a [`Failure`]'s header.
@@ -141,7 +145,17 @@ pub(super) enum Beat {
     /// Another rank's: always the same bytes, [`FOLLOWER_BEAT`], which can
     /// thus be sent without waiting for the send to end.
     Follower,
+    /// Rank 0's acknowledgement, in dispatch number `call`, that it has
+    /// received `pieces` pieces of bytes from the rank in that dispatch: the
+    /// rank may have a window more on their way (see `link`). A sign of life
+    /// too, so it travels with the beats.
+    Credit { call: u64, pieces: u64 },
 }
+
+/// The one message of `Cluster::init`, on [`TAG_HELLO`]: every other rank
+/// sends it to rank 0, which answers it, so that the connection between
+/// them is open before the first call (see `Link::connect`).
+pub(super) static HELLO: Header = [kind::HELLO, 0, 0, 0, 0, 0];
 
 /// A follower's heartbeat as it travels, in a `static` so that its sends
 /// need not finish before the rank moves on.
@@ -378,6 +392,7 @@ impl Beat {
         match self {
             Beat::Leader { call } => [kind::LEADER_BEAT, *call, 0, 0, 0, 0],
             Beat::Follower => FOLLOWER_BEAT,
+            Beat::Credit { call, pieces } => [kind::CREDIT, *call, *pieces, 0, 0, 0],
         }
     }
 
@@ -386,6 +401,10 @@ impl Beat {
         match header[0] {
             kind::LEADER_BEAT => fields.unused(2).map(|()| Beat::Leader { call: header[1] }),
             kind::FOLLOWER_BEAT => fields.unused(1).map(|()| Beat::Follower),
+            kind::CREDIT => fields.unused(3).map(|()| Beat::Credit {
+                call: header[1],
+                pieces: header[2],
+            }),
             _ => Err(fields.bad("an unknown heartbeat kind")),
         }
     }
@@ -735,6 +754,11 @@ mod tests {
             Beat::Leader { call: 1 },
             Beat::Leader { call: u64::MAX },
             Beat::Follower,
+            Beat::Credit { call: 1, pieces: 0 },
+            Beat::Credit {
+                call: u64::MAX,
+                pieces: u64::MAX,
+            },
         ]
     }
 
@@ -794,7 +818,7 @@ mod tests {
                 Beat::decode(&header).map_err(|bad| bad.why),
             )
         };
-        for kind in [0, 5, 8, 10, 16, 20, 23, 99, u64::MAX] {
+        for kind in [0, 5, 8, 10, 16, 20, 24, 99, u64::MAX] {
             let (request, reply, beat) = bad([kind, 0, 0, 0, 0, 0]);
             assert_eq!(request, Err("an unknown request kind"));
             assert_eq!(reply, Err("an unknown reply kind"));
