@@ -8,7 +8,7 @@
 use std::ops::Range;
 use std::time::Instant;
 
-use super::heartbeat::Heartbeat;
+use super::heartbeat::{Heartbeat, Step};
 use super::link::Idle;
 use super::protocol::{Call, Failure, Reply, Request};
 use super::share::{Running, Share};
@@ -194,21 +194,26 @@ impl<'h, 'l, 'c, T: Worker> Follower<'h, 'l, 'c, T> {
     }
 
     /// Sends a chunk's packets to rank 0, in pieces of at most the link's
-    /// largest message, buffered, as rank 0's credit allows. Meanwhile it
-    /// beats, takes rank 0's answer (and starts the next chunk it brings)
-    /// and its cancel.
+    /// largest message. Meanwhile it beats, takes rank 0's answer (and
+    /// starts the next chunk it brings) and its cancel.
     fn send_packets(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let mut idle = Idle::default();
-        for piece in bytes.chunks(self.heart.link.max_message) {
-            while !self.heart.try_send_piece(piece) {
-                self.heart.tick();
-                self.take_messages();
-                self.heart.check(0)?;
-                idle.pause();
+        mpi::request::scope(|scope| {
+            let mut outbox = self.heart.outbox(scope, 0, bytes);
+            let mut idle = Idle::default();
+            loop {
+                match self
+                    .heart
+                    .send_step(&mut outbox, "the send of its chunk's packets")?
+                {
+                    Step::Done => return Ok(()),
+                    Step::Moved => idle.reset(),
+                    Step::Waiting => {
+                        self.take_messages();
+                        idle.pause();
+                    }
+                }
             }
-            idle.reset();
-        }
-        Ok(())
+        })
     }
 
     /// Takes rank 0's answer, if it came (and starts the chunk it brings),

@@ -17,10 +17,12 @@
 //! [`Heartbeat`] sends and takes the beats through the [`Link`], and waits
 //! for the transfers of bytes while it beats.
 
+use std::iter::Peekable;
 use std::mem;
+use std::slice;
 use std::time::{Duration, Instant};
 
-use super::link::{BeatSend, Idle, Link, CREDIT_EVERY, CREDIT_WINDOW};
+use super::link::{BeatSend, Idle, Link, Transfer, CREDIT_EVERY, CREDIT_WINDOW};
 use super::protocol::Beat;
 use crate::error::Error;
 use mpi::point_to_point::Status;
@@ -142,6 +144,34 @@ pub(super) struct Heartbeat<'a> {
     credited: usize,
     /// On rank 0: the pieces of bytes received from each rank in this call.
     received: Vec<usize>,
+}
+
+/// Pieces of bytes on their way from this rank to rank `to`, which
+/// [`Heartbeat::send_step`] moves on.
+///
+/// To a rank 0 on another node, a rank sends them buffered (see `link`):
+/// each send ends at once, and at most a credit window of them wait in
+/// MPI's buffer. Otherwise it sends one at a time, non-blocking: through
+/// shared memory, where MPI moves a piece of more than 4 KiB in several
+/// steps that a buffered send would make slow, and where no link can be
+/// cut; and from rank 0, whose messages to a rank are too few to jam a link.
+pub(super) struct Outbox<'s, 'b> {
+    scope: &'s LocalScope<'b>,
+    to: usize,
+    pieces: Peekable<slice::Chunks<'b, u8>>,
+    /// The non-blocking send under way.
+    sending: Option<Transfer<'s, 'b, [u8]>>,
+}
+
+/// What a [`Heartbeat::send_step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Every piece is sent.
+    Done,
+    /// A send ended or started.
+    Moved,
+    /// Nothing could move (a send under way, or no credit): it beat.
+    Waiting,
 }
 
 impl<'a> Heartbeat<'a> {
@@ -290,62 +320,93 @@ impl<'a> Heartbeat<'a> {
         }
     }
 
-    /// On a rank other than 0: sends `piece` to rank 0, buffered, if rank
-    /// 0's credit allows one more piece on its way. Whether it was sent.
-    pub(super) fn try_send_piece(&mut self, piece: &[u8]) -> bool {
-        debug_assert_ne!(self.link.rank, 0, "rank 0 sends no credited pieces");
-        if self.sent - self.credited >= CREDIT_WINDOW {
-            return false;
+    /// An outbox for `bytes`, to send with [`send_step`](Self::send_step)
+    /// in `scope`.
+    pub(super) fn outbox<'s, 'b>(
+        &self,
+        scope: &'s LocalScope<'b>,
+        to: usize,
+        bytes: &'b [u8],
+    ) -> Outbox<'s, 'b> {
+        Outbox {
+            scope,
+            to,
+            pieces: bytes.chunks(self.link.max_message).peekable(),
+            sending: None,
         }
-        self.link.send_buffered_piece(piece);
-        self.sent += 1;
-        true
     }
 
-    /// On rank 0: one more piece of bytes received from `rank`, which is
-    /// acknowledged every [`CREDIT_EVERY`] pieces.
-    pub(super) fn piece_received(&mut self, rank: usize) {
+    /// Moves `outbox` on by a step: ends the send under way, or starts the
+    /// next piece's (buffered, if this rank sends rank 0 buffered and rank
+    /// 0's credit allows it). When nothing could move, beats, and checks the
+    /// receiver's silence: if it is lost, gives the send under way up (see
+    /// [`abandon`](Self::abandon), `what` naming it) and returns the loss.
+    pub(super) fn send_step(
+        &mut self,
+        outbox: &mut Outbox<'_, '_>,
+        what: &str,
+    ) -> Result<Step, Error> {
+        let to = outbox.to;
+        if let Some(sending) = outbox.sending.take() {
+            match sending.test() {
+                Ok(_) => return Ok(Step::Moved),
+                Err(pending) => outbox.sending = Some(pending),
+            }
+        } else if let Some(&piece) = outbox.pieces.peek() {
+            if to != 0 || !self.link.buffered {
+                outbox.sending = Some(self.link.send_piece(outbox.scope, to, piece));
+                outbox.pieces.next();
+                return Ok(Step::Moved);
+            }
+            if self.sent - self.credited < CREDIT_WINDOW {
+                self.link.send_buffered_piece(piece);
+                self.sent += 1;
+                outbox.pieces.next();
+                return Ok(Step::Moved);
+            }
+        } else {
+            return Ok(Step::Done);
+        }
+        self.tick();
+        if let Err(error) = self.check(to) {
+            if let Some(sending) = outbox.sending.take() {
+                self.abandon(sending, &error, what);
+            }
+            return Err(error);
+        }
+        Ok(Step::Waiting)
+    }
+
+    /// On rank 0: one more piece of bytes received from `rank`, `last` of
+    /// what was announced (a chunk's packets, a message). Acknowledged every
+    /// [`CREDIT_EVERY`] pieces, and at the last, for a rank that sends
+    /// buffered.
+    pub(super) fn piece_received(&mut self, rank: usize, last: bool) {
         let received = &mut self.received[rank];
         *received += 1;
-        if *received % CREDIT_EVERY == 0 {
+        if last || *received % CREDIT_EVERY == 0 {
             self.link.send_credit(rank, self.call, *received);
         }
     }
 
     /// Sends `bytes` to `rank` in pieces of at most the link's largest
     /// message, after a header that announced them, beating meanwhile.
-    ///
-    /// Another rank sends them to rank 0 buffered, within rank 0's credit,
-    /// so a dead link cannot hold it. Rank 0 sends each rank at most a
-    /// message of [`MAX_RANK_MESSAGE`](super::protocol::MAX_RANK_MESSAGE)
-    /// bytes a dispatch, too much to buffer for every rank: it sends them
-    /// as non-blocking sends that it waits for, which end at once unless the
-    /// link's own buffers are full.
     pub(super) fn send_bytes(
         &mut self,
         rank: usize,
         bytes: &[u8],
         what: &str,
     ) -> Result<(), Error> {
-        let max_message = self.link.max_message;
-        if self.link.rank != 0 {
-            debug_assert_eq!(rank, 0, "ranks other than 0 only talk to rank 0");
+        mpi::request::scope(|scope: &LocalScope<'_>| {
+            let mut outbox = self.outbox(scope, rank, bytes);
             let mut idle = Idle::default();
-            for piece in bytes.chunks(max_message) {
-                while !self.try_send_piece(piece) {
-                    self.tick();
-                    self.check(0)?;
-                    idle.pause();
+            loop {
+                match self.send_step(&mut outbox, what)? {
+                    Step::Done => return Ok(()),
+                    Step::Moved => idle.reset(),
+                    Step::Waiting => idle.pause(),
                 }
             }
-            return Ok(());
-        }
-        mpi::request::scope(|scope: &LocalScope<'_>| {
-            for piece in bytes.chunks(max_message) {
-                let transfer = self.link.send_piece(scope, rank, piece);
-                self.settle(transfer, rank, what)?;
-            }
-            Ok(())
         })
     }
 
@@ -376,7 +437,7 @@ impl<'a> Heartbeat<'a> {
                 let transfer = self.link.receive_piece(scope, message, piece);
                 self.settle(transfer, rank, what)?;
                 if self.link.rank == 0 {
-                    self.piece_received(rank);
+                    self.piece_received(rank, tail.is_empty());
                 }
                 rest = tail;
                 idle.reset();

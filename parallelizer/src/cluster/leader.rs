@@ -464,7 +464,7 @@ impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
             match piece.test() {
                 Ok(_) => {
                     self.heart.watch.heard(rank, Instant::now(), false);
-                    self.heart.piece_received(rank);
+                    self.heart.piece_received(rank, incoming.rest.is_empty());
                     busy = true;
                 }
                 Err(pending) => {

@@ -16,12 +16,13 @@
 //! has arrived whole, so receiving it never waits for the network, and a
 //! peer lost mid-transfer strands no receive (see [`WHOLE_PIECE`]).
 //!
-//! Every other rank sends to rank 0 through MPI's buffer for buffered sends
-//! (`MPI_Bsend`), which the cluster attaches, [`SEND_BUFFER`] bytes: such a
-//! send copies the bytes there and ends at once, so a rank cut off from rank
-//! 0 is never stuck in a send behind a dead link, and goes on to notice rank
-//! 0's silence. Rank 0 acknowledges the pieces it receives with credits, so
-//! that at most [`CREDIT_WINDOW`] pieces wait in that buffer.
+//! A rank on another node than rank 0 sends to rank 0 through MPI's buffer
+//! for buffered sends (`MPI_Bsend`), which the cluster attaches there,
+//! [`SEND_BUFFER`] bytes: such a send copies the bytes there and ends at
+//! once, so a rank cut off from rank 0 is never stuck in a send behind a
+//! dead link, and goes on to notice rank 0's silence. Rank 0 acknowledges
+//! the pieces it receives with credits, so that at most [`CREDIT_WINDOW`]
+//! pieces wait in that buffer.
 
 use std::fmt;
 use std::thread;
@@ -30,11 +31,12 @@ use std::time::Duration;
 use super::protocol::{Beat, Header, Reply, Request, FOLLOWER_BEAT, HEADER_LEN, HELLO};
 use super::protocol::{TAG_BEAT, TAG_CANCEL, TAG_DATA, TAG_HELLO, TAG_REPLY, TAG_REQUEST};
 use crate::error::Error;
+use mpi::collective::SystemOperation;
 use mpi::point_to_point::{Message, Status};
 use mpi::request::{LocalScope, Request as MpiRequest, StaticScope};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::Source;
-use mpi::traits::{Communicator, Destination, Equivalence};
+use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Equivalence};
 use mpi::{Rank, Tag};
 
 /// The exit code of an MPI job aborted because a message broke the protocol.
@@ -98,6 +100,8 @@ pub(super) struct Link<'a> {
     /// The largest piece of bytes this rank sends: the cluster's largest
     /// message, at most [`WHOLE_PIECE`].
     pub(super) max_message: usize,
+    /// This rank sends rank 0 buffered: it is on another node.
+    pub(super) buffered: bool,
 }
 
 impl<'a> Link<'a> {
@@ -105,6 +109,7 @@ impl<'a> Link<'a> {
         comm: &'a SimpleCommunicator,
         world: &'a SimpleCommunicator,
         max_message: usize,
+        buffered: bool,
     ) -> Self {
         Link {
             comm,
@@ -112,6 +117,7 @@ impl<'a> Link<'a> {
             rank: rank_index(comm.rank()),
             size: rank_index(comm.size()),
             max_message: max_message.min(WHOLE_PIECE),
+            buffered,
         }
     }
 
@@ -152,11 +158,17 @@ impl<'a> Link<'a> {
         }
     }
 
-    /// Sends `request` to rank 0, buffered: the send ends at once.
+    /// Sends `request` to rank 0; buffered if this rank sends buffered, so
+    /// that the send ends at once even behind a dead link.
     pub(super) fn send_request(&self, request: &Request) {
-        self.comm
-            .process_at_rank(0)
-            .buffered_send_with_tag(&request.encode()[..], TAG_REQUEST);
+        let header = request.encode();
+        if self.buffered {
+            self.comm
+                .process_at_rank(0)
+                .buffered_send_with_tag(&header[..], TAG_REQUEST);
+        } else {
+            self.send_header(0, TAG_REQUEST, &header);
+        }
     }
 
     /// The next request from any rank, if one has arrived, and its sender.
@@ -221,7 +233,7 @@ impl<'a> Link<'a> {
     }
 
     /// Sends `piece` to rank 0, after a header, buffered: the send ends at
-    /// once. The caller keeps within rank 0's credit.
+    /// once. Only for a rank that sends buffered, within rank 0's credit.
     pub(super) fn send_buffered_piece(&self, piece: &[u8]) {
         self.comm
             .process_at_rank(0)
@@ -307,6 +319,15 @@ impl<'a> Link<'a> {
             self.protocol_error("a header of the wrong size");
         }
     }
+}
+
+/// Whether this rank of `world` is on another node than rank 0 (they share
+/// no memory): a collective call, made at `Cluster::init`.
+pub(super) fn leader_elsewhere(world: &SimpleCommunicator) -> bool {
+    let node = world.split_shared(world.rank());
+    let mut lowest: Rank = 0;
+    node.all_reduce_into(&world.rank(), &mut lowest, SystemOperation::min());
+    lowest != 0
 }
 
 /// A rank or a size as an index.

@@ -146,9 +146,11 @@ use zerocopy::IntoBytes;
 /// MPI's TCP transport sends whole (eagerly), and rank 0 receives a piece
 /// only once all of it is there. The other ranks return it too when they
 /// lose rank 0 while they send it packets (they are cut off, or rank 0's
-/// host is): they send to rank 0 through MPI's buffer for buffered sends,
-/// which the cluster attaches on them (about 4 MiB), as rank 0's credit
-/// allows, so no send of theirs waits for a dead link.
+/// host is): a rank on another node than rank 0 sends to it through MPI's
+/// buffer for buffered sends, which the cluster attaches there (about
+/// 4 MiB), as rank 0's credit allows, so no send of theirs waits for a dead
+/// link. (Ranks on rank 0's node send directly, through shared memory, which
+/// no cable cuts.)
 ///
 /// Rank 0 could still be left holding a receive under way (MPI keeps its
 /// memory until it ends) with a transport that sends a piece of 60 KiB in
@@ -185,6 +187,8 @@ pub struct Cluster {
     rank: usize,
     size: usize,
     max_message: usize,
+    /// This rank is on another node than rank 0, and sends it buffered.
+    buffered: bool,
     peer_timeout: Duration,
     join_timeout: Option<Duration>,
     /// Rank 0's result buffers, handed back by dropped results for reuse.
@@ -268,17 +272,19 @@ impl Cluster {
         }
         let world = universe.world();
         let comm = world.duplicate();
-        if world.rank() != 0 {
-            // Every rank but 0 sends to rank 0 buffered (see `link`).
+        let buffered = link::leader_elsewhere(&world);
+        if buffered {
+            // This rank sends to rank 0 buffered (see `link`).
             universe.set_buffer_size(link::SEND_BUFFER);
         }
-        Link::new(&comm, &world, DEFAULT_MAX_MESSAGE).connect();
+        Link::new(&comm, &world, DEFAULT_MAX_MESSAGE, buffered).connect();
         Ok(Cluster {
             rank: rank_index(world.rank()),
             size: rank_index(world.size()),
             comm,
             world,
             max_message: DEFAULT_MAX_MESSAGE,
+            buffered,
             peer_timeout: DEFAULT_PEER_TIMEOUT,
             join_timeout: None,
             buffers: Arc::default(),
@@ -302,9 +308,9 @@ impl Cluster {
     /// The world communicator, for the program's own MPI calls (through the
     /// [`mpi`](crate::mpi) crate that parallelizer re-exports). The cluster's
     /// messages travel on a communicator of their own. MPI's buffer for
-    /// buffered sends (`MPI_Bsend`) is the cluster's on every rank but 0:
-    /// make no buffered sends of your own there, or they may take the room
-    /// its messages need.
+    /// buffered sends (`MPI_Bsend`) is the cluster's on every rank on
+    /// another node than rank 0: make no buffered sends of your own there,
+    /// or they may take the room its messages need.
     pub fn world(&self) -> &SimpleCommunicator {
         &self.world
     }
@@ -866,7 +872,7 @@ impl Cluster {
 
     /// This rank's end of the cluster's communicator.
     fn link(&self) -> Link<'_> {
-        Link::new(&self.comm, &self.world, self.max_message)
+        Link::new(&self.comm, &self.world, self.max_message, self.buffered)
     }
 }
 
