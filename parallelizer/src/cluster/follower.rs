@@ -59,6 +59,23 @@ pub(super) fn join(
     }
 }
 
+/// A rank's side of a barrier (`call`, which names no task: `task` is the
+/// name its errors give): joins it, waits for rank 0's release, and says
+/// that it leaves (see `leader::barrier`).
+pub(super) fn barrier(
+    heart: &mut Heartbeat<'_>,
+    call: &Call,
+    task: &'static str,
+) -> Result<(), Error> {
+    match join(heart, call, "", task)? {
+        None => {
+            heart.link.send_request(&Request::Released);
+            Ok(())
+        }
+        Some(_) => heart.link.protocol_error("a chunk in answer to a barrier"),
+    }
+}
+
 /// Waits for rank 0's next answer, beating meanwhile.
 fn wait_reply(heart: &mut Heartbeat<'_>) -> Result<Reply, Error> {
     let mut idle = Idle::default();

@@ -152,6 +152,60 @@ pub(super) fn end(heart: &mut Heartbeat<'_>, failure: Option<&Error>) -> Result<
     outcome
 }
 
+/// Rank 0's side of a barrier (`call`, which names no task: `task` is the
+/// name its errors give): waits for every rank to join, as at the start of a
+/// dispatch, then releases them all.
+pub(super) fn barrier(
+    heart: &mut Heartbeat<'_>,
+    call: &Call,
+    task: &'static str,
+) -> Result<(), Error> {
+    start(heart, call, None, task)?;
+    release(heart)
+}
+
+/// Rank 0's end of a barrier that every rank joined: tells every rank to go
+/// on, and returns once each has said it does ([`Request::Released`]), or
+/// with the loss of a rank that fell silent first.
+///
+/// Waiting for them makes the ranks leave together, within a poll: rank 0
+/// would otherwise leave first, up to a sleep of the others' polls ahead,
+/// and wait for them at the start of whatever follows, its polls asleep in
+/// turn by then.
+fn release(heart: &mut Heartbeat<'_>) -> Result<(), Error> {
+    let size = heart.link.size;
+    for rank in 1..size {
+        heart.link.send_reply(rank, &Reply::Finished);
+    }
+    // Each rank's own next request: one that has left may already have
+    // joined the next call.
+    let mut waiting: Vec<usize> = (1..size).collect();
+    let mut idle = Idle::default();
+    while !waiting.is_empty() {
+        heart.tick();
+        let before = waiting.len();
+        waiting.retain(|&rank| match heart.link.try_receive_request_from(rank) {
+            None => true,
+            Some(Request::Released) => {
+                heart.watch.release(rank);
+                false
+            }
+            Some(_) => heart
+                .link
+                .protocol_error("a request in a barrier from a rank it had not released"),
+        });
+        for &rank in &waiting {
+            heart.check(rank)?;
+        }
+        if waiting.len() < before {
+            idle.reset();
+        } else {
+            idle.pause();
+        }
+    }
+    Ok(())
+}
+
 /// Gives `rank` its last answer of the dispatch: the job's failure, or that
 /// it finished.
 fn send_end(
@@ -383,6 +437,10 @@ impl<'h, 'l, 'c, 's, 'b, T: Worker> Leader<'h, 'l, 'c, 's, 'b, T> {
                 }
             }
             Request::Cancelled => self.chunk_cancelled(from),
+            Request::Released => self
+                .heart
+                .link
+                .protocol_error("a barrier's release in a dispatch"),
         }
         self.answer(from);
     }

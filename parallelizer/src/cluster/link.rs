@@ -178,6 +178,13 @@ impl<'a> Link<'a> {
         Some((from, request))
     }
 
+    /// The next request from `rank`, if one has arrived.
+    pub(super) fn try_receive_request_from(&self, rank: usize) -> Option<Request> {
+        let (_, header) =
+            self.try_receive_header(self.comm.process_at_rank(rank as Rank), TAG_REQUEST)?;
+        Some(Request::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad)))
+    }
+
     /// Sends `reply` to `rank`, on the reply's tag.
     pub(super) fn send_reply(&self, rank: usize, reply: &Reply) {
         self.send_header(rank, reply.tag(), &reply.encode());

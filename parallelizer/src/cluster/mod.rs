@@ -386,13 +386,9 @@ impl Cluster {
         self.collective(|heart| {
             let call = Call::barrier();
             if self.rank == 0 {
-                leader::start(heart, &call, None, BARRIER_TASK)?;
-                // Every rank has joined: release them all.
-                return leader::end(heart, None);
-            }
-            match follower::join(heart, &call, "", BARRIER_TASK)? {
-                None => Ok(()),
-                Some(_) => heart.link.protocol_error("a chunk in answer to a barrier"),
+                leader::barrier(heart, &call, BARRIER_TASK)
+            } else {
+                follower::barrier(heart, &call, BARRIER_TASK)
             }
         })
     }

@@ -69,6 +69,7 @@ mod kind {
     pub(super) const DONE: u64 = 2;
     pub(super) const FAILED: u64 = 3;
     pub(super) const CANCELLED: u64 = 4;
+    pub(super) const RELEASED: u64 = 5;
 
     pub(super) const CHUNK: u64 = 11;
     pub(super) const FINISHED: u64 = 12;
@@ -107,6 +108,9 @@ pub(super) enum Request {
     /// The rank's chunk stopped at rank 0's [`Reply::Cancel`]; nothing
     /// follows.
     Cancelled,
+    /// The rank took rank 0's [`Reply::Finished`] of a barrier, and leaves
+    /// it.
+    Released,
 }
 
 /// A message from rank 0 to a rank: on [`TAG_REPLY`] an answer to its
@@ -258,6 +262,7 @@ impl Request {
             ],
             Request::Failed(failure) => failure.encode(kind::FAILED, 0),
             Request::Cancelled => [kind::CANCELLED, 0, 0, 0, 0, 0],
+            Request::Released => [kind::RELEASED, 0, 0, 0, 0, 0],
         }
     }
 
@@ -301,6 +306,7 @@ impl Request {
                 Ok(Request::Failed(failure))
             }
             kind::CANCELLED => fields.unused(1).map(|()| Request::Cancelled),
+            kind::RELEASED => fields.unused(1).map(|()| Request::Released),
             _ => Err(fields.bad("an unknown request kind")),
         }
     }
@@ -714,6 +720,7 @@ mod tests {
                 batches: 41..10_000,
             },
             Request::Cancelled,
+            Request::Released,
         ];
         for call in calls() {
             let len = if call.failed { 700 } else { 0 };
@@ -818,7 +825,7 @@ mod tests {
                 Beat::decode(&header).map_err(|bad| bad.why),
             )
         };
-        for kind in [0, 5, 8, 10, 16, 20, 24, 99, u64::MAX] {
+        for kind in [0, 8, 9, 10, 16, 20, 24, 99, u64::MAX] {
             let (request, reply, beat) = bad([kind, 0, 0, 0, 0, 0]);
             assert_eq!(request, Err("an unknown request kind"));
             assert_eq!(reply, Err("an unknown reply kind"));
