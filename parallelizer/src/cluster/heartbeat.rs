@@ -123,6 +123,58 @@ impl Watch {
     }
 }
 
+/// A sending rank's count, in one call, of the pieces of bytes it sent rank
+/// 0 buffered and of those rank 0 has acknowledged: at most
+/// [`CREDIT_WINDOW`] may wait unacknowledged (see `link`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Credit {
+    sent: usize,
+    acknowledged: usize,
+}
+
+impl Credit {
+    /// Whether one more piece may go.
+    pub(super) fn allows_one(&self) -> bool {
+        self.sent - self.acknowledged < CREDIT_WINDOW
+    }
+
+    pub(super) fn sent_one(&mut self) {
+        self.sent += 1;
+    }
+
+    /// Rank 0 has received `pieces` of them (credits may come out of order
+    /// with the beats, and never count more than were sent).
+    pub(super) fn acknowledge(&mut self, pieces: usize) {
+        self.acknowledged = self.acknowledged.max(pieces.min(self.sent));
+    }
+}
+
+/// Rank 0's count, in one call, of the pieces of bytes received from each
+/// rank that sends buffered, and when to acknowledge them.
+#[derive(Debug, Clone)]
+pub(super) struct Acks {
+    /// By rank: `None` for a rank that sends directly, which waits for none.
+    received: Vec<Option<usize>>,
+}
+
+impl Acks {
+    /// The counts of the ranks that send buffered: `buffered`, by rank.
+    pub(super) fn new(buffered: &[bool]) -> Acks {
+        Acks {
+            received: buffered.iter().map(|&b| b.then_some(0)).collect(),
+        }
+    }
+
+    /// One more piece from `rank`, `last` of what was announced (a chunk's
+    /// packets, a message): the count to acknowledge now, if any (every
+    /// [`CREDIT_EVERY`] pieces, and at the last).
+    pub(super) fn received(&mut self, rank: usize, last: bool) -> Option<usize> {
+        let received = self.received.get_mut(rank)?.as_mut()?;
+        *received += 1;
+        (last || *received % CREDIT_EVERY == 0).then_some(*received)
+    }
+}
+
 /// A rank's heartbeats during one dispatch, and its waits for transfers,
 /// during which it keeps beating.
 pub(super) struct Heartbeat<'a> {
@@ -138,12 +190,11 @@ pub(super) struct Heartbeat<'a> {
     join_timeout: Option<Duration>,
     /// When this rank began the call.
     started: Instant,
-    /// On a rank other than 0: the pieces of bytes it sent rank 0 in this
-    /// call, and how many of them rank 0 has acknowledged.
-    sent: usize,
-    credited: usize,
-    /// On rank 0: the pieces of bytes received from each rank in this call.
-    received: Vec<usize>,
+    /// On a rank that sends rank 0 buffered: its pieces in this call.
+    credit: Credit,
+    /// On rank 0: the pieces received in this call from each rank that
+    /// sends buffered.
+    acks: Acks,
 }
 
 /// Pieces of bytes on their way from this rank to rank `to`, which
@@ -189,9 +240,8 @@ impl<'a> Heartbeat<'a> {
             sending,
             join_timeout,
             started: Instant::now(),
-            sent: 0,
-            credited: 0,
-            received: vec![0; if link.rank == 0 { link.size } else { 0 }],
+            credit: Credit::default(),
+            acks: Acks::new(link.buffered_peers),
         }
     }
 
@@ -224,7 +274,7 @@ impl<'a> Heartbeat<'a> {
                     if call == self.call {
                         self.watch.heard(0, now, true);
                         let pieces = usize::try_from(pieces).unwrap_or(usize::MAX);
-                        self.credited = self.credited.max(pieces.min(self.sent));
+                        self.credit.acknowledge(pieces);
                     }
                 }
                 _ => self
@@ -358,9 +408,9 @@ impl<'a> Heartbeat<'a> {
                 outbox.pieces.next();
                 return Ok(Step::Moved);
             }
-            if self.sent - self.credited < CREDIT_WINDOW {
+            if self.credit.allows_one() {
                 self.link.send_buffered_piece(piece);
-                self.sent += 1;
+                self.credit.sent_one();
                 outbox.pieces.next();
                 return Ok(Step::Moved);
             }
@@ -368,7 +418,8 @@ impl<'a> Heartbeat<'a> {
             return Ok(Step::Done);
         }
         self.tick();
-        if let Err(error) = self.check(to) {
+        // Rank 0 may not be in this call yet (a joining rank's message).
+        if let Err(error) = self.check_arrival(to) {
             if let Some(sending) = outbox.sending.take() {
                 self.abandon(sending, &error, what);
             }
@@ -378,14 +429,10 @@ impl<'a> Heartbeat<'a> {
     }
 
     /// On rank 0: one more piece of bytes received from `rank`, `last` of
-    /// what was announced (a chunk's packets, a message). Acknowledged every
-    /// [`CREDIT_EVERY`] pieces, and at the last, for a rank that sends
-    /// buffered.
+    /// what was announced: acknowledged as [`Acks`] says.
     pub(super) fn piece_received(&mut self, rank: usize, last: bool) {
-        let received = &mut self.received[rank];
-        *received += 1;
-        if last || *received % CREDIT_EVERY == 0 {
-            self.link.send_credit(rank, self.call, *received);
+        if let Some(pieces) = self.acks.received(rank, last) {
+            self.link.send_credit(rank, self.call, pieces);
         }
     }
 
@@ -453,6 +500,49 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(2);
+
+    #[test]
+    fn a_full_window_waits_for_credit() {
+        let mut credit = Credit::default();
+        for _ in 0..CREDIT_WINDOW {
+            assert!(credit.allows_one());
+            credit.sent_one();
+        }
+        assert!(!credit.allows_one(), "a window of pieces on their way");
+        credit.acknowledge(CREDIT_EVERY);
+        for _ in 0..CREDIT_EVERY {
+            assert!(credit.allows_one());
+            credit.sent_one();
+        }
+        assert!(!credit.allows_one());
+    }
+
+    #[test]
+    fn credits_never_go_back_nor_beyond_what_was_sent() {
+        let mut credit = Credit::default();
+        for _ in 0..CREDIT_WINDOW {
+            credit.sent_one();
+        }
+        credit.acknowledge(16);
+        credit.acknowledge(8);
+        assert_eq!(credit.acknowledged, 16, "a late credit counts no less");
+        credit.acknowledge(usize::MAX);
+        assert_eq!(credit.acknowledged, CREDIT_WINDOW);
+        assert!(credit.allows_one());
+    }
+
+    #[test]
+    fn rank_0_acknowledges_every_few_pieces_and_the_last() {
+        let mut acks = Acks::new(&[false, true, false]);
+        let credits: Vec<Option<usize>> = (1..=2 * CREDIT_EVERY)
+            .map(|piece| acks.received(1, piece == CREDIT_EVERY + 3))
+            .collect();
+        let sent: Vec<usize> = credits.iter().flatten().copied().collect();
+        assert_eq!(sent, [CREDIT_EVERY, CREDIT_EVERY + 3, 2 * CREDIT_EVERY]);
+        // A rank that sends directly waits for no credit, nor rank 0.
+        assert_eq!(acks.received(2, true), None);
+        assert_eq!(acks.received(0, true), None);
+    }
 
     #[test]
     fn a_peer_is_watched_from_when_it_is_known_to_be_there() {

@@ -161,7 +161,7 @@ pub(super) fn barrier(
     task: &'static str,
 ) -> Result<(), Error> {
     start(heart, call, None, task)?;
-    release(heart)
+    release_barrier(heart)
 }
 
 /// Rank 0's end of a barrier that every rank joined: tells every rank to go
@@ -172,7 +172,7 @@ pub(super) fn barrier(
 /// would otherwise leave first, up to a sleep of the others' polls ahead,
 /// and wait for them at the start of whatever follows, its polls asleep in
 /// turn by then.
-fn release(heart: &mut Heartbeat<'_>) -> Result<(), Error> {
+fn release_barrier(heart: &mut Heartbeat<'_>) -> Result<(), Error> {
     let size = heart.link.size;
     for rank in 1..size {
         heart.link.send_reply(rank, &Reply::Finished);

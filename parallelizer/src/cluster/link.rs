@@ -7,11 +7,13 @@
 //! typed messages through a [`Link`], and a message that breaks the protocol
 //! ends the MPI job here.
 //!
-//! Nothing here waits for another rank. Headers and heartbeats are a few
+//! Nothing here waits for another rank, but [`Link::connect`] and
+//! [`leader_elsewhere`], which `Cluster::init` calls and every rank with it.
+//! Headers and heartbeats are a few
 //! dozen bytes, which MPI sends at once (eagerly) whatever the receiver
 //! does; the bytes that follow a header travel as non-blocking operations
 //! that the caller polls, between heartbeats, until they end or their peer
-//! is lost. Those bytes go in pieces of at most [`WHOLE_PIECE`], which the
+//! is lost, or as buffered sends, which end at once. Those bytes go in pieces of at most [`WHOLE_PIECE`], which the
 //! network transport also sends eagerly: a piece that a receiver can probe
 //! has arrived whole, so receiving it never waits for the network, and a
 //! peer lost mid-transfer strands no receive (see [`WHOLE_PIECE`]).
@@ -28,7 +30,7 @@ use std::fmt;
 use std::thread;
 use std::time::Duration;
 
-use super::protocol::{Beat, Header, Reply, Request, FOLLOWER_BEAT, HEADER_LEN, HELLO};
+use super::protocol::{Beat, Header, Hello, Reply, Request, FOLLOWER_BEAT, HEADER_LEN};
 use super::protocol::{TAG_BEAT, TAG_CANCEL, TAG_DATA, TAG_HELLO, TAG_REPLY, TAG_REQUEST};
 use crate::error::Error;
 use mpi::collective::SystemOperation;
@@ -102,6 +104,8 @@ pub(super) struct Link<'a> {
     pub(super) max_message: usize,
     /// This rank sends rank 0 buffered: it is on another node.
     pub(super) buffered: bool,
+    /// On rank 0: which ranks send it buffered, and so wait for its credits.
+    pub(super) buffered_peers: &'a [bool],
 }
 
 impl<'a> Link<'a> {
@@ -110,6 +114,7 @@ impl<'a> Link<'a> {
         world: &'a SimpleCommunicator,
         max_message: usize,
         buffered: bool,
+        buffered_peers: &'a [bool],
     ) -> Self {
         Link {
             comm,
@@ -118,6 +123,7 @@ impl<'a> Link<'a> {
             size: rank_index(comm.size()),
             max_message: max_message.min(WHOLE_PIECE),
             buffered,
+            buffered_peers,
         }
     }
 
@@ -128,34 +134,42 @@ impl<'a> Link<'a> {
     /// both ends: a rank whose first message reached a rank 0 busy with the
     /// program's own work would spin in that send (even a buffered one)
     /// until rank 0 next called MPI, taking a core from the ranks that work.
-    pub(super) fn connect(&self) {
-        let mut header: Header = [0; HEADER_LEN];
-        if self.rank == 0 {
-            for _ in 1..self.size {
-                let status = self
-                    .comm
-                    .any_process()
-                    .receive_into_with_tag(&mut header[..], TAG_HELLO);
-                self.check_hello(&status, &header);
-            }
-            for rank in 1..self.size {
-                self.send_header(rank, TAG_HELLO, &HELLO);
-            }
-        } else {
-            self.send_header(0, TAG_HELLO, &HELLO);
-            let status = self
-                .comm
-                .process_at_rank(0)
-                .receive_into_with_tag(&mut header[..], TAG_HELLO);
-            self.check_hello(&status, &header);
+    ///
+    /// Returns, on rank 0, which ranks send it buffered (by rank); on the
+    /// others, nothing.
+    pub(super) fn connect(&self) -> Vec<bool> {
+        if self.rank != 0 {
+            let hello = Hello {
+                buffered: self.buffered,
+            };
+            self.send_header(0, TAG_HELLO, &hello.encode());
+            self.receive_hello(self.comm.process_at_rank(0));
+            return Vec::new();
         }
+        let mut buffered = vec![None; self.size];
+        buffered[0] = Some(false);
+        for _ in 1..self.size {
+            let (from, hello) = self.receive_hello(self.comm.any_process());
+            if buffered[from].replace(hello.buffered).is_some() {
+                self.protocol_error("a second hello from a rank");
+            }
+        }
+        for rank in 1..self.size {
+            self.send_header(rank, TAG_HELLO, &Hello { buffered: false }.encode());
+        }
+        buffered
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect()
     }
 
-    fn check_hello(&self, status: &Status, header: &Header) {
-        self.check_count(status);
-        if *header != HELLO {
-            self.protocol_error("a malformed hello");
-        }
+    /// The next hello from `source`, and its sender; waits for it.
+    fn receive_hello(&self, source: impl Source) -> (usize, Hello) {
+        let mut header: Header = [0; HEADER_LEN];
+        let status = source.receive_into_with_tag(&mut header[..], TAG_HELLO);
+        self.check_count(&status);
+        let hello = Hello::decode(&header).unwrap_or_else(|bad| self.protocol_error(bad));
+        (rank_index(status.source_rank()), hello)
     }
 
     /// Sends `request` to rank 0; buffered if this rank sends buffered, so

@@ -152,11 +152,14 @@ use zerocopy::IntoBytes;
 /// link. (Ranks on rank 0's node send directly, through shared memory, which
 /// no cable cuts.)
 ///
-/// Rank 0 could still be left holding a receive under way (MPI keeps its
-/// memory until it ends) with a transport that sends a piece of 60 KiB in
-/// parts, or a rank's message of up to 64 KiB that a link's own buffers did
-/// not take: then, as a last resort, it prints the error and ends the MPI
-/// job at once rather than return.
+/// A transfer can still be stranded (MPI keeps its memory until it ends,
+/// and cannot cancel it) where these do not hold: a receive of rank 0's
+/// under way with a transport that sends 60 KiB in parts; rank 0's send of
+/// a failure's message (up to 64 KiB) to a cut-off rank not yet found
+/// silent, if the link's own buffers do not take it; a rank on rank 0's
+/// node sending a piece to a frozen rank 0. The rank holding it then, as a
+/// last resort, prints the error and ends the MPI job at once rather than
+/// return.
 ///
 /// A long job that must survive a lost node writes its results as it goes
 /// with [`run_to_file`](Self::run_to_file): started again on the ranks that
@@ -189,6 +192,8 @@ pub struct Cluster {
     max_message: usize,
     /// This rank is on another node than rank 0, and sends it buffered.
     buffered: bool,
+    /// On rank 0: which ranks send it buffered.
+    buffered_peers: Vec<bool>,
     peer_timeout: Duration,
     join_timeout: Option<Duration>,
     /// Rank 0's result buffers, handed back by dropped results for reuse.
@@ -277,7 +282,7 @@ impl Cluster {
             // This rank sends to rank 0 buffered (see `link`).
             universe.set_buffer_size(link::SEND_BUFFER);
         }
-        Link::new(&comm, &world, DEFAULT_MAX_MESSAGE, buffered).connect();
+        let buffered_peers = Link::new(&comm, &world, DEFAULT_MAX_MESSAGE, buffered, &[]).connect();
         Ok(Cluster {
             rank: rank_index(world.rank()),
             size: rank_index(world.size()),
@@ -285,6 +290,7 @@ impl Cluster {
             world,
             max_message: DEFAULT_MAX_MESSAGE,
             buffered,
+            buffered_peers,
             peer_timeout: DEFAULT_PEER_TIMEOUT,
             join_timeout: None,
             buffers: Arc::default(),
@@ -346,7 +352,10 @@ impl Cluster {
     /// rank 0 answers each once all have joined, and from its join on each
     /// rank is watched with heartbeats, so a rank lost in the barrier (its
     /// host cut off, its process frozen) ends it on every other rank within
-    /// the [peer timeout](Self::set_peer_timeout). A rank that has not
+    /// the [peer timeout](Self::set_peer_timeout). (Rank 0 leaves last, once
+    /// each rank has said it leaves: a rank lost between rank 0's release and
+    /// that word is reported by rank 0 alone, since the others have left.)
+    /// A rank that has not
     /// joined yet is waited for however long it takes, as at the start of a
     /// dispatch, unless a [join timeout](Self::set_join_timeout) is set. The
     /// waits sleep between polls rather than spin, so ranks that wait leave
@@ -398,22 +407,22 @@ impl Cluster {
         self.world.abort(exit_code)
     }
 
-    /// The largest MPI message this rank sends, in bytes. 1 GiB by default;
-    /// at least 1, at most `i32::MAX`. Ranks need not agree on it.
+    /// A cap, in bytes, on the pieces in which this rank sends results and
+    /// messages: at least 1, at most `i32::MAX`, 1 GiB by default. Ranks
+    /// need not agree on it.
     ///
-    /// Results go in pieces of at most this size, and never more than
-    /// 60 KiB whatever it is: pieces that small travel eagerly on Open MPI's
-    /// TCP transport (its eager limit is 64 KiB), so a piece that rank 0
+    /// Pieces are never more than 60 KiB whatever the cap, so only a smaller
+    /// value changes anything: it cuts the results finer (down to a byte,
+    /// which tests use). Pieces that small travel eagerly on Open MPI's TCP
+    /// transport (its eager limit is 64 KiB), so a piece that rank 0
     /// receives has arrived whole, and a rank lost mid-transfer cannot leave
     /// rank 0 waiting for the rest (see [Lost ranks](Self#lost-ranks)).
-    /// Smaller values cut the results finer (down to a byte, which tests
-    /// use); larger ones change nothing.
     pub fn set_max_message_bytes(&mut self, bytes: usize) {
         self.max_message = bytes.clamp(1, i32::MAX as usize);
     }
 
-    /// The largest MPI message this rank sends, in bytes, as set: results
-    /// go in pieces of at most this and at most 60 KiB.
+    /// The cap on this rank's pieces, as set: results go in pieces of at
+    /// most this and at most 60 KiB.
     pub fn max_message_bytes(&self) -> usize {
         self.max_message
     }
@@ -868,7 +877,13 @@ impl Cluster {
 
     /// This rank's end of the cluster's communicator.
     fn link(&self) -> Link<'_> {
-        Link::new(&self.comm, &self.world, self.max_message, self.buffered)
+        Link::new(
+            &self.comm,
+            &self.world,
+            self.max_message,
+            self.buffered,
+            &self.buffered_peers,
+        )
     }
 }
 

@@ -23,11 +23,17 @@
 //!   message), and may send [`Reply::Cancel`] to a rank whose chunk is running
 //!   once the job has failed;
 //! - all along, rank 0 and each rank that has joined send each other
-//!   heartbeats ([`Beat`]), on a tag of their own.
+//!   heartbeats ([`Beat`]), on a tag of their own, with which rank 0 also
+//!   acknowledges the pieces of a rank that sends buffered
+//!   ([`Beat::Credit`]).
 //!
 //! A barrier is the start of a dispatch with no job: every rank joins it,
 //! and rank 0 answers each with [`Reply::Finished`] once every rank has
-//! joined (or with why it fails), heartbeats flowing meanwhile.
+//! joined (or with why it fails), heartbeats flowing meanwhile; each rank
+//! then says it leaves ([`Request::Released`]), and rank 0 leaves last.
+//!
+//! Before any call, at `Cluster::init`, every rank and rank 0 exchange a
+//! [`Hello`].
 //!
 //! A failure has one layout, [`Failure`], whichever way it travels.
 
@@ -42,7 +48,7 @@ use mpi::Tag;
 /// Message tags on the cluster's communicator: a rank's requests to rank 0,
 /// rank 0's replies, the bytes that follow a header, rank 0's cancels (on a
 /// tag of their own, so that a rank can look for one while its chunk runs),
-/// the heartbeats, both ways, and the hellos of [`HELLO`].
+/// the heartbeats, both ways (with rank 0's credits), and the [`Hello`]s.
 pub(super) const TAG_REQUEST: Tag = 1;
 pub(super) const TAG_REPLY: Tag = 2;
 pub(super) const TAG_DATA: Tag = 3;
@@ -157,9 +163,31 @@ pub(super) enum Beat {
 }
 
 /// The one message of `Cluster::init`, on [`TAG_HELLO`]: every other rank
-/// sends it to rank 0, which answers it, so that the connection between
-/// them is open before the first call (see `Link::connect`).
-pub(super) static HELLO: Header = [kind::HELLO, 0, 0, 0, 0, 0];
+/// sends one to rank 0, which answers each, so that the connection between
+/// them is open before the first call (see `Link::connect`). A rank's says
+/// whether it sends rank 0 buffered, which rank 0 acknowledges (see `link`);
+/// rank 0's says nothing (`buffered` is false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Hello {
+    pub(super) buffered: bool,
+}
+
+impl Hello {
+    pub(super) fn encode(&self) -> Header {
+        [kind::HELLO, u64::from(self.buffered), 0, 0, 0, 0]
+    }
+
+    pub(super) fn decode(header: &Header) -> Result<Hello, BadHeader> {
+        let fields = Fields(header);
+        if header[0] != kind::HELLO {
+            return Err(fields.bad("not a hello"));
+        }
+        fields.unused(2)?;
+        Ok(Hello {
+            buffered: fields.flag(1)?,
+        })
+    }
+}
 
 /// A follower's heartbeat as it travels, in a `static` so that its sends
 /// need not finish before the rank moves on.
@@ -770,6 +798,28 @@ mod tests {
     }
 
     #[test]
+    fn hellos_round_trip_and_nothing_else_is_one() {
+        for buffered in [false, true] {
+            let hello = Hello { buffered };
+            assert_eq!(Hello::decode(&hello.encode()), Ok(hello));
+        }
+        let bad = |header: Header| Hello::decode(&header).map_err(|bad| bad.why);
+        assert_eq!(bad(FOLLOWER_BEAT), Err("not a hello"));
+        assert_eq!(
+            bad([kind::HELLO, 2, 0, 0, 0, 0]),
+            Err("a flag neither 0 nor 1")
+        );
+        assert!(bad([kind::HELLO, 1, 0, 0, 0, 9]).is_err());
+        for decoded in [
+            Request::decode(&Hello { buffered: true }.encode()).is_ok(),
+            Reply::decode(&Hello { buffered: true }.encode()).is_ok(),
+            Beat::decode(&Hello { buffered: true }.encode()).is_ok(),
+        ] {
+            assert!(!decoded, "a hello is no other message");
+        }
+    }
+
+    #[test]
     fn every_request_round_trips() {
         for request in requests() {
             let header = request.encode();
@@ -825,7 +875,7 @@ mod tests {
                 Beat::decode(&header).map_err(|bad| bad.why),
             )
         };
-        for kind in [0, 8, 9, 10, 16, 20, 24, 99, u64::MAX] {
+        for kind in [0, 8, 9, 10, 16, 20, 24, 31, 99, u64::MAX] {
             let (request, reply, beat) = bad([kind, 0, 0, 0, 0, 0]);
             assert_eq!(request, Err("an unknown request kind"));
             assert_eq!(reply, Err("an unknown reply kind"));
