@@ -8,15 +8,16 @@
 //! ends the MPI job here.
 //!
 //! Nothing here waits for another rank, but [`Link::connect`] and
-//! [`leader_elsewhere`], which `Cluster::init` calls and every rank with it.
-//! Headers and heartbeats are a few
-//! dozen bytes, which MPI sends at once (eagerly) whatever the receiver
-//! does; the bytes that follow a header travel as non-blocking operations
-//! that the caller polls, between heartbeats, until they end or their peer
-//! is lost, or as buffered sends, which end at once. Those bytes go in pieces of at most [`WHOLE_PIECE`], which the
-//! network transport also sends eagerly: a piece that a receiver can probe
-//! has arrived whole, so receiving it never waits for the network, and a
-//! peer lost mid-transfer strands no receive (see [`WHOLE_PIECE`]).
+//! [`leader_elsewhere`], which `Cluster::init` calls, every rank with it.
+//! Headers and heartbeats are a few dozen bytes, which MPI sends at once
+//! (eagerly) whatever the receiver does; the bytes that follow a header
+//! travel as non-blocking operations that the caller polls, between
+//! heartbeats, until they end or their peer is lost, or as buffered sends,
+//! which end at once. Those bytes go in pieces of at most [`WHOLE_PIECE`],
+//! which the network transport also sends eagerly: a piece that a receiver
+//! can probe has arrived whole, so receiving it never waits for the
+//! network, and a peer lost mid-transfer strands no receive (see
+//! [`WHOLE_PIECE`]).
 //!
 //! A rank on another node than rank 0 sends to rank 0 through MPI's buffer
 //! for buffered sends (`MPI_Bsend`), which the cluster attaches there,
