@@ -433,6 +433,19 @@ impl Place {
         }
     }
 
+    /// Starts `mpirun -np ranks` of this binary (see
+    /// [`command`](Self::command)), its output read line by line as it comes.
+    fn spawn(&self, ranks: usize, env: &[String], seconds: u32) -> (Child, Receiver<Line>) {
+        let mut child = self
+            .command(ranks, env, seconds)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`timeout` runs mpirun");
+        let lines = read_lines(&mut child);
+        (child, lines)
+    }
+
     /// `.ci/test-hosts SUBCOMMAND ARGS...`, for the test hosts: its output.
     fn test_hosts(&self, args: &[&str]) -> String {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/test-hosts");
@@ -614,13 +627,7 @@ fn lose_a_rank_and_check(place: &Place, loss: Loss) {
     ];
     println!("--- mpirun -np {ranks}, a rank is lost ({loss:?}), peer timeout {PEER_TIMEOUT:?}");
     let started = Instant::now();
-    let mut child = place
-        .command(ranks, &env, 90)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`timeout` runs mpirun");
-    let lines = read_lines(&mut child);
+    let (mut child, lines) = place.spawn(ranks, &env, 90);
 
     // Wait for every rank's pid, and for the dispatch to start (or with
     // large results, for the second one to end: the third is under way).
@@ -806,13 +813,7 @@ fn lose_a_host_and_resume(place: &Place) {
     ];
     println!("--- mpirun -np {ranks}, run_to_file, a host is cut off mid-job");
     let started = Instant::now();
-    let mut child = place
-        .command(ranks, &env, 120)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`timeout` runs mpirun");
-    let lines = read_lines(&mut child);
+    let (mut child, lines) = place.spawn(ranks, &env, 120);
     let mut output = String::new();
     let mut pids = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
